@@ -158,6 +158,10 @@ class Registry:
         """Every name some loaded code defines."""
         return self._by_name.keys()
 
+    def probe_count(self) -> int:
+        """Probes registered over all entries."""
+        return self._nprobes
+
     @property
     def pending_release(self) -> int:
         """Replaced probe arrays not yet released (queued or in a grace period)."""

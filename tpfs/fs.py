@@ -1,0 +1,278 @@
+"""The pyfuse3 Operations class: it maps inodes and handles to the tree and dispatches.
+
+Every handler goes through ``_guarded``: a refused request (``TpfsError``)
+becomes its errno, and anything unexpected becomes EIO with the traceback
+logged, so no request can stop the daemon.
+"""
+
+from __future__ import annotations
+
+import bisect
+import errno
+import functools
+import itertools
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import pyfuse3
+
+from .errors import TpfsError
+from .handles import Handle
+from .nodes import Directory, File, Key, Node, Tree
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+#: With ``inject_faults``, looking this name up raises an unexpected error.
+FAULT_NAME = ".fault"
+Path = tuple[str, ...]
+
+
+def _guarded(handler: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
+    @functools.wraps(handler)
+    async def wrapper(self: Operations, *args: Any) -> T:
+        try:
+            return await handler(self, *args)
+        except pyfuse3.FUSEError:
+            raise
+        except TpfsError as exc:
+            log.debug("%s%r: %s (%s)", handler.__name__, args[:2], os.strerror(exc.errno), exc)
+            raise pyfuse3.FUSEError(exc.errno) from None
+        except Exception:
+            log.exception("unexpected error in %s%r", handler.__name__, args[:2])
+            raise pyfuse3.FUSEError(errno.EIO) from None
+
+    return wrapper
+
+
+class Inodes:
+    """Inode numbers for paths, kept while the kernel holds a lookup on them."""
+
+    def __init__(self) -> None:
+        self._by_path: dict[Path, int] = {(): pyfuse3.ROOT_INODE}
+        self._paths: dict[int, Path] = {pyfuse3.ROOT_INODE: ()}
+        self._lookups: dict[int, int] = {}
+        self._next = itertools.count(pyfuse3.ROOT_INODE + 1)
+
+    def ino(self, path: Path) -> int:
+        ino = self._by_path.get(path)
+        if ino is None:
+            ino = self._by_path[path] = next(self._next)
+            self._paths[ino] = path
+        return ino
+
+    def path(self, ino: int) -> Path:
+        try:
+            return self._paths[ino]
+        except KeyError:
+            raise TpfsError(errno.ENOENT, f"stale inode {ino}") from None
+
+    def remember(self, ino: int) -> None:
+        self._lookups[ino] = self._lookups.get(ino, 0) + 1
+
+    def forget(self, ino: int, nlookup: int) -> None:
+        left = self._lookups.get(ino, 0) - nlookup
+        if left > 0:
+            self._lookups[ino] = left
+            return
+        self._lookups.pop(ino, None)
+        if ino != pyfuse3.ROOT_INODE:
+            path = self._paths.pop(ino, None)
+            if path is not None:
+                del self._by_path[path]
+
+    def __len__(self) -> int:
+        return len(self._paths)
+
+
+@dataclass(slots=True, eq=False)
+class DirHandle:
+    """An open directory: its path and the readdir cookies it handed out."""
+
+    path: Path
+    cookies: dict[int, Key] = field(default_factory=dict)
+    next_cookie: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+
+class Operations(pyfuse3.Operations):
+    supports_dot_lookup = True
+    enable_writeback_cache = False
+
+    def __init__(self, tree: Tree, *, uid: int, gid: int, inject_faults: bool = False) -> None:
+        super().__init__()
+        self.tree = tree
+        self.uid = uid
+        self.gid = gid
+        self.inject_faults = inject_faults
+        self.inodes = Inodes()
+        self.handles: dict[int, Handle] = {}
+        self.dirs: dict[int, DirHandle] = {}
+        self._fh = itertools.count(1)
+        self._stamp = time.time_ns()
+
+    # -- helpers -----------------------------------------------------------
+    def _node(self, path: Path) -> Node:
+        node = self.tree.resolve(path)
+        if node is None:
+            raise TpfsError(errno.ENOENT, "/".join(path))
+        return node
+
+    def _dir(self, path: Path) -> Directory:
+        node = self._node(path)
+        if not isinstance(node, Directory):
+            raise TpfsError(errno.ENOTDIR, "/".join(path))
+        return node
+
+    def _attrs(self, ino: int, node: Node) -> pyfuse3.EntryAttributes:
+        attrs = pyfuse3.EntryAttributes()
+        attrs.st_ino = ino
+        attrs.st_mode = node.st_mode
+        attrs.st_nlink = 2 if isinstance(node, Directory) else 1
+        attrs.st_uid = self.uid
+        attrs.st_gid = self.gid
+        attrs.st_size = 0
+        attrs.st_blksize = 4096
+        attrs.st_blocks = 0
+        attrs.st_atime_ns = attrs.st_mtime_ns = attrs.st_ctime_ns = self._stamp
+        # Contents follow the registry: let the kernel ask every time.
+        attrs.entry_timeout = 0
+        attrs.attr_timeout = 0
+        return attrs
+
+    def _child(self, parent_inode: int, name: bytes) -> tuple[Path, Node]:
+        parent = self.inodes.path(parent_inode)
+        text = os.fsdecode(name)
+        if self.inject_faults and text == FAULT_NAME:
+            raise RuntimeError("fault injected for a test")
+        node = self._dir(parent).lookup(text)
+        if node is None:
+            raise TpfsError(errno.ENOENT, text)
+        return (*parent, text), node
+
+    # -- names and attributes ---------------------------------------------
+    @_guarded
+    async def lookup(self, parent_inode: int, name: bytes, ctx: Any = None) -> Any:
+        if name == b".":
+            return await self.getattr(parent_inode)
+        if name == b"..":
+            parent = self.inodes.path(parent_inode)[:-1]
+            return self._attrs(self.inodes.ino(parent), self._node(parent))
+        path, node = self._child(parent_inode, name)
+        ino = self.inodes.ino(path)
+        self.inodes.remember(ino)
+        return self._attrs(ino, node)
+
+    @_guarded
+    async def getattr(self, inode: int, ctx: Any = None) -> Any:
+        return self._attrs(inode, self._node(self.inodes.path(inode)))
+
+    @_guarded
+    async def setattr(self, inode: int, attr: Any, fields: Any, fh: Any, ctx: Any) -> Any:
+        node = self._node(self.inodes.path(inode))
+        if fields.update_mode or fields.update_uid or fields.update_gid:
+            raise TpfsError(errno.EPERM, "modes and owners are fixed")
+        # truncate(2) and utimes succeed and change nothing, as on tracefs.
+        return self._attrs(inode, node)
+
+    async def forget(self, inode_list: Sequence[tuple[int, int]]) -> None:
+        for ino, nlookup in inode_list:
+            self.inodes.forget(ino, nlookup)
+
+    @_guarded
+    async def statfs(self, ctx: Any) -> Any:
+        st = pyfuse3.StatvfsData()
+        st.f_bsize = st.f_frsize = 4096
+        st.f_blocks = st.f_bfree = st.f_bavail = 0
+        st.f_files = len(self.inodes)
+        st.f_ffree = st.f_favail = 0
+        st.f_namemax = 255
+        return st
+
+    # -- directories -------------------------------------------------------
+    @_guarded
+    async def opendir(self, inode: int, ctx: Any) -> int:
+        path = self.inodes.path(inode)
+        self._dir(path)
+        fh = next(self._fh)
+        self.dirs[fh] = DirHandle(path)
+        return fh
+
+    @_guarded
+    async def readdir(self, fh: int, start_id: int, token: Any) -> None:
+        handle = self.dirs[fh]
+        directory = self._dir(handle.path)
+        entries = directory.entries()
+        start = 0
+        if start_id:
+            start = bisect.bisect_right(entries, handle.cookies[start_id],
+                                        key=lambda entry: entry[0])
+        for key, name in entries[start:]:
+            node = directory.lookup(name)
+            if node is None:  # vanished since the listing was cached
+                continue
+            path = (*handle.path, name)
+            ino = self.inodes.ino(path)
+            cookie = next(handle.next_cookie)
+            handle.cookies[cookie] = key
+            if not pyfuse3.readdir_reply(token, os.fsencode(name), self._attrs(ino, node),
+                                         cookie):
+                break
+            self.inodes.remember(ino)
+
+    @_guarded
+    async def releasedir(self, fh: int) -> None:
+        self.dirs.pop(fh, None)
+
+    @_guarded
+    async def mkdir(self, parent_inode: int, name: bytes, mode: int, ctx: Any) -> Any:
+        raise TpfsError(errno.EPERM, "directories are fixed")
+
+    @_guarded
+    async def rmdir(self, parent_inode: int, name: bytes, ctx: Any) -> None:
+        raise TpfsError(errno.EPERM, "directories are fixed")
+
+    @_guarded
+    async def rename(self, *args: Any) -> None:
+        raise TpfsError(errno.EPERM, "names are fixed")
+
+    @_guarded
+    async def unlink(self, parent_inode: int, name: bytes, ctx: Any) -> None:
+        parent = self._dir(self.inodes.path(parent_inode))
+        self.tree.unlink(parent, os.fsdecode(name))
+
+    # -- files ---------------------------------------------------------------
+    @_guarded
+    async def create(self, parent_inode: int, name: bytes, mode: int, flags: int,
+                     ctx: Any) -> Any:
+        raise TpfsError(errno.EACCES, "files cannot be created")
+
+    @_guarded
+    async def mknod(self, parent_inode: int, name: bytes, mode: int, rdev: int,
+                    ctx: Any) -> Any:
+        raise TpfsError(errno.EACCES, "files cannot be created")
+
+    @_guarded
+    async def open(self, inode: int, flags: int, ctx: Any) -> Any:
+        path = self.inodes.path(inode)
+        node = self._node(path)
+        if not isinstance(node, File):
+            raise TpfsError(errno.EISDIR, "/".join(path))
+        fh = next(self._fh)
+        self.handles[fh] = node.open(flags)
+        return pyfuse3.FileInfo(fh=fh, direct_io=True, keep_cache=False)
+
+    @_guarded
+    async def read(self, fh: int, off: int, size: int) -> bytes:
+        return self.handles[fh].read(off, size)
+
+    @_guarded
+    async def write(self, fh: int, off: int, buf: bytes) -> int:
+        return self.handles[fh].write(off, buf)
+
+    @_guarded
+    async def release(self, fh: int) -> None:
+        self.handles.pop(fh, None)
