@@ -31,7 +31,10 @@ tpfs_venv() {
     if [ ! -x "$TPFS_VENV/bin/python" ]; then
         python3 -m venv "$TPFS_VENV" >&2
     fi
-    if [ ! -e "$stamp" ] || [ "$TPFS_ROOT/pyproject.toml" -nt "$stamp" ]; then
+    local probe="import pyfuse3, trio, tpfs"
+    [ -n "$extra" ] && probe="$probe, pytest, pytest_trio, hypothesis"
+    if ! (cd / && "$TPFS_VENV/bin/python" -c "$probe" 2>/dev/null) \
+        || { [ -e "$stamp" ] && [ "$TPFS_ROOT/pyproject.toml" -nt "$stamp" ]; }; then
         echo "tpfs: installing the Python package into $TPFS_VENV" >&2
         "$TPFS_VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$spec" >&2
         touch "$stamp"
