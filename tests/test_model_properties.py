@@ -4,6 +4,7 @@ and the read contract of a cursor walked while modules come and go."""
 from __future__ import annotations
 
 import random
+from collections import Counter
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -199,7 +200,7 @@ def churned_read(walk_cls, seed: int, n_initial: int, steps: int,
     stable = [tp.name for tp in SortedWalk(reg).walk()
               if tp.owner == "kernel" or tp.owner in stable_mods]
     records, torn = split_records(b"".join(out))
-    return torn + check_listing(records, stable, ever)
+    return torn + check_listing(records, stable, Counter(ever))
 
 
 @settings(max_examples=200, deadline=None)
