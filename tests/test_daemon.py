@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from conftest import ROOT, fuse_unmount, is_mounted
 
 
