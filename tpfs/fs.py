@@ -7,7 +7,6 @@ logged, so no request can stop the daemon.
 
 from __future__ import annotations
 
-import bisect
 import errno
 import functools
 import itertools
@@ -205,12 +204,8 @@ class Operations(pyfuse3.Operations):
     async def readdir(self, fh: int, start_id: int, token: Any) -> None:
         handle = self.dirs[fh]
         directory = self._dir(handle.path)
-        entries = directory.entries()
-        start = 0
-        if start_id:
-            start = bisect.bisect_right(entries, handle.cookies[start_id],
-                                        key=lambda entry: entry[0])
-        for key, name in entries[start:]:
+        resume = handle.cookies[start_id] if start_id else None
+        for key, name in directory.entries_after(resume):
             node = directory.lookup(name)
             if node is None:  # vanished since the listing was cached
                 continue

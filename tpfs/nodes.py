@@ -8,6 +8,7 @@ entry's name) that readdir uses to resume, never a position.
 
 from __future__ import annotations
 
+import bisect
 import errno
 import stat
 from collections.abc import Callable, Sequence
@@ -52,6 +53,13 @@ class Directory:
     def lookup(self, name: str) -> Node | None:
         node = self.fixed.get(name)
         return node if node is not None else self.lookup_dynamic(name)
+
+    def entries_after(self, key: Key | None) -> list[tuple[Key, str]]:
+        """The entries whose key sorts after ``key`` (all for None): readdir's resume."""
+        entries = self.entries()
+        if key is None:
+            return entries
+        return entries[bisect.bisect_right(entries, key, key=lambda entry: entry[0]):]
 
     def entries(self) -> list[tuple[Key, str]]:
         """(key, name) pairs in key order; rebuilt only when the registry changed."""
