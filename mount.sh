@@ -64,7 +64,7 @@ mount_tpfs() {
         die "$mnt holds a dead mount (Transport endpoint is not connected): ./mount.sh -u $mnt"
     fi
     # shellcheck source=tools/setup-env.sh
-    . "$(dirname "$0")/tools/setup-env.sh"
+    . "$(dirname "$0")/tools/setup-env.sh" "" || die "set-up failed"
     mkdir -p "$mnt" "$run_dir"
     local log pidfile
     log="$run_dir/$(key "$mnt").log"

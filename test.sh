@@ -3,7 +3,7 @@
 # Extra arguments go to pytest, e.g. ./test.sh -k seqfile
 set -euo pipefail
 cd "$(dirname "$0")"
-. tools/setup-env.sh test
+. tools/setup-env.sh test || exit 1
 ruff check
 status=0
 python -m pytest "$@" || status=$?

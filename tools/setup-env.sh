@@ -1,6 +1,7 @@
 # Sourced by mount.sh and test.sh: install what is missing, then put the
 # project's virtual environment first on PATH. Safe to run again.
-# Usage: . tools/setup-env.sh [EXTRA]   (EXTRA: "test" adds the test tools)
+# Usage: . tools/setup-env.sh EXTRA   (EXTRA: "" for the daemon, "test" adds
+# the test tools; always pass it, or the caller's own arguments leak in)
 
 TPFS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TPFS_VENV=${TPFS_VENV:-$TPFS_ROOT/.venv}
@@ -19,8 +20,7 @@ tpfs_system_packages() {
     fi
     echo "tpfs: installing ${missing[*]}" >&2
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq >&2
-    apt-get install -y -qq $TPFS_SYSTEM_PACKAGES >&2
+    apt-get update -qq >&2 && apt-get install -y -qq $TPFS_SYSTEM_PACKAGES >&2
 }
 
 tpfs_venv() {
@@ -29,18 +29,22 @@ tpfs_venv() {
     [ -n "$extra" ] && spec="$TPFS_ROOT[$extra]"
     local stamp="$TPFS_VENV/.tpfs-installed${extra:+-$extra}"
     if [ ! -x "$TPFS_VENV/bin/python" ]; then
-        python3 -m venv "$TPFS_VENV" >&2
+        python3 -m venv "$TPFS_VENV" >&2 || return 1
     fi
     local probe="import pyfuse3, trio, tpfs"
     [ -n "$extra" ] && probe="$probe, pytest, pytest_trio, hypothesis"
     if ! (cd / && "$TPFS_VENV/bin/python" -c "$probe" 2>/dev/null) \
         || { [ -e "$stamp" ] && [ "$TPFS_ROOT/pyproject.toml" -nt "$stamp" ]; }; then
         echo "tpfs: installing the Python package into $TPFS_VENV" >&2
-        "$TPFS_VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$spec" >&2
+        "$TPFS_VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$spec" >&2 \
+            || return 1
         touch "$stamp"
     fi
     PATH="$TPFS_VENV/bin:$PATH"
     export PATH
 }
 
-tpfs_system_packages && tpfs_venv "${1:-}"
+if ! tpfs_system_packages || ! tpfs_venv "${1:-}"; then
+    echo "tpfs: set-up failed" >&2
+    return 1
+fi
