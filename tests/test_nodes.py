@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+from tpfs.catalog import Catalog
 from tpfs.nodes import Directory, Tree
 from tpfs.registry import Registry
 
@@ -40,7 +41,7 @@ def run(by_position: bool, seed: int) -> list[str]:
     reg = Registry([], seed=seed)
     for i in range(20):
         reg.module_coming(f"stable{i}", [])
-    modules = Tree(reg).root.lookup("modules")
+    modules = Tree(reg, Catalog(())).root.lookup("modules")
     assert isinstance(modules, Directory)
     names = paged_listing(modules, reg, rng, by_position)
     stable = {f"stable{i}" for i in range(20)} | {"load", "unload"}

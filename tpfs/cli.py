@@ -56,7 +56,7 @@ def build(args: argparse.Namespace) -> Operations:
     cat = catalog.load(args.catalog)
     limits = Limits(args.max_modules, args.max_probes, args.max_module_tracepoints)
     registry = Registry([e.name for e in cat.events], seed=args.seed, limits=limits)
-    tree = Tree(registry, legacy=args.legacy_iterator)
+    tree = Tree(registry, cat, legacy=args.legacy_iterator)
     gid = args.gid if args.gid is not None else os.getgid()
     return Operations(tree, uid=os.getuid(), gid=gid, inject_faults=args.inject_faults)
 

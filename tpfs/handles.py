@@ -34,26 +34,31 @@ class SeqHandle(Handle):
         return self.seq.read(offset, size)
 
 
+#: Applies one write; returns the bytes it consumed (None: all of them).
+Apply = Callable[[bytes], "int | None"]
+
+
 class TextHandle(Handle):
-    """Contents rendered once at open, as seq_file's single_open does."""
+    """A small file: rendered whole at the first read (as seq_file's single_open),
+    and each write() handed to ``apply`` with its offset ignored.
+    Without ``render`` it is write-only; without ``apply``, read-only."""
 
-    __slots__ = ("data",)
+    __slots__ = ("render", "apply", "data")
 
-    def __init__(self, data: bytes) -> None:
-        self.data = data
+    def __init__(self, render: Callable[[], str] | None, apply: Apply | None = None) -> None:
+        self.render = render
+        self.apply = apply
+        self.data: bytes | None = None
 
     def read(self, offset: int, size: int) -> bytes:
+        if self.render is None:
+            return super().read(offset, size)
+        if self.data is None:
+            self.data = self.render().encode()
         return self.data[offset:offset + size]
 
-
-class ControlHandle(Handle):
-    """Each write() is one command batch; the offset is ignored."""
-
-    __slots__ = ("apply",)
-
-    def __init__(self, apply: Callable[[bytes], None]) -> None:
-        self.apply = apply
-
     def write(self, offset: int, buf: bytes) -> int:
-        self.apply(buf)
-        return len(buf)
+        if self.apply is None:
+            return super().write(offset, buf)
+        used = self.apply(buf)
+        return len(buf) if used is None else used

@@ -23,7 +23,7 @@ from __future__ import annotations
 import bisect
 import errno
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from .errors import TpfsError
@@ -144,6 +144,8 @@ class Registry:
         self._stale: set[str] = set()  # names a _noupdate batch left unapplied
         self._nprobes = 0
         self._by_name: dict[str, list[Tracepoint]] = {}
+        #: Called after a module's tracepoints are gone (the module notifier chain).
+        self.module_going_hooks: list[Callable[[Module], None]] = []
         for tp in self.core.tracepoints:
             self._by_name.setdefault(tp.name, []).append(tp)
 
@@ -326,6 +328,8 @@ class Registry:
                 self._disable_tracepoint(tp)
         self.slab.free(module.address)
         self.generation += 1
+        for hook in self.module_going_hooks:
+            hook(module)
         return module
 
     def modules_by_address(self) -> list[Module]:
