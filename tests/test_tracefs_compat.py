@@ -267,3 +267,12 @@ def test_module_events_come_and_go_with_the_module(tpfs) -> None:
     write(tpfs / "modules/load", "m2 newsub:ev1\n")
     assert int((tpfs / "events/newsub/ev1/id").read_text()) in ids  # stable per name
     assert (tpfs / "events/newsub/ev1/enable").read_text() == "0\n"
+
+
+def test_catalog_host_mirrors_this_kernel(mount_factory, tmp_path: Path) -> None:
+    with kernel_tracefs(tmp_path) as real:
+        mount = mount_factory("--catalog", "host")
+        assert (mount / "available_events").read_text() == (real / "available_events").read_text()
+        for name in ("id", "format"):
+            path = f"events/sched/sched_switch/{name}"
+            assert (mount / path).read_text() == (real / path).read_text()

@@ -8,7 +8,7 @@ import logging
 import os
 import sys
 
-from . import catalog
+from . import catalog, nsexec
 from .daemon import Daemon
 from .fs import Operations
 from .nodes import Tree
@@ -29,7 +29,8 @@ def _group(value: str) -> int:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     defaults = Limits()
     p = argparse.ArgumentParser(prog="tpfs", description=(
-        "Serve a model of the Linux tracepoint registry as a tracefs-style directory."))
+        "Serve a model of the Linux tracepoint registry as a tracefs-style directory."),
+        epilog=f"Also: {nsexec.USAGE}")
     p.add_argument("mountpoint")
     p.add_argument("--foreground", "-f", action="store_true",
                    help="stay in the foreground (default: detach once mounted)")
@@ -80,6 +81,9 @@ def _detach() -> int | None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["exec-as-tracefs"]:
+        return nsexec.main(argv[1:])
     args = parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.debug else logging.INFO,

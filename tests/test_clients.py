@@ -1,0 +1,118 @@
+"""Real tracing clients pointed at a tpfs mount list exactly the mount's events.
+
+trace-cmd, perf, bpftrace and tplist run through ``tpfs exec-as-tracefs``
+(a private mount namespace with the mount as /sys/kernel/tracing); bcc's
+Python API takes the directory in ``bcc.TRACEFS``. Each client must print
+the events: empty output is a failure. A client that is not installed is
+skipped (``.ci/run`` installs them all).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+MODULE = "clientmod clientsub:ev_a clientsub:ev_b sched:sched_switch\n"
+DEBIAN_PYTHON = "/usr/bin/python3"
+
+
+def need(tool: str) -> None:
+    if shutil.which(tool) is None:
+        pytest.skip(f"{tool} is not installed")
+    if os.geteuid() != 0:
+        pytest.skip("exec-as-tracefs needs root")
+
+
+def run_as_tracefs(mount, *cmd: str) -> str:
+    res = subprocess.run([sys.executable, "-m", "tpfs", "exec-as-tracefs", str(mount.path), "--",
+                          *cmd], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip(), f"{cmd[0]} printed nothing: {res.stderr}"
+    return res.stdout
+
+
+def events(mount) -> list[str]:
+    return (mount / "available_events").read_text().splitlines()
+
+
+@pytest.fixture
+def loaded(tpfs):
+    (tpfs / "modules/load").write_text(MODULE)
+    return tpfs
+
+
+def unload(mount) -> None:
+    (mount / "modules/unload").write_text("clientmod\n")
+    assert "clientsub:ev_a" not in events(mount)
+
+
+def test_trace_cmd_list(loaded) -> None:
+    need("trace-cmd")
+    assert run_as_tracefs(loaded, "trace-cmd", "list", "-e").splitlines() == events(loaded)
+    fmt = run_as_tracefs(loaded, "trace-cmd", "list", "-e", "clientsub", "-F")
+    assert "system: clientsub\nname: ev_a\n" in fmt and "name: ev_b\n" in fmt
+    assert "field:int common_pid;" in fmt
+    unload(loaded)
+    assert "clientsub" not in run_as_tracefs(loaded, "trace-cmd", "list", "-e")
+
+
+def test_trace_cmd_stat(loaded) -> None:
+    need("trace-cmd")
+    (loaded / "set_event").write_text("clientsub:ev_a\n")
+    out = run_as_tracefs(loaded, "trace-cmd", "stat")
+    assert "Events:" in out and "clientsub" in out and "ev_a" in out, out
+    (loaded / "tracing_on").write_text("0\n")
+    assert "Tracing is disabled" in run_as_tracefs(loaded, "trace-cmd", "stat")
+
+
+def test_perf_list(loaded) -> None:
+    need("perf")
+    out = run_as_tracefs(loaded, "perf", "list", "--no-desc", "tracepoint")
+    listed = {line.split()[0] for line in out.splitlines() if "[Tracepoint event]" in line}
+    assert listed == set(events(loaded))
+    unload(loaded)
+    out = run_as_tracefs(loaded, "perf", "list", "--no-desc", "tracepoint")
+    assert "clientsub:" not in out and "sched:sched_switch" in out
+
+
+def test_bpftrace(loaded) -> None:
+    need("bpftrace")
+    out = run_as_tracefs(loaded, "bpftrace", "-l", "tracepoint:*")
+    assert set(out.splitlines()) == {f"tracepoint:{e}" for e in events(loaded)}
+    detail = run_as_tracefs(loaded, "bpftrace", "-lv", "tracepoint:sched:sched_switch")
+    assert "char prev_comm[16]" in detail and "pid_t next_pid" in detail
+    assert run_as_tracefs(loaded, "bpftrace", "-lv", "tracepoint:clientsub:ev_a").startswith(
+        "tracepoint:clientsub:ev_a")
+    unload(loaded)
+    assert "clientsub" not in run_as_tracefs(loaded, "bpftrace", "-l", "tracepoint:*")
+
+
+def test_tplist(loaded) -> None:
+    need("tplist-bpfcc")
+    out = run_as_tracefs(loaded, "tplist-bpfcc")
+    assert set(out.split()) == set(events(loaded))
+    unload(loaded)
+    assert "clientsub" not in run_as_tracefs(loaded, "tplist-bpfcc")
+
+
+def test_bcc_python_api(loaded) -> None:
+    if not Path(DEBIAN_PYTHON).exists() or subprocess.run(
+            [DEBIAN_PYTHON, "-c", "import bcc"], capture_output=True).returncode:
+        pytest.skip("bcc's Python module is not installed")
+    code = ("import sys, bcc; bcc.TRACEFS = sys.argv[1]; from bcc import BPF; "
+            "print('\\n'.join(BPF.get_tracepoints(b'.*')))")
+
+    def listed() -> set[str]:
+        res = subprocess.run([DEBIAN_PYTHON, "-c", code, str(loaded.path)],
+                             capture_output=True, text=True, timeout=120)
+        assert res.returncode == 0 and res.stdout.strip(), res.stderr
+        return set(res.stdout.split())
+
+    assert listed() == set(events(loaded))
+    unload(loaded)
+    assert not any(e.startswith("clientsub:") for e in listed())

@@ -1,0 +1,56 @@
+"""``tpfs exec-as-tracefs MNT -- CMD``: run a tracing tool with the mount as its tracefs.
+
+trace-cmd, perf and libtracefs find the tracing directory as the first
+``tracefs`` line of /proc/mounts; bcc and older tools use
+/sys/kernel/debug/tracing. In a private mount namespace (root only) this
+unmounts every other tracefs, mounts the kernel's at /sys/kernel/tracing
+so that /proc/mounts names it, and binds the tpfs mount on top of it and
+of /sys/kernel/debug/tracing. Nothing outside the namespace changes.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+
+SETUP = r"""
+set -e
+mnt=$1; shift
+for m in $(awk '$3 == "tracefs" || $3 == "debugfs" { print $2 }' /proc/mounts | sort -r); do
+    umount -l "$m"
+done
+mount -t tracefs nodev /sys/kernel/tracing
+mount --bind "$mnt" /sys/kernel/tracing
+mount -t tmpfs -o size=64k,mode=0755 none /sys/kernel/debug
+mkdir /sys/kernel/debug/tracing
+mount --bind "$mnt" /sys/kernel/debug/tracing
+exec "$@"
+"""
+
+USAGE = "usage: tpfs exec-as-tracefs MOUNTPOINT -- COMMAND [ARG...]"
+
+
+def main(argv: list[str]) -> int:
+    if "--" in argv:
+        split = argv.index("--")
+        head, cmd = argv[:split], argv[split + 1:]
+    else:
+        head, cmd = argv[:1], argv[1:]
+    if len(head) != 1 or not cmd:
+        print(USAGE, file=sys.stderr)
+        return 2
+    mnt = os.path.realpath(head[0])
+    if not os.path.ismount(mnt):
+        print(f"tpfs: {mnt} is not a mount point", file=sys.stderr)
+        return 1
+    unshare = shutil.which("unshare")
+    if unshare is None or os.geteuid() != 0:
+        print("tpfs: exec-as-tracefs needs root and unshare(1)", file=sys.stderr)
+        return 1
+    os.execv(unshare, [unshare, "--mount", "--propagation", "private",
+                       "sh", "-c", SETUP, "tpfs-exec", mnt, *cmd])
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
