@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, Mount
+from tpfs.mounting import Mount
+
+from conftest import ROOT
 
 STABLE_MODULES = 30
 

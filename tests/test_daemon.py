@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, fuse_unmount, is_mounted
+from tpfs.mounting import fuse_unmount, is_mounted
+
+from conftest import ROOT
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
