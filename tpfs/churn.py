@@ -122,9 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     while not stop and time.monotonic() < deadline:
         churner.step()
         next_at += interval
-        delay = next_at - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
+        while not stop and (delay := min(next_at, deadline) - time.monotonic()) > 0:
+            time.sleep(min(delay, 0.05))  # short naps: a signal must end the run soon
     summary = " ".join(f"{op}={n}" for op, n in sorted(churner.counts.items()))
     print(f"churn done: {summary}", file=sys.stderr, flush=True)
     return 0
