@@ -32,7 +32,7 @@ from typing import TypeVar
 
 from tpfs import catalog
 from tpfs.mounting import Mount, fuse_unmount, start, start_tpfs
-from tpfs.registry import Registry
+from tpfs.registry import Limits, Registry
 
 HERE = Path(__file__).resolve().parent
 T = TypeVar("T")
@@ -323,7 +323,7 @@ def per_op(count: int, op: Callable[[T, int], None], target: T) -> float:
 def model_registry(size: int, per: int = 20) -> Registry:
     full = catalog.load_embedded()
     core = [e.name for e in full.events][: min(size, 2305)]
-    reg = Registry(core, seed=1)
+    reg = Registry(core, seed=1, limits=Limits(max_modules=100_000))
     for i in range(max(size - len(core), 0) // per):
         reg.module_coming(f"m{i}", [f"m{i}:tp{j}" for j in range(per)])
     return reg
