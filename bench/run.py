@@ -20,6 +20,7 @@ import contextlib
 import json
 import os
 import platform
+import random
 import shutil
 import statistics
 import subprocess
@@ -51,14 +52,22 @@ def read_cmd(method: str, path: Path) -> list[str]:
     return [*argv[:1], f"if={path}", "of=/dev/null", *argv[1:], "status=none"]
 
 
-def median_ms(cmd: list[str], repeat: int) -> float:
-    """Median wall time of the whole command, in milliseconds."""
-    times = []
+def median_ms(cmds: dict[str, list[str]], repeat: int) -> dict[str, float]:
+    """Median wall time of each whole command, in milliseconds.
+
+    The commands take turns in a shuffled order each round, so that drift in
+    the machine's load falls on all of them alike.
+    """
+    times: dict[str, list[float]] = {who: [] for who in cmds}
+    order = list(cmds)
+    rng = random.Random(0)
     for _ in range(repeat):
-        t = time.perf_counter()
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-        times.append(time.perf_counter() - t)
-    return statistics.median(times) * 1e3
+        rng.shuffle(order)
+        for who in order:
+            t = time.perf_counter()
+            subprocess.run(cmds[who], check=True, stdout=subprocess.DEVNULL)
+            times[who].append(time.perf_counter() - t)
+    return {who: statistics.median(ts) * 1e3 for who, ts in times.items()}
 
 
 def machine() -> dict[str, object]:
@@ -152,8 +161,8 @@ class Bench:
                             and (kernel / "available_events").read_bytes() == data):
                         paths["kernel"] = kernel / "available_events"
                     for method in METHODS:
-                        row = {who: median_ms(read_cmd(method, p), self.repeat)
-                               for who, p in paths.items()}
+                        row = median_ms({who: read_cmd(method, p) for who, p in paths.items()},
+                                        self.repeat)
                         table[f"{config} {method} (ms)"] = row
                         if nmod:
                             self.ratios[f"tpfs/floor {method}"] = row["tpfs"] / row["floor"]
@@ -176,9 +185,9 @@ class Bench:
                 assert proc.stderr is not None
                 proc.stderr.readline()
                 try:
-                    for method in METHODS:
-                        out[f"{label} {method} ms"] = median_ms(
-                            read_cmd(method, mount / "available_events"), self.repeat)
+                    timed = median_ms({m: read_cmd(m, mount / "available_events")
+                                       for m in METHODS}, self.repeat)
+                    out.update({f"{label} {m} ms": ms for m, ms in timed.items()})
                 finally:
                     proc.terminate()
                     proc.communicate(timeout=30)
@@ -204,7 +213,7 @@ class Bench:
                 n = len(path.read_bytes().splitlines())
                 full_read = statistics.median(timed_reads(path, 4096)
                                               for _ in range(self.repeat))
-                head, tail = small_read_costs(path, 64, 200 if not self.quick else 50)
+                head, tail = small_read_costs(path, 64, 50 if self.quick else 500)
                 rss = peak_rss_mib(mount.proc.pid)
                 out[str(size)] = {"instances": n, "full read ms": full_read * 1e3,
                                   "per instance us": full_read / n * 1e6,
@@ -285,22 +294,24 @@ def timed_reads(path: Path, size: int) -> float:
 
 
 def small_read_costs(path: Path, size: int, count: int) -> tuple[float, float]:
-    """Mean time of ``count`` reads of ``size`` bytes at the head and at the tail."""
+    """Median time of one ``size``-byte read among ``count`` at the head and at the tail."""
     total = len(path.read_bytes())
+
+    def timed(fd: int) -> float:
+        times = []
+        for _ in range(count):
+            t = time.perf_counter()
+            os.read(fd, size)
+            times.append(time.perf_counter() - t)
+        return statistics.median(times)
+
     fd = os.open(path, os.O_RDONLY)
     try:
-        t = time.perf_counter()
-        for _ in range(count):
-            os.read(fd, size)
-        head = (time.perf_counter() - t) / count
+        head = timed(fd)
         pos = count * size
         while pos < total - 2 * count * size:  # move on without replaying (no lseek)
             pos += len(os.read(fd, min(65536, total - 2 * count * size - pos)))
-        t = time.perf_counter()
-        for _ in range(count):
-            os.read(fd, size)
-        tail = (time.perf_counter() - t) / count
-        return head, tail
+        return head, timed(fd)
     finally:
         os.close(fd)
 
@@ -366,7 +377,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", choices=["listing", "churn", "scaling", "registration"],
                    action="append")
     args = p.parse_args(argv)
-    repeat = args.repeat or (2 if args.quick else 15)
+    repeat = args.repeat or (2 if args.quick else 31)
     work = Path(tempfile.mkdtemp(prefix="tpfs-bench-"))
     bench = Bench(work, args.quick, repeat)
     try:

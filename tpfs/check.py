@@ -74,10 +74,10 @@ class ChurnLog:
     records: list[dict[str, object]] = field(default_factory=list)
 
     @classmethod
-    def read(cls, path: Path | None) -> ChurnLog:
-        if path is None or not path.exists():
-            return cls()
-        return cls([json.loads(line) for line in path.read_text().splitlines() if line])
+    def read(cls, paths: list[Path] | None) -> ChurnLog:
+        """The records of every log (several writers may each keep one)."""
+        return cls([json.loads(line) for path in paths or () if path.exists()
+                    for line in path.read_text().splitlines() if line])
 
     def touched(self, t0: float, t1: float) -> set[str]:
         """Names changed at any time that overlaps the window."""
@@ -326,7 +326,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0, help="seed of the random read sizes")
     p.add_argument("--pause", type=float, default=0.001, help="seconds between reads")
     p.add_argument("--readers", type=int, default=1, help="concurrent readers, own handles")
-    p.add_argument("--churn-log", type=Path, help="the log written by tpfs.churn")
+    p.add_argument("--churn-log", type=Path, action="append",
+                   help="a log written by tpfs.churn (repeat for several)")
     p.add_argument("--dir", choices=sorted(CONTROL), help="check a directory listing instead")
     p.add_argument("--bufsize", type=int, default=256, help="getdents64 buffer for --dir")
     p.add_argument("--repeat", type=int, default=10, help="listings for --dir")
