@@ -69,6 +69,24 @@ class SortedWalk:
         it.reset()
         return None
 
+    def next_range(self, it: TracepointIter, rng: TpModule) -> TpModule | None:
+        """Move ``it`` past the end of ``rng`` to the first tracepoint of the range after it.
+
+        The same as ``it.tracepoint = len(rng.tracepoints)`` and ``get_iter``, but
+        one bisect instead of a walk: listings call it once per module they cross.
+        """
+        reg = self.registry
+        mods = reg.tp_modules
+        after = 0 if rng is reg.core else bisect.bisect_right(reg.tp_addresses, rng.address)
+        for i in range(after, len(mods)):
+            mod = mods[i]
+            if mod.tracepoints:
+                it.module = mod.address
+                it.tracepoint = 0
+                return mod
+        it.reset()
+        return None
+
     def start(self, it: TracepointIter) -> Tracepoint | None:
         return self._current(it, self.get_iter(it))
 
@@ -107,6 +125,10 @@ class LegacyWalk(SortedWalk):
         for module in reversed(self.registry.modules.values()):
             if module.tp_mod is not None:
                 yield module.tp_mod
+
+    def next_range(self, it: TracepointIter, rng: TpModule) -> TpModule | None:
+        it.tracepoint = len(rng.tracepoints)
+        return self.get_iter(it)
 
 
 def make_walk(registry: Registry, legacy: bool = False) -> SortedWalk:

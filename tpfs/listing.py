@@ -21,19 +21,24 @@ Fill = Callable[[TracepointIter, int], bytes]
 def events_filler(walk: SortedWalk) -> Fill:
     def fill(it: TracepointIter, want: int) -> bytes:
         parts: list[bytes] = []
-        while want > 0:
-            rng = walk.get_iter(it)
-            if rng is None:
-                break
+        rng = walk.get_iter(it)
+        while rng is not None:
             first = it.tracepoint
             assert first is not None
             offsets = rng.offsets
             start = offsets[first]
+            block = rng.block
+            if len(block) - start <= want:  # the rest of this range, whole
+                parts.append(block if start == 0 else block[start:])
+                want -= len(block) - start
+                rng = walk.next_range(it, rng)
+                if want <= 0:
+                    break
+                continue
             last = bisect.bisect_left(offsets, start + want, first + 1, len(offsets) - 1)
-            chunk = rng.block[start:offsets[last]]
-            parts.append(chunk)
-            want -= len(chunk)
+            parts.append(block[start:offsets[last]])
             it.tracepoint = last
+            break
         return b"".join(parts)
 
     return fill
@@ -42,10 +47,8 @@ def events_filler(walk: SortedWalk) -> Fill:
 def tracepoints_filler(walk: SortedWalk) -> Fill:
     def fill(it: TracepointIter, want: int) -> bytes:
         parts: list[bytes] = []
-        while want > 0:
-            rng = walk.get_iter(it)
-            if rng is None:
-                break
+        rng = walk.get_iter(it)
+        while rng is not None and want > 0:
             pos = it.tracepoint
             assert pos is not None
             tps = rng.tracepoints
@@ -56,6 +59,8 @@ def tracepoints_filler(walk: SortedWalk) -> Fill:
                 want -= len(line)
                 pos += 1
             it.tracepoint = pos
+            if pos == len(tps):
+                rng = walk.next_range(it, rng)
         return b"".join(parts)
 
     return fill
