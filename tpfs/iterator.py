@@ -69,23 +69,23 @@ class SortedWalk:
         it.reset()
         return None
 
-    def next_range(self, it: TracepointIter, rng: TpModule) -> TpModule | None:
-        """Move ``it`` past the end of ``rng`` to the first tracepoint of the range after it.
+    def ranges_after(self, rng: TpModule) -> Iterator[TpModule]:
+        """The non-empty ranges the walk visits after ``rng``, while nothing changes.
 
-        The same as ``it.tracepoint = len(rng.tracepoints)`` and ``get_iter``, but
-        one bisect instead of a walk: listings call it once per module they cross.
+        Equivalent to ``get_iter`` from a cursor past the end of ``rng``, again and
+        again, but one bisect in all: a listing read may cross many modules.
         """
         reg = self.registry
         mods = reg.tp_modules
         after = 0 if rng is reg.core else bisect.bisect_right(reg.tp_addresses, rng.address)
         for i in range(after, len(mods)):
-            mod = mods[i]
-            if mod.tracepoints:
-                it.module = mod.address
-                it.tracepoint = 0
-                return mod
-        it.reset()
-        return None
+            if mods[i].tracepoints:
+                yield mods[i]
+
+    def place(self, it: TracepointIter, rng: TpModule, position: int) -> None:
+        """Point ``it`` at ``position`` in ``rng`` (which may be just past its end)."""
+        it.module = None if rng is self.registry.core else rng.address
+        it.tracepoint = position
 
     def start(self, it: TracepointIter) -> Tracepoint | None:
         return self._current(it, self.get_iter(it))
@@ -126,9 +126,15 @@ class LegacyWalk(SortedWalk):
             if module.tp_mod is not None:
                 yield module.tp_mod
 
-    def next_range(self, it: TracepointIter, rng: TpModule) -> TpModule | None:
-        it.tracepoint = len(rng.tracepoints)
-        return self.get_iter(it)
+    def ranges_after(self, rng: TpModule) -> Iterator[TpModule]:
+        cursor = TracepointIter()
+        while True:
+            self.place(cursor, rng, len(rng.tracepoints))
+            nxt = self.get_iter(cursor)
+            if nxt is None:
+                return
+            yield nxt
+            rng = nxt
 
 
 def make_walk(registry: Registry, legacy: bool = False) -> SortedWalk:

@@ -20,25 +20,29 @@ Fill = Callable[[TracepointIter, int], bytes]
 
 def events_filler(walk: SortedWalk) -> Fill:
     def fill(it: TracepointIter, want: int) -> bytes:
-        parts: list[bytes] = []
         rng = walk.get_iter(it)
-        while rng is not None:
-            first = it.tracepoint
-            assert first is not None
-            offsets = rng.offsets
-            start = offsets[first]
-            block = rng.block
-            if len(block) - start <= want:  # the rest of this range, whole
-                parts.append(block if start == 0 else block[start:])
-                want -= len(block) - start
-                rng = walk.next_range(it, rng)
+        if rng is None:
+            return b""
+        first = it.tracepoint
+        assert first is not None
+        start = rng.offsets[first]
+        parts = [rng.block[start:] if start else rng.block]
+        want -= len(parts[0])
+        if want >= 0:  # the rest of this range went whole: go on to the next ones
+            for nxt in walk.ranges_after(rng):
                 if want <= 0:
                     break
-                continue
-            last = bisect.bisect_left(offsets, start + want, first + 1, len(offsets) - 1)
-            parts.append(block[start:offsets[last]])
-            it.tracepoint = last
-            break
+                rng, first, start = nxt, 0, 0
+                parts.append(nxt.block)
+                want -= len(nxt.block)
+        if want < 0:  # the last range went only in part: cut it at a line end
+            offsets = rng.offsets
+            need = len(rng.block) + want  # bytes of it that were wanted
+            last = bisect.bisect_left(offsets, need, first + 1, len(offsets) - 1)
+            parts[-1] = rng.block[start:offsets[last]]
+            walk.place(it, rng, last)
+        else:
+            walk.place(it, rng, len(rng.tracepoints))
         return b"".join(parts)
 
     return fill
@@ -46,21 +50,27 @@ def events_filler(walk: SortedWalk) -> Fill:
 
 def tracepoints_filler(walk: SortedWalk) -> Fill:
     def fill(it: TracepointIter, want: int) -> bytes:
-        parts: list[bytes] = []
         rng = walk.get_iter(it)
-        while rng is not None and want > 0:
-            pos = it.tracepoint
-            assert pos is not None
+        if rng is None:
+            return b""
+        pos = it.tracepoint
+        assert pos is not None
+        parts: list[bytes] = []
+        ranges = walk.ranges_after(rng)
+        while want > 0:
             tps = rng.tracepoints
-            while pos < len(tps) and want > 0:
-                tp = tps[pos]
-                line = f"{tp.name} {tp.owner} {int(tp.state)} {tp.nprobes}\n".encode()
-                parts.append(line)
-                want -= len(line)
-                pos += 1
-            it.tracepoint = pos
             if pos == len(tps):
-                rng = walk.next_range(it, rng)
+                nxt = next(ranges, None)
+                if nxt is None:
+                    break
+                rng, pos = nxt, 0
+                continue
+            tp = tps[pos]
+            line = f"{tp.name} {tp.owner} {int(tp.state)} {tp.nprobes}\n".encode()
+            parts.append(line)
+            want -= len(line)
+            pos += 1
+        walk.place(it, rng, pos)
         return b"".join(parts)
 
     return fill

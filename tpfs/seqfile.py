@@ -38,9 +38,7 @@ class SeqFile:
             return pending[:size]
         want = size - len(pending)
         more = b"" if self._ended else self._fill(self._it, want)
-        # A walk that ran off the end resets the cursor; one that did not has
-        # always moved past the first record.
-        self._ended = len(more) < want or self._it.tracepoint is None
+        self._ended = len(more) < want
         data = pending + more if pending else more
         self._pending = data[size:]
         return data[:size]
