@@ -323,12 +323,16 @@ def peak_rss_mib(pid: int) -> float:
     return float("nan")
 
 
-def per_op(count: int, op: Callable[[T, int], None], target: T) -> float:
-    """Mean microseconds of ``op(target, i)`` over ``count`` calls."""
-    t = time.perf_counter()
-    for i in range(count):
-        op(target, i)
-    return (time.perf_counter() - t) / count * 1e6
+def per_op(count: int, op: Callable[[T, int], None], target: T, rounds: int = 5) -> float:
+    """Microseconds per ``op(target, i)``: the median over rounds of ``count`` calls,
+    so that one garbage collection or scheduling hiccup does not decide it."""
+    results = []
+    for _ in range(rounds):
+        t = time.perf_counter()
+        for i in range(count):
+            op(target, i)
+        results.append((time.perf_counter() - t) / count * 1e6)
+    return statistics.median(results)
 
 
 def model_registry(size: int, per: int = 20) -> Registry:
