@@ -111,14 +111,23 @@ class Window:
         return sorted(keep, key=lambda item: item[1].address)
 
     def all_modules(self) -> Iterable[tuple[str, tuple[str, ...]]]:
-        """Every registered module that may have existed during the window."""
-        seen = {**self.before, **self.after}
-        for name, info in seen.items():
+        """Every registered incarnation of a module that may have existed in the window.
+
+        A name can be loaded again after it was unloaded: each load is its own
+        instance, so one listing may rightly show a name's lines more than once.
+        """
+        logged = self.log.loads_in(self.t0, self.t1)
+        for rec in logged:
+            if not rec.get("taint"):
+                yield str(rec["name"]), tuple(map(str, rec["events"]))  # type: ignore[call-overload]
+        logged_names = {rec["name"] for rec in logged}
+        for name, info in self.before.items():
             if info.registered:
                 yield name, info.events
-        for rec in self.log.loads_in(self.t0, self.t1):
-            if not rec.get("taint") and rec["name"] not in seen:
-                yield str(rec["name"]), tuple(map(str, rec["events"]))  # type: ignore[call-overload]
+        for name, info in self.after.items():
+            if info.registered and name not in logged_names and (
+                    self.before.get(name) != info):
+                yield name, info.events
 
     def changes(self) -> tuple[int, int]:
         if self.log.records:

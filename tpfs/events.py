@@ -187,10 +187,12 @@ class EventLayer:
         return entry is not None and event_probe(name) in entry.funcs
 
     def set_enabled(self, names: list[str], on: bool) -> None:
+        """Enable or disable every one of ``names``, or (over the probe limit) none."""
         reg = self.registry
-        for name in names:
-            if self.enabled(name) == on:
-                continue
+        todo = [name for name in names if self.enabled(name) != on]
+        if on and reg.probe_count() + len(todo) > reg.limits.max_probes:
+            raise TpfsError(errno.ENOSPC, f"enabling {len(todo)} events passes the probe limit")
+        for name in todo:
             probe = event_probe(name)
             if on:
                 reg.tracepoint_probe_register(name, probe.func, probe.data)
