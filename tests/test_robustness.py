@@ -9,6 +9,7 @@ import os
 import random
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -372,3 +373,93 @@ def test_allow_other_and_gid(mount_factory, shared_dir: Path) -> None:
         finally:
             subprocess.run(["fusermount3", "-u", "-z", str(mnt)])
             assert proc.wait(10) == 0
+
+
+# -- unprivileged use -----------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def nobody_venv() -> Iterator[Path]:
+    """A virtual environment another user can run: the system's python3 with tpfs.
+
+    The test interpreter may live under /root, where other users cannot reach it.
+    """
+    system_python = Path("/usr/bin/python3")
+    if os.geteuid() != 0 or not system_python.exists() or shutil.which("setpriv") is None:
+        pytest.skip("needs root, setpriv and the system's python3")
+    venv = Path(tempfile.mkdtemp(prefix="tpfs-nobody-venv-"))
+    venv.chmod(0o755)
+    try:
+        subprocess.run([str(system_python), "-m", "venv", str(venv)], check=True,
+                       capture_output=True)
+        subprocess.run([str(venv / "bin/python"), "-m", "pip", "install", "-q",
+                        "--disable-pip-version-check", str(ROOT)], check=True,
+                       capture_output=True, timeout=600)
+        yield venv
+    finally:
+        shutil.rmtree(venv, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def fuse_device_open_to_all() -> Iterator[None]:
+    """Debian's udev rule makes /dev/fuse 0666; a container may leave it 0600."""
+    mode = stat.S_IMODE(os.stat("/dev/fuse").st_mode)
+    os.chmod("/dev/fuse", mode | 0o666)
+    try:
+        yield
+    finally:
+        os.chmod("/dev/fuse", mode)
+
+
+def test_unprivileged_user_mounts_uses_and_unmounts(nobody_venv: Path,
+                                                    shared_dir: Path) -> None:
+    scripts = shared_dir / "tpfs"
+    (scripts / "tools").mkdir(parents=True)
+    shutil.copy(ROOT / "mount.sh", scripts)
+    shutil.copy(ROOT / "tools/setup-env.sh", scripts / "tools")
+    mnt = shared_dir / "mnt"
+    run = shared_dir / "run"
+    for path in (mnt, run):
+        path.mkdir()
+        os.chown(path, 65534, 65534)
+    env = [f"TPFS_VENV={nobody_venv}", f"TPFS_RUN={run}", "HOME=/nonexistent",
+           "PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"]
+
+    def nobody(cmd: str) -> subprocess.CompletedProcess[str]:
+        return as_nobody("env", "-i", *env, "bash", "-c", cmd)
+
+    with fuse_device_open_to_all():
+        try:
+            res = nobody(f"{scripts}/mount.sh {mnt} --seed 4")
+            assert res.returncode == 0, res.stdout + res.stderr
+            assert f"tpfs mounted at {mnt}" in res.stdout
+            owner = nobody(f"stat -c '%u %g %a' {mnt}/available_events").stdout
+            assert owner == "65534 65534 440\n"  # root is no exception without allow_other
+            session = nobody(f"""set -e
+                cd {mnt}
+                head -n 1 available_events
+                echo 'um um:a um:b sched:sched_switch' > modules/load
+                grep -c '^um:' available_events
+                echo 'um:a myprobe 0x5' > probes/register
+                grep '^um:a ' tracepoints
+                echo 1 > events/um/b/enable
+                cat set_event
+                echo '!um:b' >> set_event
+                rm probes/um:a
+                rm modules/um
+                ls modules
+                echo 0 > tracing_on && cat tracing_on
+                dd if=available_events bs=7 status=none | wc -l
+            """)
+            assert session.returncode == 0, session.stdout + session.stderr
+            assert session.stdout.split("\n") == [
+                "initcall:initcall_finish", "2", "um:a um 1 1", "um:b", "load", "unload", "0",
+                "2305", ""]
+            res = nobody(f"{scripts}/mount.sh -u {mnt}")
+            assert res.returncode == 0, res.stdout + res.stderr
+            assert not is_mounted(mnt)
+        finally:
+            if is_mounted(mnt):
+                subprocess.run(["fusermount3", "-u", "-z", str(mnt)])
+            for pidfile in run.glob("*.pid"):
+                with contextlib.suppress(ProcessLookupError, ValueError):
+                    os.kill(int(pidfile.read_text()), signal.SIGKILL)
