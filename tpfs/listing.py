@@ -1,6 +1,6 @@
 """What the listing files show: records rendered from a resumable cursor.
 
-Each ``fill_*`` function renders whole records starting at the cursor until
+The fill function each ``*_filler`` makes renders whole records starting at the cursor until
 at least ``want`` bytes are out (or the listing ends) and leaves the cursor
 on the next record, as seq_file's ``start``/``show``/``next`` would.
 ``available_events`` lines never change, so they are sliced out of each
@@ -14,17 +14,25 @@ import bisect
 from collections.abc import Callable
 
 from .iterator import SortedWalk, TracepointIter
+from .registry import TpModule
 
 Fill = Callable[[TracepointIter, int], bytes]
 
 
+def _settle(walk: SortedWalk, it: TracepointIter) -> tuple[TpModule, int] | None:
+    """The range and position ``get_iter`` settles the cursor on; None at the end."""
+    rng = walk.get_iter(it)
+    if rng is None or it.tracepoint is None:
+        return None
+    return rng, it.tracepoint
+
+
 def events_filler(walk: SortedWalk) -> Fill:
     def fill(it: TracepointIter, want: int) -> bytes:
-        rng = walk.get_iter(it)
-        if rng is None:
+        settled = _settle(walk, it)
+        if settled is None:
             return b""
-        first = it.tracepoint
-        assert first is not None
+        rng, first = settled
         start = rng.offsets[first]
         parts = [rng.block[start:] if start else rng.block]
         want -= len(parts[0])
@@ -50,11 +58,10 @@ def events_filler(walk: SortedWalk) -> Fill:
 
 def tracepoints_filler(walk: SortedWalk) -> Fill:
     def fill(it: TracepointIter, want: int) -> bytes:
-        rng = walk.get_iter(it)
-        if rng is None:
+        settled = _settle(walk, it)
+        if settled is None:
             return b""
-        pos = it.tracepoint
-        assert pos is not None
+        rng, pos = settled
         parts: list[bytes] = []
         ranges = walk.ranges_after(rng)
         while want > 0:
