@@ -101,7 +101,7 @@ def fuzzed(mount_factory, small_catalog) -> Mount:
                          "--max-probes", "64")
 
 
-@settings(max_examples=600, deadline=None,
+@settings(max_examples=1500, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(target=st.sampled_from(CONTROL + SETTINGS), data=inputs)
 def test_fuzzed_writes_succeed_or_fail_cleanly(fuzzed: Mount, target: str, data: bytes) -> None:
