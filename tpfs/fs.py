@@ -204,7 +204,9 @@ class Operations(pyfuse3.Operations):
     async def readdir(self, fh: int, start_id: int, token: Any) -> None:
         handle = self.dirs[fh]
         directory = self._dir(handle.path)
-        resume = handle.cookies[start_id] if start_id else None
+        resume = handle.cookies.get(start_id) if start_id else None
+        if start_id and resume is None:
+            raise TpfsError(errno.EINVAL, f"readdir cookie {start_id} was never handed out")
         for key, name in directory.entries_after(resume):
             node = directory.lookup(name)
             if node is None:  # vanished since the listing was cached
