@@ -166,6 +166,8 @@ class Bench:
                         table[f"{config} {method} (ms)"] = row
                         if nmod:
                             self.ratios[f"tpfs/floor {method}"] = row["tpfs"] / row["floor"]
+                        elif "kernel" in row:
+                            self.ratios[f"tpfs/kernel {method}"] = row["tpfs"] / row["kernel"]
                 tmpfs.unlink()
         self.results["listing"] = table
 
