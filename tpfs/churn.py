@@ -11,6 +11,7 @@ when.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -101,7 +102,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--prefix", help="module name prefix (default: c<seed>_)")
     args = p.parse_args(argv)
 
-    out = open(args.log, "a") if args.log else sys.stdout  # noqa: SIM115
+    with open(args.log, "a") if args.log else contextlib.nullcontext(sys.stdout) as out:
+        return run(args, out)
+
+
+def run(args: argparse.Namespace, out: IO[str]) -> int:
     churner = Churner(args.mountpoint, random.Random(args.seed), out,
                       args.prefix or f"c{args.seed}_", args.events, args.taint_fraction,
                       max(args.initial, 1), args.probes)
