@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# Set up everything that is missing, then run the linter and the whole test suite.
-# Extra arguments go to pytest, e.g. ./test.sh -k seqfile
+# Set up everything that is missing, then check the layers and the types, lint,
+# and run the whole test suite. Extra arguments go to pytest, e.g.
+#   ./test.sh tests/model        (the model alone: seconds, no FUSE needed)
+#   ./test.sh -m "not mount"     (every tier that needs no mount)
 set -euo pipefail
 cd "$(dirname "$0")"
 . tools/setup-env.sh test || exit 1
 ruff check
+lint-imports --no-cache
+mypy
 status=0
 python -m pytest "$@" || status=$?
 # pytest's 5 means it collected nothing: that is a failure here too.

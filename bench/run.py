@@ -31,9 +31,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
-from tpfs import catalog
-from tpfs.mounting import Mount, fuse_unmount, start, start_tpfs
-from tpfs.registry import Limits, Registry
+from tpfs.kernel.registry import Limits, Registry
+from tpfs.tools.mounting import Mount, fuse_unmount, start, start_tpfs
+from tpfs.tracefs import catalog
 
 HERE = Path(__file__).resolve().parent
 T = TypeVar("T")

@@ -1,21 +1,36 @@
-"""Fixtures that mount tpfs in a subprocess and always unmount it afterwards."""
+"""Fixtures that mount tpfs in a subprocess and always unmount it afterwards.
+
+The tiers are folders: ``model`` and ``tracefs`` need no mount; every other
+folder (``mounted``, ``shell``, ``compat``, ``clients``) gets the ``mount``
+marker, so ``-m "not mount"`` or ``./test.sh tests/model`` runs without FUSE.
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
-from tpfs.mounting import Mount, MountError, is_mounted, start_tpfs
+from tpfs.tools.mounting import TPFS, Mount, MountError, is_mounted, start_tpfs
 
 ROOT = Path(__file__).resolve().parent.parent
+TESTS = Path(__file__).resolve().parent
+UNMOUNTED_TIERS = ("model", "tracefs")
 
 
-def start_daemon(mnt: Path, log: Path, *args: str, wait: float = 15) -> Mount:
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        tier = item.path.relative_to(TESTS).parts[0]
+        if tier not in UNMOUNTED_TIERS:
+            item.add_marker(pytest.mark.mount)
+
+
+def start_daemon(mnt: Path, log: Path, *args: str, wait: float = 15,
+                 program: Sequence[str] = TPFS) -> Mount:
     try:
-        return start_tpfs(mnt, log, "--debug", *args, wait=wait)
+        return start_tpfs(mnt, log, "--debug", *args, wait=wait, program=program)
     except MountError as exc:
         pytest.fail(str(exc))
 
@@ -26,8 +41,8 @@ def mount_factory(tmp_path: Path) -> Iterator:
         pytest.skip("no /dev/fuse on this machine")
     mounts: list[Mount] = []
 
-    def factory(*args: str, name: str = "mnt") -> Mount:
-        mount = start_daemon(tmp_path / name, tmp_path / f"{name}.log", *args)
+    def factory(*args: str, name: str = "mnt", program: Sequence[str] = TPFS) -> Mount:
+        mount = start_daemon(tmp_path / name, tmp_path / f"{name}.log", *args, program=program)
         mounts.append(mount)
         return mount
 
@@ -48,7 +63,7 @@ def tpfs(mount_factory) -> Mount:
 @pytest.fixture(scope="session")
 def small_catalog(tmp_path_factory) -> Path:
     """The first 150 events of the embedded catalogue, for tests that read byte by byte."""
-    from tpfs import catalog
+    from tpfs.tracefs import catalog
 
     full = catalog.load_embedded()
     path = tmp_path_factory.mktemp("catalog") / "small.json.gz"

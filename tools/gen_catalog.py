@@ -1,4 +1,4 @@
-"""Regenerate tpfs/data/catalog.json.gz from a live tracefs.
+"""Regenerate tpfs/tracefs/data/catalog.json.gz from a live tracefs.
 
 Run as root on the kernel whose events should become the default:
 
@@ -11,9 +11,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from tpfs import catalog
+from tpfs.tracefs import catalog
 
-OUT = Path(__file__).resolve().parent.parent / "tpfs" / "data" / "catalog.json.gz"
+OUT = Path(__file__).resolve().parent.parent / "tpfs" / "tracefs" / "data" / "catalog.json.gz"
 
 
 def main() -> None:

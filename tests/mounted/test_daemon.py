@@ -1,0 +1,123 @@
+"""The daemon's life: signals, external unmount, mount.sh, dead mounts."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tpfs.tools.mounting import fuse_unmount, is_mounted
+
+from conftest import ROOT
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_signal_unmounts_and_exits_zero(small, signum: int) -> None:
+    fd = os.open(small / "available_events", os.O_RDONLY)
+    os.read(fd, 10)  # an open, half-read handle must not hold the exit up
+    small.proc.send_signal(signum)
+    assert small.proc.wait(5) == 0
+    assert not is_mounted(small.path)  # detached lazily, the open file notwithstanding
+    with pytest.raises(OSError) as exc:
+        os.read(fd, 10)
+    assert exc.value.errno == errno.ENOTCONN
+    with contextlib.suppress(OSError):
+        os.close(fd)
+    assert "unmounted" in small.log_text()
+
+
+def test_external_umount_exits_zero(small) -> None:
+    subprocess.run(["fusermount3", "-u", str(small.path)], check=True)
+    assert small.proc.wait(5) == 0
+    assert not is_mounted(small.path)
+
+
+def test_python_dash_m_and_tpfs_command_agree(small) -> None:
+    out = subprocess.run([str(Path(sys.executable).parent / "tpfs"), "--help"],
+                         capture_output=True, text=True, check=True).stdout
+    assert "--legacy-iterator" in out and "--catalog" in out
+
+
+def test_detached_daemon_returns_once_mounted(tmp_path: Path) -> None:
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    res = subprocess.run([sys.executable, "-m", "tpfs", str(mnt), "--log",
+                          str(tmp_path / "log")], cwd=ROOT, timeout=30)
+    try:
+        assert res.returncode == 0
+        assert is_mounted(mnt) and (mnt / "available_events").read_text()
+    finally:
+        fuse_unmount(mnt)
+    deadline = time.monotonic() + 5
+    while "unmounted" not in (tmp_path / "log").read_text():
+        assert time.monotonic() < deadline, (tmp_path / "log").read_text()
+        time.sleep(0.05)
+
+
+def mount_sh(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(ROOT / "mount.sh"), *args], capture_output=True, text=True,
+                          env=env, timeout=120)
+
+
+@pytest.fixture
+def sh_env(tmp_path: Path):
+    env = dict(os.environ, TPFS_RUN=str(tmp_path / "run"), TPFS_VENV=sys.prefix)
+    mnt = tmp_path / "mnt"
+    yield env, mnt
+    fuse_unmount(mnt)
+    pidfile = list((tmp_path / "run").glob("*.pid"))
+    for p in pidfile:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(p.read_text()), signal.SIGKILL)
+
+
+def test_mount_sh_mounts_refuses_twice_and_unmounts(sh_env) -> None:
+    env, mnt = sh_env
+    res = mount_sh(str(mnt), "--seed", "3", env=env)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.startswith(f"tpfs mounted at {mnt}")
+    pid = int(res.stdout.split("pid ")[1].split()[0])
+    assert "initcall:initcall_finish" in (mnt / "available_events").read_text()
+    again = mount_sh(str(mnt), env=env)
+    assert again.returncode != 0 and "already mounted" in again.stderr
+    res = mount_sh("-u", str(mnt), env=env)
+    assert res.returncode == 0, res.stderr
+    assert not is_mounted(mnt)
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+
+
+def test_killed_daemon_leaves_enotconn_and_mount_sh_recovers(sh_env) -> None:
+    env, mnt = sh_env
+    res = mount_sh(str(mnt), env=env)
+    assert res.returncode == 0, res.stderr
+    pid = int(res.stdout.split("pid ")[1].split()[0])
+    fd = os.open(mnt / "available_events", os.O_RDONLY)
+    try:
+        assert os.read(fd, 100)
+        os.kill(pid, signal.SIGKILL)
+        time.sleep(0.2)
+        with pytest.raises(OSError) as exc:
+            os.read(fd, 100)
+        assert exc.value.errno == errno.ENOTCONN
+    finally:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    with pytest.raises(OSError) as exc:
+        os.stat(mnt)
+    assert exc.value.errno == errno.ENOTCONN
+    refused = mount_sh(str(mnt), env=env)
+    assert refused.returncode != 0 and "dead mount" in refused.stderr
+    assert mount_sh("-u", str(mnt), env=env).returncode == 0
+    assert not is_mounted(mnt)
+    res = mount_sh(str(mnt), env=env)
+    assert res.returncode == 0, res.stderr
+    assert (mnt / "available_events").read_text()
+    assert mount_sh("-u", str(mnt), env=env).returncode == 0

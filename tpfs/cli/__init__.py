@@ -1,0 +1,29 @@
+"""The ``tpfs`` command and its subcommands.
+
+``tpfs MOUNTPOINT [options]`` mounts (the default); ``tpfs exec-as-tracefs``,
+``tpfs churn`` and ``tpfs check`` run the other tools. ``python -m tpfs``
+is the same command.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from ..tools import check, churn
+from . import mount, nsexec
+
+SUBCOMMANDS = {
+    "exec-as-tracefs": nsexec.main,
+    "churn": churn.main,
+    "check": check.main,
+}
+USAGE = ("tpfs exec-as-tracefs MOUNTPOINT -- COMMAND [ARG...]; "
+         "tpfs churn MOUNTPOINT [options]; tpfs check MOUNTPOINT [options]")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    sub = SUBCOMMANDS.get(argv[0]) if argv else None
+    if sub is not None:
+        return sub(argv[1:])
+    return mount.main(argv, epilog=USAGE)

@@ -1,0 +1,118 @@
+"""``tpfs MOUNTPOINT``: parse the daemon's options, build the registry and the tree, mount.
+
+Detaches once the mount is up unless ``--foreground``; the parent exits 0
+only when the child says the mount answers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import grp
+import logging
+import os
+import sys
+
+from ..fuse.daemon import Daemon
+from ..fuse.operations import Operations
+from ..kernel.registry import Limits, Registry
+from ..tracefs import catalog
+from ..tracefs.tree import Tree
+
+log = logging.getLogger(__name__)
+
+
+def _group(value: str) -> int:
+    if value.isdigit():
+        return int(value)
+    try:
+        return grp.getgrnam(value).gr_gid
+    except KeyError:
+        raise argparse.ArgumentTypeError(f"no group {value!r}") from None
+
+
+def parse_args(argv: list[str], epilog: str = "") -> argparse.Namespace:
+    defaults = Limits()
+    p = argparse.ArgumentParser(prog="tpfs", description=(
+        "Serve a model of the Linux tracepoint registry as a tracefs-style directory."),
+        epilog=f"Also: {epilog}")
+    p.add_argument("mountpoint")
+    p.add_argument("--foreground", "-f", action="store_true",
+                   help="stay in the foreground (default: detach once mounted)")
+    p.add_argument("--debug", action="store_true", help="log every refused request")
+    p.add_argument("--log", metavar="FILE", help="log here (default: standard error)")
+    p.add_argument("--catalog", default="default", metavar="SRC",
+                   help="core tracepoints: 'default' (embedded), 'host' (the live tracefs) "
+                        "or a catalogue file")
+    p.add_argument("--seed", type=int, default=0, help="seed of the address allocator")
+    p.add_argument("--legacy-iterator", action="store_true",
+                   help="list with the pre-patch walk (load order), to show its bug")
+    p.add_argument("--allow-other", action="store_true", help="let other users in")
+    p.add_argument("--gid", type=_group, metavar="GROUP",
+                   help="group of every file (default: the mounting user's)")
+    p.add_argument("--max-modules", type=int, default=defaults.max_modules)
+    p.add_argument("--max-probes", type=int, default=defaults.max_probes)
+    p.add_argument("--max-module-tracepoints", type=int,
+                   default=defaults.max_module_tracepoints)
+    return p.parse_args(argv)
+
+
+def build(args: argparse.Namespace, operations: type[Operations] = Operations) -> Operations:
+    cat = catalog.load(args.catalog)
+    limits = Limits(args.max_modules, args.max_probes, args.max_module_tracepoints)
+    registry = Registry([e.name for e in cat.events], seed=args.seed, limits=limits)
+    tree = Tree(registry, cat, legacy=args.legacy_iterator)
+    gid = args.gid if args.gid is not None else os.getgid()
+    return operations(tree, uid=os.getuid(), gid=gid)
+
+
+def _detach() -> int | None:
+    """Fork; the parent waits for the child's word that the mount is up.
+
+    Returns the write end of the pipe in the child; the parent never returns.
+    """
+    rfd, wfd = os.pipe()
+    if os.fork():
+        os.close(wfd)
+        with os.fdopen(rfd, "rb") as pipe:
+            ok = pipe.read() == b"ok"
+        os._exit(0 if ok else 1)
+    os.close(rfd)
+    os.setsid()
+    null = os.open(os.devnull, os.O_RDWR)
+    os.dup2(null, 0)
+    return wfd
+
+
+def main(argv: list[str], *, epilog: str = "",
+         operations: type[Operations] = Operations) -> int:
+    """Run the daemon; ``operations`` lets a test serve a subclass."""
+    args = parse_args(argv, epilog)
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.INFO,
+        filename=args.log,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if not os.path.isdir(args.mountpoint):
+        print(f"tpfs: {args.mountpoint}: not a directory", file=sys.stderr)
+        return 1
+    try:
+        ops = build(args, operations)
+    except (OSError, RuntimeError, ValueError) as exc:
+        print(f"tpfs: cannot load the catalogue: {exc}", file=sys.stderr)
+        return 1
+    options = {"fsname=tpfs", "subtype=tpfs", "default_permissions"}
+    if args.allow_other:
+        options.add("allow_other")
+    ready_fd = None if args.foreground else _detach()
+
+    def ready() -> None:
+        if ready_fd is not None:
+            os.write(ready_fd, b"ok")
+            os.close(ready_fd)
+
+    try:
+        Daemon(ops, args.mountpoint, options).run(ready)
+    except RuntimeError as exc:
+        log.error("cannot mount %s: %s", args.mountpoint, exc)
+        return 1
+    return 0

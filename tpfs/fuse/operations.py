@@ -1,0 +1,232 @@
+"""The pyfuse3 Operations class: it maps inodes and handles to the tree and dispatches.
+
+The handlers only translate: inode to path, path to node (``Tree``),
+file handle to ``Handle``; the nodes and handles do the work. Every
+handler goes through ``_guarded``: a refused request (``TpfsError``)
+becomes its errno, and anything unexpected becomes EIO with the traceback
+logged, so no request can stop the daemon.
+"""
+
+from __future__ import annotations
+
+import errno
+import functools
+import itertools
+import logging
+import os
+import time
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+import pyfuse3
+
+from ..kernel.errors import TpfsError
+from ..tracefs.handles import Handle
+from ..tracefs.nodes import Directory, File, Node
+from ..tracefs.tree import Tree
+from .inodes import DirHandle, Inodes, Path
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+P = ParamSpec("P")
+Handler = Callable[Concatenate["Operations", P], Coroutine[Any, Any, T]]
+
+
+def _guarded(handler: Handler[P, T]) -> Handler[P, T]:
+    @functools.wraps(handler)
+    async def wrapper(self: Operations, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return await handler(self, *args, **kwargs)
+        except pyfuse3.FUSEError:
+            raise
+        except TpfsError as exc:
+            log.debug("%s%r: %s (%s)", handler.__name__, args[:2], os.strerror(exc.errno), exc)
+            raise pyfuse3.FUSEError(exc.errno) from None
+        except Exception:
+            log.exception("unexpected error in %s%r", handler.__name__, args[:2])
+            raise pyfuse3.FUSEError(errno.EIO) from None
+
+    return wrapper
+
+
+class Operations(pyfuse3.Operations):
+    supports_dot_lookup = True
+    enable_writeback_cache = False
+
+    def __init__(self, tree: Tree, *, uid: int, gid: int) -> None:
+        super().__init__()
+        self.tree = tree
+        self.uid = uid
+        self.gid = gid
+        self.inodes = Inodes()
+        self.handles: dict[int, Handle] = {}
+        self.dirs: dict[int, DirHandle] = {}
+        self._fh = itertools.count(1)
+        self._stamp = time.time_ns()
+
+    # -- helpers -----------------------------------------------------------
+    def _node(self, path: Path) -> Node:
+        node = self.tree.resolve(path)
+        if node is None:
+            raise TpfsError(errno.ENOENT, "/".join(path))
+        return node
+
+    def _dir(self, path: Path) -> Directory:
+        node = self._node(path)
+        if not isinstance(node, Directory):
+            raise TpfsError(errno.ENOTDIR, "/".join(path))
+        return node
+
+    def _attrs(self, ino: int, node: Node) -> pyfuse3.EntryAttributes:
+        attrs = pyfuse3.EntryAttributes()
+        attrs.st_ino = ino
+        attrs.st_mode = node.st_mode
+        attrs.st_nlink = 2 if isinstance(node, Directory) else 1
+        attrs.st_uid = self.uid
+        attrs.st_gid = self.gid
+        attrs.st_size = 0
+        attrs.st_blksize = 4096
+        attrs.st_blocks = 0
+        attrs.st_atime_ns = attrs.st_mtime_ns = attrs.st_ctime_ns = self._stamp
+        # Contents follow the registry: let the kernel ask every time.
+        attrs.entry_timeout = 0
+        attrs.attr_timeout = 0
+        return attrs
+
+    def _child(self, parent_inode: int, name: bytes) -> tuple[Path, Node]:
+        parent = self.inodes.path(parent_inode)
+        text = os.fsdecode(name)
+        node = self._dir(parent).lookup(text)
+        if node is None:
+            raise TpfsError(errno.ENOENT, text)
+        return (*parent, text), node
+
+    # -- names and attributes ---------------------------------------------
+    @_guarded
+    async def lookup(self, parent_inode: int, name: bytes,
+                     ctx: pyfuse3.RequestContext | None = None) -> pyfuse3.EntryAttributes:
+        if name == b".":
+            return await self.getattr(parent_inode)
+        if name == b"..":
+            parent = self.inodes.path(parent_inode)[:-1]
+            return self._attrs(self.inodes.ino(parent), self._node(parent))
+        path, node = self._child(parent_inode, name)
+        ino = self.inodes.ino(path)
+        self.inodes.remember(ino)
+        return self._attrs(ino, node)
+
+    @_guarded
+    async def getattr(self, inode: int,
+                      ctx: pyfuse3.RequestContext | None = None) -> pyfuse3.EntryAttributes:
+        return self._attrs(inode, self._node(self.inodes.path(inode)))
+
+    @_guarded
+    async def setattr(self, inode: int, attr: pyfuse3.EntryAttributes,
+                      fields: pyfuse3.SetattrFields, fh: int | None,
+                      ctx: pyfuse3.RequestContext) -> pyfuse3.EntryAttributes:
+        node = self._node(self.inodes.path(inode))
+        if fields.update_mode or fields.update_uid or fields.update_gid:
+            raise TpfsError(errno.EPERM, "modes and owners are fixed")
+        # truncate(2) and utimes succeed and change nothing, as on tracefs.
+        return self._attrs(inode, node)
+
+    async def forget(self, inode_list: Sequence[tuple[int, int]]) -> None:
+        for ino, nlookup in inode_list:
+            self.inodes.forget(ino, nlookup)
+
+    @_guarded
+    async def statfs(self, ctx: pyfuse3.RequestContext) -> pyfuse3.StatvfsData:
+        st = pyfuse3.StatvfsData()
+        st.f_bsize = st.f_frsize = 4096
+        st.f_blocks = st.f_bfree = st.f_bavail = 0
+        st.f_files = len(self.inodes)
+        st.f_ffree = st.f_favail = 0
+        st.f_namemax = 255
+        return st
+
+    # -- directories -------------------------------------------------------
+    @_guarded
+    async def opendir(self, inode: int, ctx: pyfuse3.RequestContext) -> int:
+        path = self.inodes.path(inode)
+        self._dir(path)
+        fh = next(self._fh)
+        self.dirs[fh] = DirHandle(path)
+        return fh
+
+    @_guarded
+    async def readdir(self, fh: int, start_id: int, token: pyfuse3.ReaddirToken) -> None:
+        handle = self.dirs[fh]
+        directory = self._dir(handle.path)
+        resume = handle.cookies.get(start_id) if start_id else None
+        if start_id and resume is None:
+            raise TpfsError(errno.EINVAL, f"readdir cookie {start_id} was never handed out")
+        for key, name in directory.entries_after(resume):
+            node = directory.lookup(name)
+            if node is None:  # vanished since the listing was cached
+                continue
+            path = (*handle.path, name)
+            ino = self.inodes.ino(path)
+            cookie = next(handle.next_cookie)
+            handle.cookies[cookie] = key
+            if not pyfuse3.readdir_reply(token, os.fsencode(name), self._attrs(ino, node),
+                                         cookie):
+                break
+            self.inodes.remember(ino)
+
+    @_guarded
+    async def releasedir(self, fh: int) -> None:
+        self.dirs.pop(fh, None)
+
+    @_guarded
+    async def mkdir(self, parent_inode: int, name: bytes, mode: int,
+                    ctx: pyfuse3.RequestContext) -> pyfuse3.EntryAttributes:
+        raise TpfsError(errno.EPERM, "directories are fixed")
+
+    @_guarded
+    async def rmdir(self, parent_inode: int, name: bytes, ctx: pyfuse3.RequestContext) -> None:
+        raise TpfsError(errno.EPERM, "directories are fixed")
+
+    @_guarded
+    async def rename(self, parent_inode_old: int, name_old: bytes, parent_inode_new: int,
+                     name_new: bytes, flags: int, ctx: pyfuse3.RequestContext) -> None:
+        raise TpfsError(errno.EPERM, "names are fixed")
+
+    @_guarded
+    async def unlink(self, parent_inode: int, name: bytes, ctx: pyfuse3.RequestContext) -> None:
+        parent = self._dir(self.inodes.path(parent_inode))
+        self.tree.unlink(parent, os.fsdecode(name))
+
+    # -- files ---------------------------------------------------------------
+    @_guarded
+    async def create(self, parent_inode: int, name: bytes, mode: int, flags: int,
+                     ctx: pyfuse3.RequestContext
+                     ) -> tuple[pyfuse3.FileInfo, pyfuse3.EntryAttributes]:
+        raise TpfsError(errno.EACCES, "files cannot be created")
+
+    @_guarded
+    async def mknod(self, parent_inode: int, name: bytes, mode: int, rdev: int,
+                    ctx: pyfuse3.RequestContext) -> pyfuse3.EntryAttributes:
+        raise TpfsError(errno.EACCES, "files cannot be created")
+
+    @_guarded
+    async def open(self, inode: int, flags: int, ctx: pyfuse3.RequestContext) -> pyfuse3.FileInfo:
+        path = self.inodes.path(inode)
+        node = self._node(path)
+        if not isinstance(node, File):
+            raise TpfsError(errno.EISDIR, "/".join(path))
+        fh = next(self._fh)
+        self.handles[fh] = node.open(flags)
+        return pyfuse3.FileInfo(fh=fh, direct_io=True, keep_cache=False)
+
+    @_guarded
+    async def read(self, fh: int, off: int, size: int) -> bytes:
+        return self.handles[fh].read(off, size)
+
+    @_guarded
+    async def write(self, fh: int, off: int, buf: bytes) -> int:
+        return self.handles[fh].write(off, buf)
+
+    @_guarded
+    async def release(self, fh: int) -> None:
+        self.handles.pop(fh, None)

@@ -1,0 +1,64 @@
+"""Open-file handles: what a read() or write() on one open file does."""
+
+from __future__ import annotations
+
+import errno
+from collections.abc import Callable
+from typing import Any
+
+from ..kernel.errors import TpfsError
+from .seqfile import SeqFile, SeqOperations
+
+
+class Handle:
+    """A handle that neither reads nor writes; subclasses allow one or both."""
+
+    __slots__ = ()
+
+    def read(self, offset: int, size: int) -> bytes:
+        raise TpfsError(errno.EINVAL, "file is not readable")
+
+    def write(self, offset: int, buf: bytes) -> int:
+        raise TpfsError(errno.EINVAL, "file is not writable")
+
+
+class SeqHandle(Handle):
+    """A listing read through its own seq_file cursor."""
+
+    __slots__ = ("seq",)
+
+    def __init__(self, ops: SeqOperations[Any, Any]) -> None:
+        self.seq: SeqFile[Any, Any] = SeqFile(ops)
+
+    def read(self, offset: int, size: int) -> bytes:
+        return self.seq.read(offset, size)
+
+
+#: Applies one write; returns the bytes it consumed (None: all of them).
+Apply = Callable[[bytes], "int | None"]
+
+
+class TextHandle(Handle):
+    """A small file: rendered whole at the first read (as seq_file's single_open),
+    and each write() handed to ``apply`` with its offset ignored.
+    Without ``render`` it is write-only; without ``apply``, read-only."""
+
+    __slots__ = ("render", "apply", "data")
+
+    def __init__(self, render: Callable[[], str] | None, apply: Apply | None = None) -> None:
+        self.render = render
+        self.apply = apply
+        self.data: bytes | None = None
+
+    def read(self, offset: int, size: int) -> bytes:
+        if self.render is None:
+            return super().read(offset, size)
+        if self.data is None:
+            self.data = self.render().encode()
+        return self.data[offset:offset + size]
+
+    def write(self, offset: int, buf: bytes) -> int:
+        if self.apply is None:
+            return super().write(offset, buf)
+        used = self.apply(buf)
+        return len(buf) if used is None else used

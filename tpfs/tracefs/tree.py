@@ -1,0 +1,194 @@
+"""The one table from path to node: the whole mounted directory over one registry.
+
+``Tree.__init__`` is the table of the top level; the directories whose
+entries come and go (``modules/``, ``probes/``, ``events/`` and below) are
+the ``Children`` classes here, made on demand from the current state so
+that a module's file or an event's directory exists exactly while its
+module or event does.
+"""
+
+from __future__ import annotations
+
+import errno
+from collections.abc import Callable, Sequence
+
+from ..kernel.errors import TpfsError
+from ..kernel.iterator import make_walk
+from ..kernel.registry import Registry
+from .catalog import Catalog
+from .control import Commands
+from .events import EventLayer, parse_bool
+from .filter import SUBSYSTEM_FILTER_HELP
+from .handles import SeqHandle
+from .lines import show_entry, show_module
+from .listings import EventListing, TracepointListing
+from .nodes import (
+    CONTROL_MODE,
+    DIR_MODE,
+    LISTING_MODE,
+    ROOT_MODE,
+    SETTING_MODE,
+    ChildKey,
+    Directory,
+    File,
+    Node,
+    text_file,
+)
+from .settings import Setting, Tracing
+
+
+def setting_file(setting: Setting) -> File:
+    return text_file(setting.mode, setting.render, setting.write, setting.clear)
+
+
+def enable_file(layer: EventLayer, names: Callable[[], list[str]]) -> File:
+    """An ``enable`` over several events: 1 all on, 0 all off, X some of each."""
+    return text_file(SETTING_MODE, lambda: layer.state(names()) + "\n",
+                     lambda buf: layer.set_enabled(names(), parse_bool(buf)))
+
+
+class ModuleFiles:
+    """``modules/NAME``, one per loaded module, in address order."""
+
+    def __init__(self, registry: Registry, commands: Commands) -> None:
+        self.registry = registry
+        self.commands = commands
+
+    def listing(self) -> Sequence[tuple[ChildKey, str]]:
+        return [(m.address, m.name) for m in self.registry.modules_by_address()]
+
+    def lookup(self, name: str) -> Node | None:
+        module = self.registry.modules.get(name)
+        if module is None:
+            return None
+        return text_file(LISTING_MODE, lambda: show_module(module),
+                         remove=lambda: self.commands.remove_module(name))
+
+
+class EntryFiles:
+    """``probes/SUBSYS:EVENT``, one per hash-table entry, by name."""
+
+    def __init__(self, registry: Registry, commands: Commands) -> None:
+        self.registry = registry
+        self.commands = commands
+
+    def listing(self) -> Sequence[tuple[ChildKey, str]]:
+        return [(name, name) for name in sorted(self.registry.entries)]
+
+    def lookup(self, name: str) -> Node | None:
+        entry = self.registry.get_tracepoint(name)
+        if entry is None:
+            return None
+        return text_file(LISTING_MODE, lambda: show_entry(entry),
+                         remove=lambda: self.commands.remove_probes(name))
+
+
+class Subsystems:
+    """``events/SUBSYS/``, one per subsystem with a registered event."""
+
+    def __init__(self, layer: EventLayer, generation: Callable[[], int]) -> None:
+        self.layer = layer
+        self.generation = generation
+
+    def listing(self) -> Sequence[tuple[ChildKey, str]]:
+        return [(s, s) for s in self.layer.subsystems()]
+
+    def lookup(self, name: str) -> Node | None:
+        layer = self.layer
+        if name not in layer.subsystems():
+            return None
+        events = SubsystemEvents(layer, name)
+        return Directory(DIR_MODE, {
+            "enable": enable_file(layer, events.names),
+            "filter": text_file(SETTING_MODE, lambda: SUBSYSTEM_FILTER_HELP,
+                                lambda buf: layer.set_subsystem_filter(name, buf)),
+        }, children=events, generation=self.generation)
+
+
+class SubsystemEvents:
+    """``events/SUBSYS/EVENT/``, one per event of the subsystem."""
+
+    def __init__(self, layer: EventLayer, subsys: str) -> None:
+        self.layer = layer
+        self.subsys = subsys
+
+    def events(self) -> list[str]:
+        return self.layer.subsystems().get(self.subsys, [])
+
+    def names(self) -> list[str]:
+        return [f"{self.subsys}:{e}" for e in self.events()]
+
+    def listing(self) -> Sequence[tuple[ChildKey, str]]:
+        return [(e, e) for e in self.events()]
+
+    def lookup(self, event: str) -> Node | None:
+        layer = self.layer
+        name = f"{self.subsys}:{event}"
+        if not layer.exists(name):
+            return None
+        return Directory(DIR_MODE, {
+            "enable": text_file(SETTING_MODE, lambda: f"{int(layer.enabled(name))}\n",
+                                lambda buf: layer.set_enabled([name], parse_bool(buf))),
+            "id": text_file(LISTING_MODE, lambda: f"{layer.event_id(name)}\n"),
+            "format": text_file(LISTING_MODE, lambda: layer.format(name)),
+            "filter": text_file(SETTING_MODE, lambda: layer.filter_text(name),
+                                lambda buf: layer.set_filter(name, buf)),
+            "trigger": text_file(SETTING_MODE, lambda: layer.trigger_text(name),
+                                 lambda buf: layer.set_trigger(name, buf)),
+        })
+
+
+class Tree:
+    """The whole mounted directory, built over one registry."""
+
+    def __init__(self, registry: Registry, catalog: Catalog, *, legacy: bool = False) -> None:
+        self.registry = registry
+        walk = make_walk(registry, legacy)
+        self.commands = cmd = Commands(registry)
+        self.events = layer = EventLayer(registry, catalog, walk)
+        self.tracing = Tracing()
+        gen = self._generation
+        fixed: dict[str, Node] = {
+            "available_events": File(LISTING_MODE, lambda f: SeqHandle(EventListing(walk))),
+            "tracepoints": File(LISTING_MODE, lambda f: SeqHandle(TracepointListing(walk))),
+            "modules": Directory(DIR_MODE, {
+                "load": text_file(CONTROL_MODE, apply=cmd.load),
+                "unload": text_file(CONTROL_MODE, apply=cmd.unload),
+            }, children=ModuleFiles(registry, cmd), generation=gen),
+            "probes": Directory(DIR_MODE, {
+                "register": text_file(CONTROL_MODE, apply=cmd.register),
+                "unregister": text_file(CONTROL_MODE, apply=cmd.unregister),
+                "register_noupdate": text_file(CONTROL_MODE, apply=cmd.register_noupdate),
+                "unregister_noupdate": text_file(CONTROL_MODE, apply=cmd.unregister_noupdate),
+                "update": text_file(CONTROL_MODE, apply=cmd.update),
+            }, children=EntryFiles(registry, cmd), generation=gen),
+            "events": Directory(DIR_MODE, {
+                "enable": enable_file(layer, layer.all_names),
+                "header_page": text_file(LISTING_MODE, lambda: catalog.header_page),
+                "header_event": text_file(LISTING_MODE, lambda: catalog.header_event),
+            }, children=Subsystems(layer, gen), generation=gen),
+            "set_event": text_file(SETTING_MODE, layer.set_event_text, layer.set_event_write,
+                                   layer.disable_all),
+        }
+        for name, setting in self.tracing.settings(layer.error_log).items():
+            fixed[name] = setting_file(setting)
+        self.root = Directory(ROOT_MODE, fixed, generation=gen)
+
+    def _generation(self) -> int:
+        return self.registry.generation
+
+    def resolve(self, path: Sequence[str]) -> Node | None:
+        node: Node | None = self.root
+        for name in path:
+            if not isinstance(node, Directory):
+                return None
+            node = node.lookup(name)
+        return node
+
+    def unlink(self, parent: Directory, name: str) -> None:
+        node = parent.lookup(name)
+        if node is None:
+            raise TpfsError(errno.ENOENT, f"no {name}")
+        if isinstance(node, Directory) or node.remove is None:
+            raise TpfsError(errno.EPERM, f"{name} cannot be removed")
+        node.remove()
