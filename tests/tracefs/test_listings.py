@@ -168,3 +168,17 @@ def test_event_blocks_give_the_bytes_of_the_generic_loop(size: int) -> None:
             for reg in regs:
                 reg.module_going(victim)
     assert b"".join(outs[0]).count(b"\n") > len(CORE)
+
+
+def test_event_blocks_are_rendered_once_and_dropped_with_their_module() -> None:
+    reg = loaded(10)
+    listing = EventListing(SortedWalk(reg))
+    first = SeqFile(listing).read(0, 1 << 20)
+    blocks = dict(listing._blocks)
+    assert SeqFile(listing).read(0, 1 << 20) == first  # a second open renders nothing
+    assert all(listing._blocks[rng] is block for rng, block in blocks.items())
+    for i in range(200):  # churn: the cache follows the loaded modules, not the history
+        reg.module_coming(f"c{i}", [f"c{i}:e"])
+        SeqFile(listing).read(0, 1 << 20)
+        reg.module_going(f"c{i}")
+    assert len(listing._blocks) == len(reg.tp_modules) + 1  # and the core

@@ -77,12 +77,12 @@ class TracepointEntry:
         return len(self.funcs)
 
 
-@dataclass(slots=True, eq=False, weakref_slot=True)
+@dataclass(slots=True, eq=False)
 class TpModule:
     """A range of tracepoints the iterator can walk: the core, or one module.
 
     Its tracepoints never change while it exists, which lets readers cache
-    what they render from it (hence the weak-reference slot).
+    what they render from it until the module goes.
     """
 
     address: int

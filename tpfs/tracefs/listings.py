@@ -4,20 +4,19 @@ Both walk the registry with the tracepoint iterator (sorted, or the legacy
 walk when asked) and show one line per instance with the formats in
 ``lines``. ``available_events`` lines never change while their range
 exists, so each range's lines are rendered once into a block (a cache kept
-here, not in the model, and dropped with the range) and a read slices whole
-lines out of the blocks it crosses; ``tracepoints`` lines carry live state
+here, not in the model, dropped when the module goes) and a read slices
+whole lines out of the blocks it crosses; ``tracepoints`` lines carry live state
 and go through the generic one-record-at-a-time loop.
 """
 
 from __future__ import annotations
 
 import bisect
-import weakref
 from array import array
 from dataclasses import dataclass
 
 from ..kernel.iterator import SortedWalk, TracepointIter
-from ..kernel.registry import TpModule, Tracepoint
+from ..kernel.registry import Module, TpModule, Tracepoint
 from .lines import show_event, show_tracepoint
 from .seqfile import SeqOperations
 
@@ -64,11 +63,20 @@ class TracepointListing(SeqOperations[TracepointIter, Tracepoint]):
 
 
 class EventListing(TracepointListing):
-    """``available_events``: names only, sliced out of each range's block."""
+    """``available_events``: names only, sliced out of each range's block.
+
+    One per tree, shared by every open handle, so that a block is rendered
+    once per module, not once per open.
+    """
 
     def __init__(self, walk: SortedWalk) -> None:
         super().__init__(walk)
-        self._blocks: weakref.WeakKeyDictionary[TpModule, Block] = weakref.WeakKeyDictionary()
+        self._blocks: dict[TpModule, Block] = {}
+        walk.registry.module_going_hooks.append(self._module_going)
+
+    def _module_going(self, module: Module) -> None:
+        if module.tp_mod is not None:
+            self._blocks.pop(module.tp_mod, None)
 
     def show(self, record: Tracepoint) -> bytes:
         return show_event(record).encode()

@@ -148,9 +148,11 @@ class Tree:
         self.events = layer = EventLayer(registry, catalog, walk)
         self.tracing = Tracing()
         gen = self._generation
+        # Shared by every open handle: the event listing caches rendered blocks.
+        events, tracepoints = EventListing(walk), TracepointListing(walk)
         fixed: dict[str, Node] = {
-            "available_events": File(LISTING_MODE, lambda f: SeqHandle(EventListing(walk))),
-            "tracepoints": File(LISTING_MODE, lambda f: SeqHandle(TracepointListing(walk))),
+            "available_events": File(LISTING_MODE, lambda f: SeqHandle(events)),
+            "tracepoints": File(LISTING_MODE, lambda f: SeqHandle(tracepoints)),
             "modules": Directory(DIR_MODE, {
                 "load": text_file(CONTROL_MODE, apply=cmd.load),
                 "unload": text_file(CONTROL_MODE, apply=cmd.unload),
