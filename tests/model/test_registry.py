@@ -7,7 +7,7 @@ import errno
 import pytest
 
 from tpfs.kernel.errors import TpfsError
-from tpfs.kernel.registry import Limits, Probe, Registry
+from tpfs.kernel.registry import Limits, ModuleSpec, Probe, Registry
 
 CORE = ["sched:sched_switch", "sched:sched_wakeup", "irq:irq_handler_entry"]
 
@@ -101,8 +101,8 @@ def test_noupdate_batch_applies_on_update_all(reg: Registry) -> None:
     assert state(reg, "sched:sched_switch") == [("kernel", False, 0)]
     assert reg.get_tracepoint("sched:sched_switch").refcount == 1
     reg.tracepoint_probe_register_noupdate("sched:sched_switch", "c")
-    assert reg.old_probes == [(Probe("a"),)]
-    assert reg.pending_release == 1
+    # (a) was never published: unlike the kernel, tpfs drops it at once.
+    assert reg.old_probes == [] and reg.pending_release == 0
     reg.tracepoint_probe_update_all()
     assert not reg.need_update and reg.old_probes == []
     assert state(reg, "sched:sched_switch") == [("kernel", True, 2)]
@@ -235,3 +235,32 @@ def test_update_touches_only_instances_of_that_name(reg: Registry) -> None:
     touched.clear()
     reg.update_all_instances()
     assert len(touched) == len(CORE) + 50 * 20
+
+
+def test_a_long_noupdate_batch_keeps_only_published_arrays() -> None:
+    """Arrays no instance ever called need no grace period: memory stays linear."""
+    reg = Registry(CORE, seed=1)
+    reg.tracepoint_probe_register("sched:sched_switch", "first")
+    published = reg.instances("sched:sched_switch")[0].funcs
+    for i in range(2000):
+        reg.tracepoint_probe_register_noupdate("sched:sched_switch", "p", i)
+    assert reg.old_probes == [published]  # the one array an instance may be calling
+    assert reg.instances("sched:sched_switch")[0].funcs is published  # readers see no change
+    reg.tracepoint_probe_update_all()
+    assert reg.instances("sched:sched_switch")[0].nprobes == 2001
+    assert reg.old_probes == [] and reg.pending_release == 0
+    reg.tracepoint_probe_register_noupdate("later:ev", "p")  # no instance at all
+    reg.tracepoint_probe_register_noupdate("later:ev", "q")
+    assert reg.old_probes == []
+
+
+def test_total_module_tracepoints_are_capped() -> None:
+    reg = Registry([], limits=Limits(max_instances=5))
+    reg.module_coming("a", ["a:1", "a:2"], "O")  # tainted modules count: they use memory
+    with pytest.raises(TpfsError) as exc:
+        reg.load_modules([ModuleSpec("b", ("b:1", "b:2")), ModuleSpec("c", ("c:1", "c:2"))])
+    assert exc.value.errno == errno.ENOSPC and list(reg.modules) == ["a"]
+    reg.module_coming("b", ["b:1", "b:2", "b:3"])
+    reg.module_going("a")
+    reg.module_coming("c", ["c:1", "c:2"])
+    assert sorted(reg.modules) == ["b", "c"]

@@ -112,6 +112,8 @@ class Limits:
     max_modules: int = 4096
     max_probes: int = 65536
     max_module_tracepoints: int = 4096
+    #: Tracepoints over all loaded modules, tainted ones included.
+    max_instances: int = 1 << 18
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +156,7 @@ class Registry:
         self.generation = 0  # bumped by every change anything could observe
         self._stale: set[str] = set()  # names a _noupdate batch left unapplied
         self._nprobes = 0
+        self._module_instances = 0  # tracepoints of loaded modules, tainted or not
         self._by_name: dict[str, list[Tracepoint]] = {}
         #: Called after a module's tracepoints are gone (the module notifier chain).
         self.module_going_hooks: list[Callable[[Module], None]] = []
@@ -165,6 +168,11 @@ class Registry:
         return self.entries.get(name)
 
     def instances(self, name: str) -> Sequence[Tracepoint]:
+        """The instances of ``name``; empty when no loaded code defines it.
+
+        While the name stays defined this is the same sequence object, so its
+        identity tells one definition of a name from a later one.
+        """
         return self._by_name.get(name, ())
 
     def names(self) -> Iterable[str]:
@@ -234,6 +242,10 @@ class Registry:
             seen.add(spec.name)
         if len(self.modules) + len(specs) > self.limits.max_modules:
             raise TpfsError(errno.ENOSPC, f"more than {self.limits.max_modules} modules")
+        adding = sum(len(spec.events) for spec in specs)
+        if self._module_instances + adding > self.limits.max_instances:
+            raise TpfsError(errno.ENOSPC,
+                            f"more than {self.limits.max_instances} module tracepoints")
 
     def check_going(self, names: Sequence[str]) -> None:
         """Refuse a batch of modules going unless each is loaded, once."""
@@ -335,7 +347,14 @@ class Registry:
         self.change_probes([ProbeChange(name, probe, False)])
 
     def _queue_old(self, name: str, old: ProbeArray) -> None:
-        if old:
+        """Keep ``old`` for the batch's grace period if an instance may be calling it.
+
+        An array that no instance was ever switched to (a ``_noupdate`` batch
+        replacing its own earlier array) has no readers and goes at once: the
+        kernel queues it too, which makes a long batch on one name quadratic
+        in memory.
+        """
+        if any(tp.funcs is old for tp in self.instances(name)):
             self.old_probes.append(old)
         self.need_update = True
         self._stale.add(name)
@@ -380,6 +399,7 @@ class Registry:
             self._update_probe_range(tps)
         module = Module(spec.name, address, spec.taints, spec.events, tp_mod)
         self.modules[spec.name] = module
+        self._module_instances += len(spec.events)
         self.generation += 1
         return module
 
@@ -393,6 +413,7 @@ class Registry:
 
     def _going(self, name: str) -> Module:
         module = self.modules.pop(name)
+        self._module_instances -= len(module.events)
         tp_mod = module.tp_mod
         if tp_mod is not None:
             where = bisect.bisect_left(self.tp_addresses, tp_mod.address)
