@@ -14,6 +14,7 @@ import functools
 import itertools
 import logging
 import os
+import stat
 import time
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, Concatenate, ParamSpec, TypeVar
@@ -78,11 +79,11 @@ class Operations(pyfuse3.Operations):
             raise TpfsError(errno.ENOTDIR, "/".join(path))
         return node
 
-    def _attrs(self, ino: int, node: Node) -> pyfuse3.EntryAttributes:
+    def _attrs(self, ino: int, st_mode: int) -> pyfuse3.EntryAttributes:
         attrs = pyfuse3.EntryAttributes()
         attrs.st_ino = ino
-        attrs.st_mode = node.st_mode
-        attrs.st_nlink = 2 if isinstance(node, Directory) else 1
+        attrs.st_mode = st_mode
+        attrs.st_nlink = 2 if stat.S_ISDIR(st_mode) else 1
         attrs.st_uid = self.uid
         attrs.st_gid = self.gid
         attrs.st_size = 0
@@ -110,16 +111,19 @@ class Operations(pyfuse3.Operations):
             return await self.getattr(parent_inode)
         if name == b"..":
             parent = self.inodes.path(parent_inode)[:-1]
-            return self._attrs(self.inodes.ino(parent), self._node(parent))
+            return self._attrs(self.inodes.ino(parent), self._node(parent).st_mode)
         path, node = self._child(parent_inode, name)
         ino = self.inodes.ino(path)
-        self.inodes.remember(ino)
-        return self._attrs(ino, node)
+        self.inodes.remember(ino, node.st_mode)
+        return self._attrs(ino, node.st_mode)
 
     @_guarded
     async def getattr(self, inode: int,
                       ctx: pyfuse3.RequestContext | None = None) -> pyfuse3.EntryAttributes:
-        return self._attrs(inode, self._node(self.inodes.path(inode)))
+        node = self.tree.resolve(self.inodes.path(inode))
+        # A file that went while open (fstat on its fd) keeps the mode it had.
+        st_mode = self.inodes.st_mode(inode) if node is None else node.st_mode
+        return self._attrs(inode, st_mode)
 
     @_guarded
     async def setattr(self, inode: int, attr: pyfuse3.EntryAttributes,
@@ -129,7 +133,7 @@ class Operations(pyfuse3.Operations):
         if fields.update_mode or fields.update_uid or fields.update_gid:
             raise TpfsError(errno.EPERM, "modes and owners are fixed")
         # truncate(2) and utimes succeed and change nothing, as on tracefs.
-        return self._attrs(inode, node)
+        return self._attrs(inode, node.st_mode)
 
     async def forget(self, inode_list: Sequence[tuple[int, int]]) -> None:
         for ino, nlookup in inode_list:
@@ -158,6 +162,8 @@ class Operations(pyfuse3.Operations):
     async def readdir(self, fh: int, start_id: int, token: pyfuse3.ReaddirToken) -> None:
         handle = self.dirs[fh]
         directory = self._dir(handle.path)
+        if not start_id:  # a new pass (rewinddir): the last one's cookies are done with
+            handle.cookies.clear()
         resume = handle.cookies.get(start_id) if start_id else None
         if start_id and resume is None:
             raise TpfsError(errno.EINVAL, f"readdir cookie {start_id} was never handed out")
@@ -169,10 +175,10 @@ class Operations(pyfuse3.Operations):
             ino = self.inodes.ino(path)
             cookie = next(handle.next_cookie)
             handle.cookies[cookie] = key
-            if not pyfuse3.readdir_reply(token, os.fsencode(name), self._attrs(ino, node),
-                                         cookie):
+            attrs = self._attrs(ino, node.st_mode)
+            if not pyfuse3.readdir_reply(token, os.fsencode(name), attrs, cookie):
                 break
-            self.inodes.remember(ino)
+            self.inodes.remember(ino, node.st_mode)
 
     @_guarded
     async def releasedir(self, fh: int) -> None:

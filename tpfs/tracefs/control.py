@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import errno
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from ..kernel.errors import TpfsError
 from ..kernel.registry import ModuleSpec, Probe, ProbeChange, Registry
@@ -25,6 +25,7 @@ _IDENT_RE = re.compile(_IDENT)
 _EVENT_RE = re.compile(rf"{_IDENT}:{_IDENT}")
 _TAINT_RE = re.compile(r"taint=[A-Z]+")
 _DATA_RE = re.compile(r"0[xX][0-9a-fA-F]+|[0-9]+")
+_BLANKS_RE = re.compile(r"[ \t]+")
 MAX_DATA = (1 << 64) - 1
 
 
@@ -38,7 +39,7 @@ def check_size(buf: bytes) -> None:
 
 
 def split_lines(buf: bytes) -> Iterator[list[str]]:
-    """The non-blank lines of one write, as whitespace-separated words."""
+    """The non-blank lines of one write, as words split on ASCII spaces and tabs."""
     check_size(buf)
     if b"\0" in buf:
         raise _invalid("NUL byte in control text")
@@ -47,7 +48,7 @@ def split_lines(buf: bytes) -> Iterator[list[str]]:
     except UnicodeDecodeError:
         raise _invalid("control text must be ASCII") from None
     for line in text.split("\n"):
-        words = line.split()
+        words = [w for w in _BLANKS_RE.split(line) if w]
         if words:
             yield words
 
@@ -64,7 +65,11 @@ def parse_module_name(word: str) -> str:
     return word
 
 
-def parse_load(words: list[str]) -> ModuleSpec:
+#: Refuses, with EINVAL, an event name the files cannot show.
+NameCheck = Callable[[str], None]
+
+
+def parse_load(words: list[str], check_name: NameCheck) -> ModuleSpec:
     """``NAME [taint=LETTERS] [SUBSYS:EVENT ...]``."""
     name = parse_module_name(words[0])
     rest = words[1:]
@@ -74,7 +79,10 @@ def parse_load(words: list[str]) -> ModuleSpec:
             raise _invalid(f"bad taint {rest[0]!r}")
         taints = "".join(dict.fromkeys(rest[0][len("taint="):]))
         rest = rest[1:]
-    return ModuleSpec(name, tuple(parse_event_name(w) for w in rest), taints)
+    events = tuple(parse_event_name(w) for w in rest)
+    for event in events:
+        check_name(event)
+    return ModuleSpec(name, events, taints)
 
 
 def parse_unload(words: list[str]) -> str:
@@ -103,12 +111,14 @@ def parse_probe(words: list[str]) -> tuple[str, Probe]:
 class Commands:
     """The registry batch behind each control file."""
 
-    def __init__(self, registry: Registry) -> None:
+    def __init__(self, registry: Registry, check_name: NameCheck) -> None:
         self.registry = registry
+        self.check_name = check_name
 
     # -- modules ---------------------------------------------------------
     def load(self, buf: bytes) -> None:
-        self.registry.load_modules([parse_load(words) for words in split_lines(buf)])
+        specs = [parse_load(words, self.check_name) for words in split_lines(buf)]
+        self.registry.load_modules(specs)
 
     def unload(self, buf: bytes) -> None:
         self.registry.unload_modules([parse_unload(words) for words in split_lines(buf)])

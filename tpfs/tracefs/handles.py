@@ -38,27 +38,42 @@ class SeqHandle(Handle):
 Apply = Callable[[bytes], "int | None"]
 
 
+#: Whether the object a file stands for still exists.
+Alive = Callable[[], bool]
+
+
 class TextHandle(Handle):
-    """A small file: rendered whole at the first read (as seq_file's single_open),
-    and each write() handed to ``apply`` with its offset ignored.
-    Without ``render`` it is write-only; without ``apply``, read-only."""
+    """A small file: rendered whole by a read from offset 0 (as seq_file's
+    single_open does at each read from the start), later offsets sliced from
+    that rendering, and each write() handed to ``apply`` with its offset
+    ignored. Without ``render`` it is write-only; without ``apply``,
+    read-only. Once ``alive`` says the object behind the file is gone, reads
+    and writes fail with ENODEV, as the kernel's stale tracefs files do."""
 
-    __slots__ = ("render", "apply", "data")
+    __slots__ = ("render", "apply", "alive", "data")
 
-    def __init__(self, render: Callable[[], str] | None, apply: Apply | None = None) -> None:
+    def __init__(self, render: Callable[[], str] | None, apply: Apply | None = None,
+                 alive: Alive | None = None) -> None:
         self.render = render
         self.apply = apply
-        self.data: bytes | None = None
+        self.alive = alive
+        self.data = b""
+
+    def _check_alive(self) -> None:
+        if self.alive is not None and not self.alive():
+            raise TpfsError(errno.ENODEV, "the file's object is gone")
 
     def read(self, offset: int, size: int) -> bytes:
         if self.render is None:
             return super().read(offset, size)
-        if self.data is None:
+        self._check_alive()
+        if offset == 0:
             self.data = self.render().encode()
         return self.data[offset:offset + size]
 
     def write(self, offset: int, buf: bytes) -> int:
         if self.apply is None:
             return super().write(offset, buf)
+        self._check_alive()
         used = self.apply(buf)
         return len(buf) if used is None else used

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from .handles import Apply, Handle, TextHandle
+from .handles import Alive, Apply, Handle, TextHandle
 
 #: A child's sort key: a module's address or a name.
 ChildKey = int | str
@@ -98,12 +98,13 @@ Node = File | Directory
 
 def text_file(mode: int, render: Callable[[], str] | None = None, apply: Apply | None = None,
               clear: Callable[[], None] | None = None,
-              remove: Callable[[], None] | None = None) -> File:
-    """A small file; ``clear`` runs when it is opened for writing with O_TRUNC."""
+              remove: Callable[[], None] | None = None, alive: Alive | None = None) -> File:
+    """A small file; ``clear`` runs when it is opened for writing with O_TRUNC;
+    its handles go stale (ENODEV) once ``alive`` says its object is gone."""
 
     def open_(flags: int) -> Handle:
         if clear is not None and flags & os.O_TRUNC and flags & os.O_ACCMODE != os.O_RDONLY:
             clear()
-        return TextHandle(render, apply)
+        return TextHandle(render, apply, alive)
 
     return File(mode, open_, remove)

@@ -19,7 +19,7 @@ from .catalog import Catalog
 from .control import Commands
 from .events import EventLayer, parse_bool
 from .filter import SUBSYSTEM_FILTER_HELP
-from .handles import SeqHandle
+from .handles import Alive, SeqHandle
 from .lines import show_entry, show_module
 from .listings import EventListing, TracepointListing
 from .nodes import (
@@ -36,15 +36,19 @@ from .nodes import (
 )
 from .settings import Setting, Tracing
 
+#: The fixed files of ``events/SUBSYS/``: no event may be called one of these.
+SUBSYSTEM_FILES = {"enable", "filter"}
+
 
 def setting_file(setting: Setting) -> File:
     return text_file(setting.mode, setting.render, setting.write, setting.clear)
 
 
-def enable_file(layer: EventLayer, names: Callable[[], list[str]]) -> File:
+def enable_file(layer: EventLayer, names: Callable[[], list[str]],
+                alive: Alive | None = None) -> File:
     """An ``enable`` over several events: 1 all on, 0 all off, X some of each."""
     return text_file(SETTING_MODE, lambda: layer.state(names()) + "\n",
-                     lambda buf: layer.set_enabled(names(), parse_bool(buf)))
+                     lambda buf: layer.set_enabled(names(), parse_bool(buf)), alive=alive)
 
 
 class ModuleFiles:
@@ -58,11 +62,13 @@ class ModuleFiles:
         return [(m.address, m.name) for m in self.registry.modules_by_address()]
 
     def lookup(self, name: str) -> Node | None:
-        module = self.registry.modules.get(name)
+        modules = self.registry.modules
+        module = modules.get(name)
         if module is None:
             return None
         return text_file(LISTING_MODE, lambda: show_module(module),
-                         remove=lambda: self.commands.remove_module(name))
+                         remove=lambda: self.commands.remove_module(name),
+                         alive=lambda: modules.get(name) is module)
 
 
 class EntryFiles:
@@ -76,11 +82,13 @@ class EntryFiles:
         return [(name, name) for name in sorted(self.registry.entries)]
 
     def lookup(self, name: str) -> Node | None:
-        entry = self.registry.get_tracepoint(name)
+        registry = self.registry
+        entry = registry.get_tracepoint(name)
         if entry is None:
             return None
         return text_file(LISTING_MODE, lambda: show_entry(entry),
-                         remove=lambda: self.commands.remove_probes(name))
+                         remove=lambda: self.commands.remove_probes(name),
+                         alive=lambda: registry.get_tracepoint(name) is entry)
 
 
 class Subsystems:
@@ -98,11 +106,20 @@ class Subsystems:
         if name not in layer.subsystems():
             return None
         events = SubsystemEvents(layer, name)
-        return Directory(DIR_MODE, {
-            "enable": enable_file(layer, events.names),
+        registry = layer.registry
+        # The directory lasts while any event it had at lookup keeps its definition.
+        definitions = [(n, registry.instances(n)) for n in events.names()]
+
+        def alive() -> bool:
+            return any(registry.instances(n) is d for n, d in definitions)
+
+        files: dict[str, Node] = {
+            "enable": enable_file(layer, events.names, alive),
             "filter": text_file(SETTING_MODE, lambda: SUBSYSTEM_FILTER_HELP,
-                                lambda buf: layer.set_subsystem_filter(name, buf)),
-        }, children=events, generation=self.generation)
+                                lambda buf: layer.set_subsystem_filter(name, buf), alive=alive),
+        }
+        assert files.keys() == SUBSYSTEM_FILES
+        return Directory(DIR_MODE, files, children=events, generation=self.generation)
 
 
 class SubsystemEvents:
@@ -126,15 +143,22 @@ class SubsystemEvents:
         name = f"{self.subsys}:{event}"
         if not layer.exists(name):
             return None
+        registry = layer.registry
+        definition = registry.instances(name)
+
+        def alive() -> bool:
+            return registry.instances(name) is definition
+
         return Directory(DIR_MODE, {
             "enable": text_file(SETTING_MODE, lambda: f"{int(layer.enabled(name))}\n",
-                                lambda buf: layer.set_enabled([name], parse_bool(buf))),
-            "id": text_file(LISTING_MODE, lambda: f"{layer.event_id(name)}\n"),
-            "format": text_file(LISTING_MODE, lambda: layer.format(name)),
+                                lambda buf: layer.set_enabled([name], parse_bool(buf)),
+                                alive=alive),
+            "id": text_file(LISTING_MODE, lambda: f"{layer.event_id(name)}\n", alive=alive),
+            "format": text_file(LISTING_MODE, lambda: layer.format(name), alive=alive),
             "filter": text_file(SETTING_MODE, lambda: layer.filter_text(name),
-                                lambda buf: layer.set_filter(name, buf)),
+                                lambda buf: layer.set_filter(name, buf), alive=alive),
             "trigger": text_file(SETTING_MODE, lambda: layer.trigger_text(name),
-                                 lambda buf: layer.set_trigger(name, buf)),
+                                 lambda buf: layer.set_trigger(name, buf), alive=alive),
         })
 
 
@@ -144,7 +168,7 @@ class Tree:
     def __init__(self, registry: Registry, catalog: Catalog, *, legacy: bool = False) -> None:
         self.registry = registry
         walk = make_walk(registry, legacy)
-        self.commands = cmd = Commands(registry)
+        self.commands = cmd = Commands(registry, self._check_event_name)
         self.events = layer = EventLayer(registry, catalog, walk)
         self.tracing = Tracing()
         gen = self._generation
@@ -178,6 +202,14 @@ class Tree:
 
     def _generation(self) -> int:
         return self.registry.generation
+
+    def _check_event_name(self, name: str) -> None:
+        """Refuse a name whose directory would collide with a fixed file of ``events/``."""
+        subsys, _, event = name.partition(":")
+        events = self.root.lookup("events")
+        assert isinstance(events, Directory)
+        if subsys in events.fixed or event in SUBSYSTEM_FILES:
+            raise TpfsError(errno.EINVAL, f"{name} would collide with a file of events/")
 
     def resolve(self, path: Sequence[str]) -> Node | None:
         node: Node | None = self.root
