@@ -158,6 +158,8 @@ class Registry:
         self._nprobes = 0
         self._module_instances = 0  # tracepoints of loaded modules, tainted or not
         self._by_name: dict[str, list[Tracepoint]] = {}
+        #: Called after a module's tracepoints are in place (the module notifier chain).
+        self.module_coming_hooks: list[Callable[[Module], None]] = []
         #: Called after a module's tracepoints are gone (the module notifier chain).
         self.module_going_hooks: list[Callable[[Module], None]] = []
         for tp in self.core.tracepoints:
@@ -401,6 +403,8 @@ class Registry:
         self.modules[spec.name] = module
         self._module_instances += len(spec.events)
         self.generation += 1
+        for hook in self.module_coming_hooks:
+            hook(module)
         return module
 
     def unload_modules(self, names: Sequence[str]) -> list[Module]:
