@@ -7,7 +7,7 @@ import errno
 import pytest
 
 from tpfs.kernel.errors import TpfsError
-from tpfs.kernel.registry import Limits, ModuleSpec, Probe, Registry
+from tpfs.kernel.registry import Limits, ModuleSpec, Probe, ProbeChange, Registry
 
 CORE = ["sched:sched_switch", "sched:sched_wakeup", "irq:irq_handler_entry"]
 
@@ -264,3 +264,38 @@ def test_total_module_tracepoints_are_capped() -> None:
     reg.module_going("a")
     reg.module_coming("c", ["c:1", "c:2"])
     assert sorted(reg.modules) == ["b", "c"]
+
+
+def test_a_batch_update_releases_its_arrays_only_after_a_grace_period(reg: Registry) -> None:
+    reg.tracepoint_probe_register("sched:sched_switch", "a")
+    reader = reg.rcu.read_lock()  # a CPU inside the tracepoint, calling (a,)
+    reg.tracepoint_probe_register_noupdate("sched:sched_switch", "b")
+    reg.tracepoint_probe_update_all()
+    assert reg.old_probes == [] and reg.rcu.pending == 1  # (a,) waits for the reader
+    released = reg.rcu.released
+    reg.rcu.read_unlock(reader)
+    assert reg.rcu.pending == 0 and reg.rcu.released == released + 1
+
+
+def test_unregistering_everything_gives_the_probe_budget_back() -> None:
+    reg = Registry([], limits=Limits(max_probes=3))
+    for func in ("a", "b", "c"):
+        reg.tracepoint_probe_register("x:y", func)
+    assert reg.probe_count() == 3
+    reg.tracepoint_probe_unregister("x:y", None)
+    assert reg.probe_count() == 0
+    for func in ("a", "b", "c"):
+        reg.tracepoint_probe_register("x:z", func)
+    assert reg.probe_count() == 3
+
+
+@pytest.mark.parametrize("limit", [1, 2, 5])
+def test_the_probe_limit_holds_at_its_exact_boundary(limit: int) -> None:
+    reg = Registry([], limits=Limits(max_probes=limit))
+    reg.change_probes([ProbeChange("x:y", Probe("p", i), True) for i in range(limit)])
+    assert reg.probe_count() == limit
+    with pytest.raises(TpfsError) as exc:
+        reg.tracepoint_probe_register("x:y", "p", limit)
+    assert exc.value.errno == errno.ENOSPC and reg.probe_count() == limit
+    reg.tracepoint_probe_unregister("x:y", "p", 0)
+    reg.tracepoint_probe_register("x:y", "p", limit)  # one freed, one fits again

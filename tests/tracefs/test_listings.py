@@ -182,3 +182,18 @@ def test_event_blocks_are_rendered_once_and_dropped_with_their_module() -> None:
         SeqFile(listing).read(0, 1 << 20)
         reg.module_going(f"c{i}")
     assert len(listing._blocks) == len(reg.tp_modules) + 1  # and the core
+
+
+@pytest.mark.parametrize("listing", [EventListing, TracepointListing])
+def test_a_rewind_replays_after_reading_forward_and_after_eof(listing) -> None:
+    reg = loaded(8)
+    whole = SeqFile(listing(SortedWalk(reg))).read(0, 1 << 20)
+    seq = SeqFile(listing(SortedWalk(reg)))
+    assert seq.read(0, 40) + seq.read(40, 40) == whole[:80]
+    assert seq.read(0, 40) == whole[:40]  # back to 0 after reading forward
+    off = 40
+    while chunk := seq.read(off, 33):
+        off += len(chunk)
+    assert off == len(whole) and seq.read(off, 10) == b""
+    assert seq.read(0, 50) == whole[:50]  # back to 0 after EOF
+    assert seq.read(len(whole) - 5, 50) == whole[-5:]  # and to just before the end
