@@ -78,3 +78,26 @@ def test_python_dash_m_runs_the_same_command(module: str, command: list[str]) ->
                              check=True).stdout
     assert via_m.split("\n", 1)[1] == via_cmd.split("\n", 1)[1]  # all but the prog name
     assert "mountpoint" in via_m
+
+
+def test_copy_paths_of_a_listing(small: Mount, tmp_path) -> None:
+    """cat, cp and read() copy what the listing shows. sendfile and splice
+    from a size-0 FUSE file go through the page cache, bounded by the size, and
+    return 0 without asking the daemon (the kernel's tracefs refuses them with
+    EINVAL instead); the daemon cannot refuse them without giving up
+    pread/lseek, which seq_file listings keep. The test pins that, so that a
+    kernel that starts asking the daemon is noticed."""
+    src = small / "available_events"
+    whole = src.read_bytes()
+    subprocess.run(["cp", str(src), str(tmp_path / "cp")], check=True)
+    assert (tmp_path / "cp").read_bytes() == whole
+    fd = os.open(src, os.O_RDONLY)
+    out = os.open(tmp_path / "sendfile", os.O_WRONLY | os.O_CREAT)
+    rd, wr = os.pipe()
+    try:
+        assert os.sendfile(out, fd, 0, len(whole)) == 0
+        assert os.splice(fd, wr, len(whole)) == 0
+        assert os.pread(fd, 64, 0) == whole[:64]  # while read() still works
+    finally:
+        for f in (fd, out, rd, wr):
+            os.close(f)
