@@ -15,7 +15,7 @@ import pytest
 
 from tpfs.tools.mounting import fuse_unmount, is_mounted
 
-from conftest import ROOT
+from conftest import ROOT, start_daemon
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
@@ -42,7 +42,7 @@ def test_external_umount_exits_zero(small) -> None:
 def test_python_dash_m_and_tpfs_command_agree(small) -> None:
     out = subprocess.run([str(Path(sys.executable).parent / "tpfs"), "--help"],
                          capture_output=True, text=True, check=True).stdout
-    assert "--legacy-iterator" in out and "--catalog" in out
+    assert "--legacy-iterator" in out and "--catalog" in out and "--pidfile" in out
 
 
 def test_detached_daemon_returns_once_mounted(tmp_path: Path) -> None:
@@ -121,3 +121,73 @@ def test_killed_daemon_leaves_enotconn_and_mount_sh_recovers(sh_env) -> None:
     assert res.returncode == 0, res.stderr
     assert (mnt / "available_events").read_text()
     assert mount_sh("-u", str(mnt), env=env).returncode == 0
+
+
+def test_daemon_writes_its_pidfile_once_mounted_and_removes_it(mount_factory,
+                                                              tmp_path: Path) -> None:
+    pidfile = tmp_path / "tpfs.pid"
+    mount = mount_factory("--pidfile", str(pidfile))
+    assert pidfile.read_text() == f"{mount.proc.pid}\n"
+    mount.proc.send_signal(signal.SIGTERM)
+    assert mount.proc.wait(5) == 0
+    assert not pidfile.exists()
+    again = mount_factory("--pidfile", str(pidfile), name="again")
+    pidfile.write_text("1\n")  # another daemon's now: not ours to remove
+    subprocess.run(["fusermount3", "-u", str(again.path)], check=True)
+    assert again.proc.wait(5) == 0
+    assert pidfile.read_text() == "1\n"
+
+
+@pytest.mark.parametrize("signum", [signal.SIGHUP, signal.SIGPIPE])
+def test_hangup_and_broken_pipe_do_not_end_the_daemon(small, signum: int) -> None:
+    small.proc.send_signal(signum)
+    time.sleep(0.2)
+    assert small.proc.poll() is None
+    assert small.read("available_events")
+    assert signum == signal.SIGPIPE or "SIGHUP" in small.log_text()
+
+
+ENDING = [signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2,
+          signal.SIGALRM, signal.SIGVTALRM, signal.SIGPROF, signal.SIGPWR, signal.SIGRTMIN + 3]
+
+
+@pytest.mark.parametrize("signals", [[s] for s in ENDING] + [ENDING],
+                         ids=[signal.strsignal(s) or str(s) for s in ENDING] + ["mixed"])
+def test_a_storm_of_ending_signals_unmounts_and_exits_zero(mount_factory, small_catalog,
+                                                           tmp_path: Path, signals) -> None:
+    pidfile = tmp_path / "tpfs.pid"
+    mount = mount_factory("--catalog", str(small_catalog), "--pidfile", str(pidfile))
+    deadline = time.monotonic() + 10
+    sent = 0
+    while mount.proc.poll() is None and time.monotonic() < deadline:
+        mount.proc.send_signal(signals[sent % len(signals)])  # until it has exited
+        sent += 1
+        time.sleep(0.001)
+    assert mount.proc.wait(1) == 0
+    assert sent > 1
+    assert not is_mounted(mount.path)
+    assert not pidfile.exists()
+    assert "unmounted" in mount.log_text()
+
+
+def test_signal_after_a_lazy_unmount_spares_the_next_mount(small, small_catalog,
+                                                           tmp_path: Path) -> None:
+    fd = os.open(small / "available_events", os.O_RDONLY)
+    try:
+        assert os.read(fd, 100)
+        subprocess.run(["fusermount3", "-u", "-z", str(small.path)], check=True)
+        successor = start_daemon(small.path, tmp_path / "successor.log",
+                                 "--catalog", str(small_catalog))
+        try:
+            small.proc.send_signal(signal.SIGTERM)
+            assert small.proc.wait(5) == 0
+            with pytest.raises(OSError) as exc:
+                os.read(fd, 100)
+            assert exc.value.errno == errno.ENOTCONN
+            assert is_mounted(successor.path)
+            assert successor.read("available_events")
+        finally:
+            successor.stop()
+    finally:
+        with contextlib.suppress(OSError):
+            os.close(fd)

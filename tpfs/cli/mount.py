@@ -1,16 +1,21 @@
 """``tpfs MOUNTPOINT``: parse the daemon's options, build the registry and the tree, mount.
 
 Detaches once the mount is up unless ``--foreground``; the parent exits 0
-only when the child says the mount answers.
+only when the child says the mount answers. With ``--pidfile`` the daemon
+writes its pid once mounted and removes the file when it ends, however it
+ends short of SIGKILL (unless another daemon has written its own pid there
+since).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import grp
 import logging
 import os
 import sys
+from pathlib import Path
 
 from ..fuse.daemon import Daemon
 from ..fuse.operations import Operations
@@ -40,6 +45,8 @@ def parse_args(argv: list[str], epilog: str = "") -> argparse.Namespace:
                    help="stay in the foreground (default: detach once mounted)")
     p.add_argument("--debug", action="store_true", help="log every refused request")
     p.add_argument("--log", metavar="FILE", help="log here (default: standard error)")
+    p.add_argument("--pidfile", metavar="FILE",
+                   help="write the daemon's pid here once mounted; removed when it exits")
     p.add_argument("--catalog", default="default", metavar="SRC",
                    help="core tracepoints: 'default' (embedded), 'host' (the live tracefs) "
                         "or a catalogue file")
@@ -83,6 +90,13 @@ def _detach() -> int | None:
     return wfd
 
 
+def _remove_pidfile(path: str) -> None:
+    """Remove ``path`` unless it names another process by now (a later daemon's)."""
+    with contextlib.suppress(OSError):
+        if Path(path).read_text() == f"{os.getpid()}\n":
+            os.unlink(path)
+
+
 def main(argv: list[str], *, epilog: str = "",
          operations: type[Operations] = Operations) -> int:
     """Run the daemon; ``operations`` lets a test serve a subclass."""
@@ -106,13 +120,18 @@ def main(argv: list[str], *, epilog: str = "",
     ready_fd = None if args.foreground else _detach()
 
     def ready() -> None:
+        if args.pidfile:
+            Path(args.pidfile).write_text(f"{os.getpid()}\n")
         if ready_fd is not None:
             os.write(ready_fd, b"ok")
             os.close(ready_fd)
 
     try:
         Daemon(ops, args.mountpoint, options).run(ready)
-    except RuntimeError as exc:
-        log.error("cannot mount %s: %s", args.mountpoint, exc)
+    except (RuntimeError, OSError) as exc:
+        log.error("tpfs on %s: %s", args.mountpoint, exc)
         return 1
+    finally:
+        if args.pidfile:
+            _remove_pidfile(args.pidfile)
     return 0

@@ -2,11 +2,13 @@
 
 Used by the test suite and the benchmarks, which must never leave a mount
 behind: ``Mount.stop`` unmounts lazily and then makes sure the daemon is gone.
+``unescape`` (the mount table's escapes) serves the daemon too.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -16,10 +18,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
+def unescape(field: str) -> str:
+    """A path as /proc/mounts and mountinfo write it, with ``\\ooo`` for space, tab,
+    newline and backslash, decoded."""
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), field)
+
+
 def is_mounted(mnt: Path) -> bool:
     target = os.path.realpath(mnt)
-    with open("/proc/mounts") as mounts:
-        return any(line.split()[1] == target for line in mounts)
+    with open("/proc/mounts", errors="surrogateescape") as mounts:
+        return any(unescape(line.split()[1]) == target for line in mounts)
 
 
 def fuse_unmount(mnt: Path) -> None:
