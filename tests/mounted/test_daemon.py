@@ -66,16 +66,46 @@ def mount_sh(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str
                           env=env, timeout=120)
 
 
+def daemons_serving(mnt: Path) -> list[int]:
+    """The pids of every tpfs daemon whose command line names ``mnt``."""
+    pids = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        with contextlib.suppress(OSError):
+            args = cmdline.read_bytes().split(b"\0")
+            if os.fsencode(mnt) in args and any(b"tpfs" in arg for arg in args):
+                pids.append(int(cmdline.parent.name))
+    return pids
+
+
+def wait_gone(pid: int, timeout: float = 5) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def daemon_pid(res: subprocess.CompletedProcess[str]) -> int:
+    return int(res.stdout.split("\npid ")[1].split()[0])
+
+
 @pytest.fixture
-def sh_env(tmp_path: Path):
+def sh_env(tmp_path: Path, request: pytest.FixtureRequest):
+    """mount.sh's environment and a mountpoint (named by the test's parameter, if any)."""
     env = dict(os.environ, TPFS_RUN=str(tmp_path / "run"), TPFS_VENV=sys.prefix)
-    mnt = tmp_path / "mnt"
+    mnt = tmp_path / getattr(request, "param", "mnt")
     yield env, mnt
-    fuse_unmount(mnt)
-    pidfile = list((tmp_path / "run").glob("*.pid"))
-    for p in pidfile:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(int(p.read_text()), signal.SIGKILL)
+    for _ in range(5):  # mounts may be stacked
+        if not is_mounted(mnt):
+            break
+        fuse_unmount(mnt)
+    for pid in daemons_serving(mnt):
+        if not wait_gone(pid, 2):
+            os.kill(pid, signal.SIGKILL)
+    assert not is_mounted(mnt)
 
 
 def test_mount_sh_mounts_refuses_twice_and_unmounts(sh_env) -> None:
@@ -83,7 +113,7 @@ def test_mount_sh_mounts_refuses_twice_and_unmounts(sh_env) -> None:
     res = mount_sh(str(mnt), "--seed", "3", env=env)
     assert res.returncode == 0, res.stderr
     assert res.stdout.startswith(f"tpfs mounted at {mnt}")
-    pid = int(res.stdout.split("pid ")[1].split()[0])
+    pid = daemon_pid(res)
     assert "initcall:initcall_finish" in (mnt / "available_events").read_text()
     again = mount_sh(str(mnt), env=env)
     assert again.returncode != 0 and "already mounted" in again.stderr
@@ -98,7 +128,7 @@ def test_killed_daemon_leaves_enotconn_and_mount_sh_recovers(sh_env) -> None:
     env, mnt = sh_env
     res = mount_sh(str(mnt), env=env)
     assert res.returncode == 0, res.stderr
-    pid = int(res.stdout.split("pid ")[1].split()[0])
+    pid = daemon_pid(res)
     fd = os.open(mnt / "available_events", os.O_RDONLY)
     try:
         assert os.read(fd, 100)
@@ -121,6 +151,78 @@ def test_killed_daemon_leaves_enotconn_and_mount_sh_recovers(sh_env) -> None:
     assert res.returncode == 0, res.stderr
     assert (mnt / "available_events").read_text()
     assert mount_sh("-u", str(mnt), env=env).returncode == 0
+
+
+def test_mount_sh_unmount_with_an_open_file_is_lazy_and_prompt(sh_env) -> None:
+    env, mnt = sh_env
+    res = mount_sh(str(mnt), env=env)
+    assert res.returncode == 0, res.stderr
+    pid = daemon_pid(res)
+    whole = (mnt / "available_events").read_bytes()
+    fd = os.open(mnt / "available_events", os.O_RDONLY)
+    try:
+        first = os.read(fd, 100)
+        t0 = time.monotonic()
+        res = mount_sh("-u", str(mnt), env=env)
+        assert res.returncode == 0, res.stderr
+        assert time.monotonic() - t0 < 5
+        assert not is_mounted(mnt)
+        rest = b""
+        while chunk := os.read(fd, 4096):  # the open file keeps reading, to its end
+            rest += chunk
+        assert first + rest == whole
+    finally:
+        os.close(fd)
+    assert wait_gone(pid)
+    assert not list(Path(env["TPFS_RUN"]).glob("*.pid"))
+    assert "unmounted" in next(Path(env["TPFS_RUN"]).glob("*.log")).read_text()
+
+
+def test_mount_sh_unmount_signals_no_stranger_named_by_a_stale_pidfile(sh_env) -> None:
+    env, mnt = sh_env
+    res = mount_sh(str(mnt), env=env)
+    assert res.returncode == 0, res.stderr
+    os.kill(daemon_pid(res), signal.SIGKILL)  # leaves its pidfile behind
+    (pidfile,) = Path(env["TPFS_RUN"]).glob("*.pid")
+    stranger = subprocess.Popen(["sleep", "60"])
+    try:
+        pidfile.write_text(f"{stranger.pid}\n")  # as if the pid had been reused
+        res = mount_sh("-u", str(mnt), env=env)
+        assert res.returncode == 0, res.stderr
+        assert not is_mounted(mnt)
+        assert stranger.poll() is None
+        assert not pidfile.exists()
+    finally:
+        stranger.kill()
+        stranger.wait()
+
+
+def test_concurrent_mount_sh_mounts_once(sh_env) -> None:
+    env, mnt = sh_env
+    procs = [subprocess.Popen([str(ROOT / "mount.sh"), str(mnt)], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, env=env) for _ in range(2)]
+    results = [p.communicate(timeout=120) + (p.returncode,) for p in procs]
+    assert sorted(rc == 0 for _, _, rc in results) == [False, True], results
+    ((_, refusal, _),) = [r for r in results if r[2] != 0]
+    assert "already mounted" in refusal or "another mount.sh" in refusal, refusal
+    with open("/proc/mounts") as mounts:
+        assert sum(line.split()[1] == str(mnt) for line in mounts) == 1
+    assert len(daemons_serving(mnt)) == 1
+    assert mount_sh("-u", str(mnt), env=env).returncode == 0
+
+
+@pytest.mark.parametrize("sh_env", ["a b\tc\nd\\e"], indirect=True, ids=["escaped"])
+def test_mount_sh_and_is_mounted_take_a_mountpoint_that_proc_mounts_escapes(sh_env) -> None:
+    env, mnt = sh_env
+    res = mount_sh(str(mnt), env=env)
+    assert res.returncode == 0, res.stderr
+    pid = daemon_pid(res)
+    assert is_mounted(mnt)
+    assert "initcall:initcall_finish" in (mnt / "available_events").read_text()
+    res = mount_sh("-u", str(mnt), env=env)
+    assert res.returncode == 0, res.stderr
+    assert not is_mounted(mnt)
+    assert wait_gone(pid)
 
 
 def test_daemon_writes_its_pidfile_once_mounted_and_removes_it(mount_factory,
