@@ -20,6 +20,7 @@ import pytest
 
 SETTINGS = ("tracing_on", "current_tracer", "trace_clock", "tracing_cpumask")
 EVENTS = ("sched:sched_switch", "sched:sched_wakeup")
+QUIET = "sched:sched_process_hang"  # never fires here: counted triggers keep their count
 
 
 def write(path: Path, data: str | bytes, flags: int = os.O_WRONLY | os.O_TRUNC) -> int:
@@ -61,13 +62,15 @@ def kernel_tracefs(tmp: Path) -> Iterator[Path]:
                 w.strip("[]") for w in saved[name].split() if w.startswith("["))
             with contextlib.suppress(OSError):
                 write(mnt / name, value)
-        for event in EVENTS:
+        write(mnt / "events/sched/filter", "0")
+        for event in (*EVENTS, QUIET):
             edir = mnt / "events" / event.replace(":", "/")
             write(edir / "filter", "0")
             for trig in (edir / "trigger").read_text().splitlines():
                 if not trig.startswith("#"):
-                    write(edir / "trigger", "!" + trig.split(":")[0])
-        for name in ("set_event_pid", "set_event_notrace_pid", "trace"):
+                    write(edir / "trigger", "!" + trig.split(" ")[0].rsplit(":", 1)[0])
+        for name in ("set_event_pid", "set_event_notrace_pid", "trace", "uprobe_events",
+                     "error_log"):
             write(mnt / name, "")
         subprocess.run(["umount", str(mnt)], check=True)
 
@@ -171,7 +174,8 @@ def test_set_event_and_enable_files(tracefs: Path) -> None:
 
 
 @pytest.mark.parametrize("token", ["bogus:event", "sched:nonexistent", "a:b:c",
-                                   "sched:sched_switch,sched:sched_wakeup", "nosuchthing"])
+                                   "sched:sched_switch,sched:sched_wakeup", "nosuchthing",
+                                   "!!sched:sched_switch", "!", "*"])
 def test_set_event_refuses(tracefs: Path, token: str) -> None:
     before = (tracefs / "set_event").read_text()
     assert errno_of(write, tracefs / "set_event", token, os.O_WRONLY) == errno.EINVAL
@@ -215,6 +219,132 @@ def test_filters_and_triggers(tracefs: Path) -> None:
     assert (ev / "trigger").read_text() == help_text
 
 
+def last_error(tracefs: Path) -> str:
+    """The newest error_log entry without its timestamp."""
+    log = (tracefs / "error_log").read_text()
+    return log[log.rindex("\n[") + 1 if "\n[" in log else 0:].split("] ", 1)[1]
+
+
+# (filter text, errno, what the filter file shows after it, the log's caret column): the
+# kernel leaks its internal -1..-3 as EPERM, ENOENT and ESRCH.
+BAD_FILTERS = [
+    ("bogus == 1", errno.EINVAL, "bogus == 1\n      ^\nparse_error: Field not found\n\n", 6),
+    ("))) garbage ((", errno.EPERM, "))) garbage ((\n^\nparse_error: Too few '('\n\n", 0),
+    ("(((", errno.ENOENT, "(((\n  ^\nparse_error: Too many '('\n\n", 2),
+    ('prev_comm == "x', errno.ESRCH,
+     'prev_comm == "x\n             ^\nparse_error: Missing matching quote\n\n', 13),
+    ("   ", errno.EINVAL, "\nError: (0)\n\n", 0),
+    ("prev_pid == 1 x", errno.EPERM,
+     "prev_pid == 1 x\n              ^\nparse_error: Too many terms in predicate expression\n\n",
+     14),
+    ("prev_comm == 1", errno.EINVAL,
+     "prev_comm == 1\n              ^\nparse_error: Expecting string field\n\n", 14),
+    ("prev_pid ~ 1", errno.EINVAL,
+     "prev_pid ~ 1\n            ^\nparse_error: Illegal operation for field type\n\n", 12),
+    ("prev_pid == 0xffffffffffffffff", errno.EINVAL, "prev_pid == 0xffffffffffffffff\n"
+     "             ^\nparse_error: Illegal integer value\n\n", 13),
+    ("!", errno.EINVAL, "!\n ^\nparse_error: No filter found\n\n", 1),
+    ("prev_pid == CPUS{9999}", errno.EINVAL,
+     "prev_pid == CPUS{9999}\n                      ^\nparse_error: Invalid cpulist\n\n", 22),
+]
+
+
+@pytest.mark.parametrize(("expr", "err", "shown", "column"), BAD_FILTERS,
+                         ids=[f[0] for f in BAD_FILTERS])
+def test_bad_filter_replaces_the_filter_with_its_error(tracefs: Path, expr: str, err: int,
+                                                      shown: str, column: int) -> None:
+    ev = tracefs / "events/sched/sched_switch"
+    write(ev / "filter", "prev_pid == 1")
+    assert errno_of(write, ev / "filter", expr) == err
+    assert (ev / "filter").read_text() == shown
+    why = shown.split("parse_error: ")[1].split("\n")[0] if "parse_error" in shown else "Error"
+    assert last_error(tracefs) == (f"event filter parse error: error: {why}\n"
+                                   f"  Command: {expr.rstrip()}\n{' ' * (11 + column)}^\n")
+    write(ev / "filter", "  prev_pid == -1 && !(next_comm ~ \"a*\") ||\n")
+    assert (ev / "filter").read_text() == "  prev_pid == -1 && !(next_comm ~ \"a*\") ||\n"
+
+
+def test_subsystem_filter_sets_each_event_or_its_error(tracefs: Path) -> None:
+    sched = tracefs / "events/sched"
+    write(sched / "filter", "prev_pid == 1")
+    assert (sched / "filter").read_text().startswith("### global filter ###\n")
+    assert (sched / "sched_switch/filter").read_text() == "prev_pid == 1\n"
+    assert (sched / "sched_wakeup/filter").read_text() == (
+        "prev_pid == 1\n^\nparse_error: Couldn't find or set field in one of a subsystem's "
+        "events\n\n")
+    write(sched / "filter", "0")
+    assert (sched / "sched_wakeup/filter").read_text() == "none\n"
+
+
+def test_error_log_keeps_the_newest_eight(tracefs: Path) -> None:
+    ev = tracefs / "events/sched/sched_switch"
+    write(tracefs / "error_log", "")
+    for i in range(10):
+        errno_of(write, ev / "filter", f"bogus{i} == 1")
+    log = (tracefs / "error_log").read_text()
+    assert log.count("Field not found") == 8 and "bogus1 " not in log and "bogus9 " in log
+    write(tracefs / "error_log", "x", os.O_WRONLY | os.O_APPEND)  # only O_TRUNC clears
+    assert (tracefs / "error_log").read_text() == log
+    write(ev / "filter", "0")
+
+
+def test_trigger_filters_are_checked_and_shown(tracefs: Path) -> None:
+    ev = tracefs / "events/sched/sched_switch"
+    help_text = (ev / "trigger").read_text()
+    assert errno_of(write, ev / "trigger", "traceoff if ))) garbage ((") == errno.EPERM
+    assert (ev / "trigger").read_text() == help_text
+    assert last_error(tracefs).startswith("event filter parse error: error: Too few '('\n"
+                                          "  Command: ))) garbage ((\n           ^\n")
+    for bad in ("traceon if bogus == 1", "traceon if", "traceon prev_pid == 1",
+                "traceon:abc", "traceon:-1", "traceon:5 prev_pid"):
+        assert errno_of(write, ev / "trigger", bad) == errno.EINVAL, bad
+    write(ev / "trigger", "traceon  if   prev_pid == 1  \n")
+    assert (ev / "trigger").read_text() == "traceon:unlimited if   prev_pid == 1\n"
+    assert errno_of(write, ev / "trigger", "traceoff") == errno.EEXIST  # one on/off trigger
+    write(ev / "trigger", "!traceoff if (((")  # removal ignores the rest, and takes traceon
+    assert (ev / "trigger").read_text() == help_text
+
+
+@pytest.mark.parametrize(("count", "shown"), [
+    ("0x10", "count=16"), ("010", "count=8"), ("18446744073709551614", "count=-2"),
+    ("18446744073709551615", "unlimited"), ("9223372036854775808", "count=-9223372036854775808"),
+    ("5:6", "count=5")])
+def test_trigger_counts_are_unsigned_longs_shown_signed(tracefs: Path, count: str,
+                                                       shown: str) -> None:
+    trig = tracefs / "events" / QUIET.replace(":", "/") / "trigger"
+    write(trig, f"stacktrace:{count} if pid == 1")
+    assert trig.read_text() == f"stacktrace:{shown} if pid == 1\n"
+    write(trig, "!stacktrace")
+
+
+def test_trigger_count_and_target_errors(tracefs: Path) -> None:
+    trig = tracefs / "events" / QUIET.replace(":", "/") / "trigger"
+    assert errno_of(write, trig, "stacktrace:18446744073709551616") == errno.ERANGE
+    for bad in ("stacktrace:08", "enable_event:sched", "enable_event:sched:nosuch",
+                "enable_event:sched:sched_stick_numa:abc", "!enable_event:nosuch:ev", "\n"):
+        assert errno_of(write, trig, bad) == errno.EINVAL, bad
+    write(trig, "enable_event:sched:sched_stick_numa:2 if pid == 1")
+    assert errno_of(write, trig, "disable_event:sched:sched_stick_numa") == errno.EEXIST
+    write(trig, "disable_event:sched:sched_move_numa")
+    assert trig.read_text() == ("disable_event:sched:sched_move_numa:unlimited\n"
+                                "enable_event:sched:sched_stick_numa:count=2 if pid == 1\n")
+    write(trig, "!disable_event:sched:sched_stick_numa")
+    write(trig, "!disable_event:sched:sched_move_numa")
+    assert trig.read_text().startswith("# Available triggers:")
+
+
+def test_events_list_in_registration_order(tracefs: Path) -> None:
+    order = [line.split(":") for line in (tracefs / "available_events").read_text().split()]
+    systems = list(dict.fromkeys(s for s, _ in order))
+    listed = os.listdir(tracefs / "events")
+    assert listed[:3] == ["enable", "header_page", "header_event"]
+    assert [s for s in listed[3:] if s in systems] == systems  # the kernel adds ftrace
+    assert os.listdir(tracefs / "events/sched") == ["filter", "enable"] + [
+        e for s, e in order if s == "sched"]
+    assert os.listdir(tracefs / "events/sched/sched_switch") == [
+        "enable", "filter", "trigger", "format", "id"]
+
+
 def test_top_level_settings(tracefs: Path) -> None:
     write(tracefs / "tracing_on", "0")
     assert (tracefs / "tracing_on").read_text() == "0\n"
@@ -236,11 +366,55 @@ def test_top_level_settings(tracefs: Path) -> None:
     assert errno_of(write, tracefs / "set_event_pid", "abc", os.O_WRONLY) == errno.EINVAL
     write(tracefs / "set_event_pid", "")
     assert (tracefs / "set_event_pid").read_text() == ""
+    write(tracefs / "set_event_pid", "0x10 010 +5 4294967296 1073741823")
+    assert (tracefs / "set_event_pid").read_text() == "0\n5\n8\n16\n1073741823\n"
+    assert errno_of(write, tracefs / "set_event_pid", "7 1073741824") == errno.EPERM
+    assert errno_of(write, tracefs / "set_event_pid", "7 4294967295") == errno.EPERM
+    assert errno_of(write, tracefs / "set_event_pid", "7 99999999999999999999") == errno.EINVAL
+    assert (tracefs / "set_event_pid").read_text() == ""
     assert errno_of(write, tracefs / "buffer_size_kb", "abc") == errno.EINVAL
     assert (tracefs / "buffer_size_kb").read_text().split()[0].isdigit()
     assert (tracefs / "trace").read_text().startswith("# tracer: nop\n#\n")
     write(tracefs / "error_log", "")
     assert (tracefs / "error_log").read_text() == ""
+
+
+def test_cpumask_refuses_cpus_beyond_the_machine(tracefs: Path) -> None:
+    """``bitmap_parse``: 32-bit chunks, no bit beyond the CPUs, EOVERFLOW past them."""
+    mask = tracefs / "tracing_cpumask"
+    before = mask.read_text()
+    ncpus = os.cpu_count() or 1
+    for value in (f"{1 << ncpus:x}", "0," * ((ncpus + 31) // 32) + "1", "000000001"):
+        assert errno_of(write, mask, value) == errno.EOVERFLOW, value
+    assert errno_of(write, mask, "0x1") == errno.EINVAL
+    assert mask.read_text() == before
+    write(mask, " 1,\n")
+    assert mask.read_text().rstrip("\n").lstrip("0,") == "1"
+    write(mask, "\n")
+    assert set(mask.read_text().rstrip("\n")) <= {"0", ","}
+    write(mask, before)
+    assert mask.read_text() == before
+
+
+def test_uprobe_events_refuse_the_exact_same_probe(tracefs: Path) -> None:
+    events = tracefs / "uprobe_events"
+    line = "p:tpfs_test/u1 /bin/true:0x100 %ax"
+    shown = "p:tpfs_test/u1 /bin/true:0x0000000000000100 arg1=%ax\n"
+    write(events, line + "\n", os.O_WRONLY | os.O_APPEND)
+    assert events.read_text() == shown
+    assert errno_of(write, events, "p:tpfs_test/u2 /bin/true:0x0\n" + line + "\n",
+                    os.O_WRONLY | os.O_APPEND) == errno.EEXIST
+    assert events.read_text() == shown + "p:tpfs_test/u2 /bin/true:0x0000000000000000\n"
+    assert last_error(tracefs) == ("trace_uprobe: error: There is already the exact same probe "
+                                   f"event\n  Command: {line}\n           ^\n")
+    assert errno_of(write, events, "r:tpfs_test/u1 /bin/true:0x200\n",
+                    os.O_WRONLY | os.O_APPEND) == errno.EEXIST
+    assert "Probe type is different" in last_error(tracefs)
+    write(events, "p /bin/true:256\n", os.O_WRONLY | os.O_APPEND)  # a new address is another probe
+    assert events.read_text().endswith("p:uprobes/p_true_0x100 /bin/true:0x0000000000000100\n")
+    assert errno_of(write, events, "-:nosuch\n", os.O_WRONLY | os.O_APPEND) == errno.ENOENT
+    write(events, "-:u1\n-:tpfs_test/u2\n-:uprobes/p_true_0x100\n", os.O_WRONLY | os.O_APPEND)
+    assert events.read_text() == ""
 
 
 # -- tpfs only: what the kernel here cannot show ----------------------------------------

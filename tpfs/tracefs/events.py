@@ -3,23 +3,43 @@
 An event is a registered tracepoint name. Enabling it registers the
 built-in probe ``trace_event_raw_event_EVENT`` on the name, as the kernel's
 trace events do; disabling unregisters it, so the enabled state is read
-back from the registry and never stored twice. Ids are stable for the
-daemon's life: catalogue events keep their kernel ids, others get fresh
-ids above them. Filters and triggers are remembered per event and dropped
-when the last instance of the name goes.
+back from the registry and never stored twice.
+
+The index of events (subsystem -> events) follows the registry through its
+module hooks, so looking up or listing events costs what changed, not the
+registry's size. It keeps the kernel's order: subsystems in the order of
+their first event's registration, events in registration order; a name
+that goes and comes back goes to the end, as its directory does.
+
+Catalogue events keep their kernel ids. Events only tpfs has take ids down
+from the top of the 16-bit type space, far from the ids the host hands its
+own next dynamic events, so a tool that passes one to perf_event_open gets
+an error instead of counting some host event. An id stays with its name for
+the daemon's life unless the range runs out; then the ids of names gone are
+reused. Filters and triggers are remembered per event and dropped when the
+last instance of the name goes.
 """
 
 from __future__ import annotations
 
 import errno
-import time
+import itertools
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ..kernel.errors import TpfsError
-from ..kernel.iterator import SortedWalk
 from ..kernel.registry import Module, Probe, ProbeChange, Registry
 from .catalog import Catalog
-from .filter import check_filter, filter_fields
+from .filter import (
+    BAD_SUBSYS_FILTER,
+    MAX_WRITE,
+    SPACES,
+    Field,
+    FilterError,
+    check_filter,
+    filter_fields,
+)
+from .settings import host_cpus, log_error
 from .trigger import TRIGGER_HELP, Trigger, parse_trigger
 
 COMMON_FIELDS = (
@@ -28,6 +48,9 @@ COMMON_FIELDS = (
     "\tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;\n"
     "\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;\n"
 )
+#: The highest event type id; tpfs-only events count down from here.
+DYNAMIC_ID_TOP = 65535
+FILTER_ERROR = "event filter parse error"
 
 
 def event_probe(name: str) -> Probe:
@@ -48,67 +71,130 @@ def parse_bool(buf: bytes) -> bool:
     return bool(value)
 
 
+def _written(buf: bytes) -> str:
+    """A filter or trigger write as the kernel reads it: one page at most, to a NUL,
+    without trailing blanks (leading ones stay: ``strstrip`` keeps the pointer)."""
+    if len(buf) >= MAX_WRITE:
+        raise TpfsError(errno.EINVAL, "a filter or trigger write must be under a page")
+    return buf.split(b"\0", 1)[0].decode("latin-1").rstrip(SPACES)
+
+
 @dataclass
 class EventLayer:
     """Events, their ids, formats, filters and triggers, over one registry."""
 
     registry: Registry
     catalog: Catalog
-    walk: SortedWalk  # the listings' walk: set_event follows the same order
+    ncpus: int = field(default_factory=host_cpus)
     error_log: list[str] = field(default_factory=list)
     _formats: dict[str, str] = field(default_factory=dict)
     _ids: dict[str, int] = field(default_factory=dict)
-    _next_id: int = 0
+    _id_floor: int = 0  # tpfs-only ids stay above every catalogue id
+    _next_id: int = DYNAMIC_ID_TOP
+    _spare_ids: list[int] = field(default_factory=list)
     _filters: dict[str, str] = field(default_factory=dict)
     _triggers: dict[str, list[Trigger]] = field(default_factory=dict)
-    _index: tuple[int, dict[str, list[str]]] | None = None
+    # The index: subsystem -> event -> readdir key, both in registration order.
+    _systems: dict[str, dict[str, int]] = field(default_factory=dict)
+    _system_keys: dict[str, int] = field(default_factory=dict)
+    _by_event: dict[str, dict[str, None]] = field(default_factory=dict)  # event -> subsystems
+    _keys: itertools.count[int] = field(default_factory=itertools.count)
+    # Where each instance sits in available_events order, for set_event.
+    _core_index: dict[str, int] = field(default_factory=dict)
+    _module_index: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for ev in self.catalog.events:
             self._ids[ev.name] = ev.id
             self._formats[ev.name] = ev.format
-        self._next_id = max(self._ids.values(), default=0) + 1
+        self._id_floor = max(self._ids.values(), default=0)
+        for i, tp in enumerate(self.registry.core.tracepoints):
+            self._core_index.setdefault(tp.name, i)
+            self._add_name(tp.name)
+        for module in self.registry.modules.values():
+            self._module_coming(module)
+        self.registry.module_coming_hooks.append(self._module_coming)
         self.registry.module_going_hooks.append(self._module_going)
 
     # -- what exists -------------------------------------------------------
     def exists(self, name: str) -> bool:
         return bool(self.registry.instances(name))
 
-    def subsystems(self) -> dict[str, list[str]]:
-        """Subsystem -> sorted event names, for every registered name."""
-        gen = self.registry.generation
-        if self._index is None or self._index[0] != gen:
-            index: dict[str, list[str]] = {}
-            for name in self.registry.names():
-                subsys, _, event = name.partition(":")
-                index.setdefault(subsys, []).append(event)
-            for events in index.values():
-                events.sort()
-            self._index = (gen, dict(sorted(index.items())))
-        return self._index[1]
+    def subsystems(self) -> Mapping[str, Mapping[str, int]]:
+        """Subsystem -> event -> readdir key, in registration order (a live view)."""
+        return self._systems
+
+    def subsystem_listing(self) -> list[tuple[int, str]]:
+        """``events/``'s subsystems as (key, name), in registration order."""
+        return [(key, s) for s, key in self._system_keys.items()]
+
+    def event_listing(self, subsys: str) -> list[tuple[int, str]]:
+        """``events/SUBSYS/``'s events as (key, name), in registration order."""
+        return [(key, e) for e, key in self._systems.get(subsys, {}).items()]
+
+    def names_of(self, subsys: str) -> list[str]:
+        return [f"{subsys}:{e}" for e in self._systems.get(subsys, ())]
 
     def all_names(self) -> list[str]:
         """Every event, by subsystem."""
-        return [f"{s}:{e}" for s, evs in self.subsystems().items() for e in evs]
+        return [f"{s}:{e}" for s, evs in self._systems.items() for e in evs]
 
-    def names_in_order(self) -> list[str]:
-        """Every event once, in available_events order."""
-        return list(dict.fromkeys(tp.name for tp in self.walk.walk()))
+    def _add_name(self, name: str) -> None:
+        subsys, _, event = name.partition(":")
+        events = self._systems.get(subsys)
+        if events is None:
+            events = self._systems[subsys] = {}
+            self._system_keys[subsys] = next(self._keys)
+        if event not in events:
+            events[event] = next(self._keys)
+            self._by_event.setdefault(event, {})[subsys] = None
+
+    def _remove_name(self, name: str) -> None:
+        subsys, _, event = name.partition(":")
+        events = self._systems[subsys]
+        del events[event]
+        if not events:
+            del self._systems[subsys], self._system_keys[subsys]
+        subsystems = self._by_event[event]
+        del subsystems[subsys]
+        if not subsystems:
+            del self._by_event[event]
+
+    def _position(self, name: str) -> tuple[int, ...]:
+        """Where ``name`` first appears in available_events: the core, then by address."""
+        core = self._core_index.get(name)
+        if core is not None:
+            return (0, core)
+        modules = self.registry.modules
+        return min((1, modules[tp.owner].address, self._module_index[tp.owner][name])
+                   for tp in self.registry.instances(name))
 
     # -- id and format -----------------------------------------------------
     def event_id(self, name: str) -> int:
         ident = self._ids.get(name)
         if ident is None:
-            ident = self._ids[name] = self._next_id
-            self._next_id += 1
+            ident = self._ids[name] = self._take_id()
         return ident
+
+    def _take_id(self) -> int:
+        """The next free id counting down from the top; ENOSPC when all are in use."""
+        if not self._spare_ids and self._next_id <= self._id_floor:
+            gone = [n for n, i in self._ids.items() if i > self._id_floor and not self.exists(n)]
+            self._spare_ids = sorted((self._ids.pop(n) for n in gone), reverse=True)
+        if self._spare_ids:
+            return self._spare_ids.pop()
+        if self._next_id <= self._id_floor:
+            raise TpfsError(errno.ENOSPC, "every event id is in use")
+        self._next_id -= 1
+        return self._next_id + 1
 
     def format(self, name: str) -> str:
         known = self._formats.get(name)
         if known is not None:
             return known
         event = name.partition(":")[2]
-        return (f"name: {event}\nID: {self.event_id(name)}\nformat:\n{COMMON_FIELDS}\n"
+        # No fields of its own: the separator's blank line, then print fmt's own.
+        return (f"name: {event}\nID: {self.event_id(name)}\nformat:\n{COMMON_FIELDS}\n\n"
                 f'print fmt: "%s", ""\n')
 
     # -- enabling ----------------------------------------------------------
@@ -131,15 +217,19 @@ class EventLayer:
 
     def match(self, token: str) -> list[str]:
         """set_event's matching: ``S:E``, ``S:``, ``S:*``, ``*:E``, ``S`` or ``E``."""
-        index = self.subsystems()
         word, colon, rest = token.partition(":")
-        if colon:
-            subsys = None if word in ("", "*") else word
-            event = None if rest in ("", "*") else rest
-            return [f"{s}:{e}" for s, events in index.items() if subsys in (None, s)
-                    for e in events if event in (None, e)]
-        return [f"{s}:{e}" for s, events in index.items() for e in events
-                if word in (s, e)]
+        if not colon:
+            return self.names_of(word) + [f"{s}:{word}" for s in self._by_event.get(word, ())
+                                          if s != word]
+        subsys = None if word in ("", "*") else word
+        event = None if rest in ("", "*") else rest
+        if subsys is None:
+            if event is None:
+                return self.all_names()
+            return [f"{s}:{event}" for s in self._by_event.get(event, ())]
+        if event is None:
+            return self.names_of(subsys)
+        return [token] if event in self._systems.get(subsys, ()) else []
 
     def set_event_write(self, buf: bytes) -> int:
         """One token per write, as ftrace_event_write; returns the bytes consumed."""
@@ -153,47 +243,62 @@ class EventLayer:
         if used < len(text):
             used += 1  # the delimiter is consumed too
         on = not token.startswith("!")
-        names = self.match(token.lstrip("!"))
+        names = self.match(token[1 - on:])  # one "!" only: "!!S:E" names nothing
         if not names:
             raise TpfsError(errno.EINVAL, f"no event matches {token!r}")
         self.set_enabled(names, on)
         return used
 
+    def _enabled_names(self) -> list[str]:
+        """The enabled events, from the registry's probed entries (not every event)."""
+        probed = self.registry.entries
+        return [n for n, entry in probed.items()
+                if event_probe(n) in entry.funcs and self.exists(n)]
+
     def set_event_text(self) -> str:
-        return "".join(f"{n}\n" for n in self.names_in_order() if self.enabled(n))
+        return "".join(f"{n}\n" for n in sorted(self._enabled_names(), key=self._position))
 
     def disable_all(self) -> None:
-        self.set_enabled([n for n in self.names_in_order() if self.enabled(n)], False)
+        self.set_enabled(self._enabled_names(), False)
 
     # -- filters -----------------------------------------------------------
+    def _fields(self, name: str) -> dict[str, Field]:
+        return filter_fields(self._formats.get(name, COMMON_FIELDS))
+
     def filter_text(self, name: str) -> str:
         return self._filters.get(name, "none") + "\n"
 
+    def _refuse(self, name: str, expr: str, err: FilterError) -> None:
+        """Show the error in place of the filter and log it, as ``append_filter_err``."""
+        self._filters[name] = err.show(expr)
+        log_error(self.error_log, FILTER_ERROR, err.message, expr, err.pos if err.code else 0)
+
     def set_filter(self, name: str, buf: bytes) -> None:
-        expr = buf.decode("ascii", "replace").strip()
-        if expr == "0":
+        """A failed filter replaces the old one with its error and filters nothing."""
+        expr = _written(buf)
+        if expr.lstrip(SPACES) == "0":
             self._filters.pop(name, None)
             return
-        why = check_filter(expr, filter_fields(self.format(name)))
-        if why is not None:
-            self.log_error("event filter parse error", why, expr)
-            raise TpfsError(errno.EINVAL, f"filter {expr!r}: {why}")
-        self._filters[name] = expr
+        err = check_filter(expr, self._fields(name), self.ncpus)
+        if err is None:
+            self._filters[name] = expr
+            return
+        self._refuse(name, expr, err)
+        raise TpfsError(err.errno, f"filter {expr!r}: {err.message}")
 
     def set_subsystem_filter(self, subsys: str, buf: bytes) -> None:
-        """Apply to every event of ``subsys`` that has the fields; never an error."""
-        expr = buf.decode("ascii", "replace").strip()
-        for event in self.subsystems().get(subsys, []):
-            name = f"{subsys}:{event}"
-            if expr == "0":
+        """Set every event of ``subsys``; those without the fields show why, as the kernel."""
+        expr = _written(buf)
+        clear = expr.lstrip(SPACES) == "0"
+        for name in self.names_of(subsys):
+            if clear:
                 self._filters.pop(name, None)
-            elif check_filter(expr, filter_fields(self.format(name))) is None:
+                continue
+            err = check_filter(expr, self._fields(name), self.ncpus)
+            if err is None:
                 self._filters[name] = expr
-
-    def log_error(self, what: str, why: str, command: str) -> None:
-        stamp = time.monotonic()
-        self.error_log.append(f"[{stamp:12.6f}] {what}: error: {why}\n  Command: {command}\n")
-        del self.error_log[:-16]
+            else:
+                self._refuse(name, expr, FilterError(err.errno, BAD_SUBSYS_FILTER, 0))
 
     # -- triggers ----------------------------------------------------------
     def trigger_text(self, name: str) -> str:
@@ -203,29 +308,40 @@ class EventLayer:
         return "".join(t.render() + "\n" for t in triggers)
 
     def set_trigger(self, name: str, buf: bytes) -> None:
-        text = buf.decode("ascii", "replace").strip()
-        if not text:
+        if not buf:
             return
-        line = parse_trigger(text)
-        if line is None or (line.target and not self.exists(line.target)):
-            raise TpfsError(errno.EINVAL, f"bad trigger {text!r}")
-        command = line.trigger.command
+        line = parse_trigger(_written(buf), self.exists)
+        trigger = line.trigger
         triggers = self._triggers.setdefault(name, [])
-        existing = [t for t in triggers if t.command == command]
+        same = [t for t in triggers if t.kind == trigger.kind]
         if line.remove:
-            for t in existing:
-                triggers.remove(t)
-        elif existing:
-            raise TpfsError(errno.EEXIST, f"trigger {command} already set")
+            if same:
+                triggers.remove(same[0])
         else:
-            triggers.insert(0, line.trigger)
+            if trigger.filter is not None:
+                err = check_filter(trigger.filter, self._fields(name), self.ncpus)
+                if err is not None:
+                    log_error(self.error_log, FILTER_ERROR, err.message, trigger.filter,
+                              err.pos if err.code else 0)
+                    raise TpfsError(err.errno, f"trigger filter {trigger.filter!r}")
+            if same:
+                raise TpfsError(errno.EEXIST, f"a {trigger.command} trigger is already set")
+            triggers.insert(0, trigger)
         if not triggers:
             del self._triggers[name]
 
-    # -- module going ------------------------------------------------------
+    # -- modules coming and going ------------------------------------------
+    def _module_coming(self, module: Module) -> None:
+        if not module.registered:
+            return
+        self._module_index[module.name] = {n: i for i, n in enumerate(module.events)}
+        for name in module.events:
+            self._add_name(name)
+
     def _module_going(self, module: Module) -> None:
         if not module.registered:
             return
+        del self._module_index[module.name]
         for name in module.events:
             if self.exists(name):
                 continue
@@ -233,3 +349,4 @@ class EventLayer:
                 self.set_enabled([name], False)
             self._filters.pop(name, None)
             self._triggers.pop(name, None)
+            self._remove_name(name)

@@ -11,18 +11,25 @@ from __future__ import annotations
 import errno
 import os
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..kernel.errors import TpfsError
+from .filter import SPACES, kstrtoull
 
 TRACERS = ("blk", "function", "nop")
 CLOCKS = ("local", "global", "counter", "uptime", "perf", "mono", "mono_raw", "boot", "tai",
           "x86-tsc")
 INITIAL_BUFFER_KB = 7
 EXPANDED_BUFFER_KB = 1408
-_UPROBE_RE = re.compile(r"[pr](?::[\w/]+)?\s+\S+:(?:0x)?[0-9a-fA-F]+(?:\s+.*)?|-:[\w/]+")
-_CPUMASK_RE = re.compile(r"[0-9a-fA-F]+(?:,[0-9a-fA-F]+)*")
+ERROR_LOG_MAX = 8  # TRACING_LOG_ERRS_MAX: the error log keeps the newest eight
+CMD_PREFIX = "  Command: "
+PID_LIMIT = 1 << 30  # the pid lists' 30 bits: a larger pid is EPERM
+_HEX = "0123456789abcdefABCDEF"
+_UPROBE_RE = re.compile(r"(?P<type>[pr])(?::(?:(?P<group>\w+)/)?(?P<event>\w+))?\s+"
+                        r"(?P<path>\S+):(?P<offset>\w+)(?P<args>(?:\s+\S+)*)"
+                        r"|-:(?:(?P<dgroup>\w+)/)?(?P<devent>\w+)")
 
 TRACE_HEADER = """\
 # tracer: {tracer}
@@ -38,6 +45,95 @@ TRACE_HEADER = """\
 #           TASK-PID     CPU#  |||||  TIMESTAMP  FUNCTION
 #              | |         |   |||||     |         |
 """
+
+
+def host_cpus() -> int:
+    """The CPUs a mask or a cpulist may name (``nr_cpu_ids``)."""
+    return os.cpu_count() or 1
+
+
+def log_error(log: list[str], where: str, message: str, command: str, pos: int) -> None:
+    """Append to ``error_log`` as ``tracing_log_err`` does: a caret under ``pos``."""
+    usecs = time.monotonic_ns() // 1000
+    log.append(f"[{usecs // 1000000:5d}.{usecs % 1000000:06d}] {where}: error: {message}\n"
+               f"{CMD_PREFIX}{command}\n{' ' * (len(CMD_PREFIX) + pos)}^\n")
+    del log[:-ERROR_LOG_MAX]
+
+
+def parse_cpumask(text: str, nbits: int) -> int:
+    """``bitmap_parse``: comma-separated 32-bit hex chunks, the lowest last."""
+    text = text.split("\n", 1)[0]
+    separators = SPACES + ","
+    value = 0
+    chunk = 0
+    pos = len(text) - 1
+    while True:
+        while pos >= 0 and text[pos] in separators:
+            pos -= 1
+        if pos < 0:
+            break
+        if chunk >= (nbits + 31) // 32:
+            raise TpfsError(errno.EOVERFLOW, f"cpu mask {text!r} has too many chunks")
+        for shift in range(0, 32, 4):
+            digit = text[pos]
+            pos -= 1
+            if digit not in _HEX:
+                raise TpfsError(errno.EINVAL, f"bad cpu mask {text!r}")
+            value |= int(digit, 16) << (32 * chunk + shift)
+            if pos < 0 or text[pos] in separators:
+                break
+        else:
+            pos -= 1
+            if text[pos + 1] in _HEX:
+                raise TpfsError(errno.EOVERFLOW, f"cpu mask chunk over 32 bits in {text!r}")
+        chunk += 1
+    if value >> nbits:
+        raise TpfsError(errno.EOVERFLOW, f"cpu mask {text!r} names a cpu beyond {nbits}")
+    return value
+
+
+def show_cpumask(mask: int, nbits: int) -> str:
+    """``%*pb``: 32-bit chunks, the first as wide as the cpus it holds."""
+    width = (nbits % 32 or 32) + 3 >> 2
+    chunks = []
+    for low in range((nbits - 1) // 32 * 32, -1, -32):
+        chunks.append(f"{mask >> low & 0xFFFFFFFF:0{width}x}")
+        width = 8
+    return ",".join(chunks)
+
+
+@dataclass(frozen=True, slots=True)
+class Uprobe:
+    """One ``uprobe_events`` definition, as the kernel shows it back."""
+
+    kind: str
+    group: str
+    event: str
+    path: str
+    offset: int
+    args: tuple[str, ...]
+
+    def show(self) -> str:
+        args = "".join(f" {a}" for a in self.args)
+        return f"{self.kind}:{self.group}/{self.event} {self.path}:0x{self.offset:016x}{args}"
+
+
+def parse_uprobe(line: str) -> Uprobe | tuple[str | None, str]:
+    """A definition, or the ``(group, event)`` a ``-:`` line removes."""
+    m = _UPROBE_RE.fullmatch(line)
+    if m is None:
+        raise TpfsError(errno.EINVAL, f"bad uprobe definition {line!r}")
+    if m["devent"]:
+        return m["dgroup"], m["devent"]
+    path, _, offset_text = line.split(None, 1)[1].split()[0].rpartition(":")
+    try:
+        offset = kstrtoull(offset_text)
+    except (ValueError, OverflowError):
+        raise TpfsError(errno.EINVAL, f"bad uprobe offset {offset_text!r}") from None
+    event = m["event"] or f"p_{re.split(r'[._-]', os.path.basename(path))[0]}_{offset:#x}"
+    args = tuple(a if "=" in a else f"arg{i}={a}"
+                 for i, a in enumerate(m["args"].split(), start=1))
+    return Uprobe(m["type"], m["group"] or "uprobes", event, path, offset, args)
 
 
 def _word(buf: bytes) -> str:
@@ -63,7 +159,7 @@ class Setting:
 
 @dataclass
 class Tracing:
-    ncpus: int = field(default_factory=lambda: os.cpu_count() or 1)
+    ncpus: int = field(default_factory=host_cpus)
     tracing_on: bool = True
     tracer: str = "nop"
     clock: str = "local"
@@ -71,7 +167,7 @@ class Tracing:
     cpumask: int = 0
     event_pids: set[int] = field(default_factory=set)
     notrace_pids: set[int] = field(default_factory=set)
-    uprobes: list[str] = field(default_factory=list)
+    uprobes: list[Uprobe] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not self.cpumask:
@@ -113,31 +209,50 @@ class Tracing:
         self.buffer_kb = size
 
     def _set_cpumask(self, buf: bytes) -> None:
-        text = _word(buf)
-        if not _CPUMASK_RE.fullmatch(text):
-            raise TpfsError(errno.EINVAL, f"bad cpu mask {text!r}")
-        self.cpumask = int(text.replace(",", ""), 16)
+        self.cpumask = parse_cpumask(buf.decode("latin-1"), self.ncpus)
 
     @staticmethod
     def _add_pids(pids: set[int]) -> Callable[[bytes], None]:
+        """``trace_pid_write``: all pids or none; each a C ``pid_t`` below 2**30."""
+
         def write(buf: bytes) -> None:
-            words = buf.decode("ascii", "replace").split()
-            if not all(w.isdigit() and w.isascii() for w in words):
-                raise TpfsError(errno.EINVAL, f"bad pid list {words!r}")
-            pids.update(int(w) for w in words)
+            new = set()
+            for word in buf.decode("latin-1").split():
+                try:
+                    pid = kstrtoull(word) & 0xFFFFFFFF
+                except (ValueError, OverflowError):
+                    raise TpfsError(errno.EINVAL, f"bad pid {word!r}") from None
+                if pid >= PID_LIMIT:
+                    raise TpfsError(errno.EPERM, f"pid {word} out of range")
+                new.add(pid)
+            pids.update(new)
 
         return write
 
-    def _add_uprobes(self, buf: bytes) -> None:
-        lines = [ln.strip() for ln in buf.decode("ascii", "replace").splitlines() if ln.strip()]
-        if not all(_UPROBE_RE.fullmatch(ln) for ln in lines):
-            raise TpfsError(errno.EINVAL, "bad uprobe definition")
-        for ln in lines:
-            if ln.startswith("-:"):
-                self.uprobes = [u for u in self.uprobes if u.split()[0].split(":", 1)[-1]
-                                != ln[2:]]
-            else:
-                self.uprobes.append(ln)
+    def _add_uprobes(self, buf: bytes, error_log: list[str]) -> None:
+        """Each line in turn, as the kernel runs them: a refused line stops the rest."""
+        for line in buf.decode("latin-1").splitlines():
+            words = line.split("#", 1)[0].split()
+            if words:
+                self._add_uprobe(" ".join(words), error_log)
+
+    def _add_uprobe(self, line: str, error_log: list[str]) -> None:
+        probe = parse_uprobe(line)
+        if not isinstance(probe, Uprobe):
+            group, event = probe
+            kept = [u for u in self.uprobes if u.event != event or group not in (None, u.group)]
+            if len(kept) == len(self.uprobes):
+                raise TpfsError(errno.ENOENT, f"no uprobe {event}")
+            self.uprobes = kept
+            return
+        same = [u for u in self.uprobes if (u.group, u.event) == (probe.group, probe.event)]
+        why = ("Probe type is different from existing probe"
+               if any(u.kind != probe.kind for u in same) else
+               "There is already the exact same probe event" if probe in same else None)
+        if why is not None:
+            log_error(error_log, "trace_uprobe", why, line, 0)
+            raise TpfsError(errno.EEXIST, f"uprobe {line!r}: {why}")
+        self.uprobes.append(probe)
 
     def settings(self, error_log: list[str]) -> dict[str, Setting]:
         """The top-level files, by name, with their modes as on a real tracefs."""
@@ -148,16 +263,18 @@ class Tracing:
             "trace_clock": Setting(0o640, self._clocks, self._set_clock),
             "buffer_size_kb": Setting(0o640, lambda: self._buffer(1), self._set_buffer),
             "buffer_total_size_kb": Setting(0o440, lambda: self._buffer(self.ncpus)),
-            "tracing_cpumask": Setting(0o640, lambda: f"{self.cpumask:x}\n", self._set_cpumask),
+            "tracing_cpumask": Setting(0o640, lambda: show_cpumask(self.cpumask, self.ncpus) + "\n",
+                                       self._set_cpumask),
             "set_event_pid": Setting(0o640, lambda: self._pids(self.event_pids),
                                      self._add_pids(self.event_pids), self.event_pids.clear),
             "set_event_notrace_pid": Setting(0o640, lambda: self._pids(self.notrace_pids),
                                              self._add_pids(self.notrace_pids),
                                              self.notrace_pids.clear),
-            "error_log": Setting(0o640, lambda: "".join(error_log),
-                                 lambda buf: error_log.clear(), error_log.clear),
-            "uprobe_events": Setting(0o640, lambda: "".join(f"{u}\n" for u in self.uprobes),
-                                     self._add_uprobes, self.uprobes.clear),
+            "error_log": Setting(0o640, lambda: "".join(error_log), lambda buf: None,
+                                 error_log.clear),  # only O_TRUNC clears it
+            "uprobe_events": Setting(0o640, lambda: "".join(f"{u.show()}\n" for u in self.uprobes),
+                                     lambda buf: self._add_uprobes(buf, error_log),
+                                     self.uprobes.clear),
             "trace": Setting(0o640, lambda: TRACE_HEADER.format(tracer=self.tracer,
                                                                 ncpus=self.ncpus),
                              lambda buf: None, lambda: None),

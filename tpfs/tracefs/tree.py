@@ -99,7 +99,7 @@ class Subsystems:
         self.generation = generation
 
     def listing(self) -> Sequence[tuple[ChildKey, str]]:
-        return [(s, s) for s in self.layer.subsystems()]
+        return self.layer.subsystem_listing()
 
     def lookup(self, name: str) -> Node | None:
         layer = self.layer
@@ -114,9 +114,9 @@ class Subsystems:
             return any(registry.instances(n) is d for n, d in definitions)
 
         files: dict[str, Node] = {
-            "enable": enable_file(layer, events.names, alive),
             "filter": text_file(SETTING_MODE, lambda: SUBSYSTEM_FILTER_HELP,
                                 lambda buf: layer.set_subsystem_filter(name, buf), alive=alive),
+            "enable": enable_file(layer, events.names, alive),
         }
         assert files.keys() == SUBSYSTEM_FILES
         return Directory(DIR_MODE, files, children=events, generation=self.generation)
@@ -130,13 +130,13 @@ class SubsystemEvents:
         self.subsys = subsys
 
     def events(self) -> list[str]:
-        return self.layer.subsystems().get(self.subsys, [])
+        return list(self.layer.subsystems().get(self.subsys, ()))
 
     def names(self) -> list[str]:
         return [f"{self.subsys}:{e}" for e in self.events()]
 
     def listing(self) -> Sequence[tuple[ChildKey, str]]:
-        return [(e, e) for e in self.events()]
+        return self.layer.event_listing(self.subsys)
 
     def lookup(self, event: str) -> Node | None:
         layer = self.layer
@@ -153,12 +153,12 @@ class SubsystemEvents:
             "enable": text_file(SETTING_MODE, lambda: f"{int(layer.enabled(name))}\n",
                                 lambda buf: layer.set_enabled([name], parse_bool(buf)),
                                 alive=alive),
-            "id": text_file(LISTING_MODE, lambda: f"{layer.event_id(name)}\n", alive=alive),
-            "format": text_file(LISTING_MODE, lambda: layer.format(name), alive=alive),
             "filter": text_file(SETTING_MODE, lambda: layer.filter_text(name),
                                 lambda buf: layer.set_filter(name, buf), alive=alive),
             "trigger": text_file(SETTING_MODE, lambda: layer.trigger_text(name),
                                  lambda buf: layer.set_trigger(name, buf), alive=alive),
+            "format": text_file(LISTING_MODE, lambda: layer.format(name), alive=alive),
+            "id": text_file(LISTING_MODE, lambda: f"{layer.event_id(name)}\n", alive=alive),
         })
 
 
@@ -169,7 +169,7 @@ class Tree:
         self.registry = registry
         walk = make_walk(registry, legacy)
         self.commands = cmd = Commands(registry, self._check_event_name)
-        self.events = layer = EventLayer(registry, catalog, walk)
+        self.events = layer = EventLayer(registry, catalog)
         self.tracing = Tracing()
         gen = self._generation
         # Shared by every open handle: the event listing caches rendered blocks.

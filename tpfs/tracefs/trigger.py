@@ -1,30 +1,47 @@
-"""Event triggers (``events/S/E/trigger``), as ``trace_events_trigger.c`` parses them.
+"""Event triggers (``events/S/E/trigger``), parsed as ``trace_events_trigger.c`` parses them.
 
 A trigger is a command (``traceon``, ``traceoff``, ``stacktrace``,
-``enable_event:S:E``, ``disable_event:S:E``), an optional ``:COUNT`` and an
-optional ``if FILTER``; ``!`` before it removes it.
+``enable_event:S:E``, ``disable_event:S:E``), an optional ``:COUNT`` (the
+kernel's ``kstrtoul``, shown back as a signed long: ``-1`` is unlimited) and
+an optional ``if FILTER``, which the event layer checks against the
+triggering event's fields; ``!`` before it removes it. Commands of one type
+exclude each other on an event: ``traceon`` and ``traceoff`` are one type,
+and so are ``enable_event`` and ``disable_event`` of one target.
 """
 
 from __future__ import annotations
 
-import re
+import errno
+from collections.abc import Callable
 from dataclasses import dataclass
+
+from ..kernel.errors import TpfsError
+from .filter import SPACES, kstrtoull
 
 TRIGGER_HELP = "# Available triggers:\n# traceon traceoff stacktrace enable_event disable_event\n"
 
-_TRIGGER_RE = re.compile(
-    r"(?P<cmd>traceon|traceoff|stacktrace|(?:enable|disable)_event:(?P<target>\w+:\w+))"
-    r"(?::(?P<count>\d+))?(?:\s+if\s+(?P<filter>.+))?")
+#: The kernel's ``trigger_type`` of each command.
+_TYPES = {"traceon": "onoff", "traceoff": "onoff", "stacktrace": "stacktrace",
+          "enable_event": "enable", "disable_event": "enable"}
+UNLIMITED = -1
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Trigger:
     command: str
-    count: int | None = None
+    target: str | None = None  # the S:E that enable_event/disable_event names
+    count: int = UNLIMITED
+    filter: str | None = None  # the text after "if", as written
+
+    @property
+    def kind(self) -> tuple[str, str | None]:
+        """Triggers of one kind exclude each other on an event."""
+        return _TYPES[self.command], self.target
 
     def render(self) -> str:
-        tail = "unlimited" if self.count is None else f"count={self.count}"
-        return f"{self.command}:{tail}"
+        head = self.command if self.target is None else f"{self.command}:{self.target}"
+        tail = ":unlimited" if self.count == UNLIMITED else f":count={self.count}"
+        return head + tail + ("" if self.filter is None else f" if {self.filter}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,15 +49,72 @@ class TriggerLine:
     """One write to a trigger file: what to add or (``remove``) take away."""
 
     trigger: Trigger
-    target: str | None  # the event enable_event/disable_event names
     remove: bool
 
 
-def parse_trigger(text: str) -> TriggerLine | None:
-    """A trigger write without surrounding blanks; None if it is not one."""
-    remove = text.startswith("!")
-    m = _TRIGGER_RE.fullmatch(text.lstrip("!"))
-    if m is None:
-        return None
-    count = int(m["count"]) if m["count"] else None
-    return TriggerLine(Trigger(m["cmd"], count), m["target"], remove)
+def _bad(text: str) -> TpfsError:
+    return TpfsError(errno.EINVAL, f"bad trigger {text!r}")
+
+
+def _strsep(text: str, delims: str) -> tuple[str, str | None]:
+    """C's ``strsep``: the text up to the first delimiter, and the rest (None if none)."""
+    cut = next((i for i, c in enumerate(text) if c in delims), None)
+    return (text, None) if cut is None else (text[:cut], text[cut + 1:])
+
+
+def _param_and_filter(text: str) -> tuple[str, str | None]:
+    """``event_trigger_separate_filter``: the first word, then the rest without blanks."""
+    param, rest = _strsep(text, " \t")
+    rest = None if rest is None else rest.lstrip(SPACES) or None
+    return param, rest
+
+
+def parse_trigger(text: str, exists: Callable[[str], bool]) -> TriggerLine:
+    """A trigger write without trailing blanks; ``exists`` says which events there are.
+
+    Refuses as the kernel does, in its order: EINVAL for a bad command, target,
+    count or filter keyword, ERANGE for a count over 64 bits.
+    """
+    command, rest = _strsep(text.lstrip(SPACES), ": \t")
+    rest = None if rest is None else rest.lstrip(SPACES) or None
+    remove = command.startswith("!")
+    command = command[remove:]
+    if command not in _TYPES:
+        raise _bad(text)
+    target = None
+    count_text: str | None = None
+    cond = None
+    if _TYPES[command] == "enable":
+        if rest is None:
+            raise _bad(text)
+        param, cond = _param_and_filter(rest)
+        system, more = _strsep(param, ":")
+        if more is None:
+            raise _bad(text)
+        event, count_text = _strsep(more, ":")
+        target = f"{system}:{event}"
+        if not exists(target):
+            raise _bad(text)
+    elif rest is not None and rest[0].isdigit():
+        count_text, cond = _param_and_filter(rest)
+    else:
+        cond = rest
+    if remove:
+        return TriggerLine(Trigger(command, target), True)
+    count = UNLIMITED
+    if count_text is not None:
+        number = count_text.split(":", 1)[0]
+        if not number:
+            raise _bad(text)
+        try:
+            count = kstrtoull(number)
+        except ValueError:
+            raise _bad(text) from None
+        except OverflowError:
+            raise TpfsError(errno.ERANGE, f"trigger count {number} out of range") from None
+        count -= (count >> 63) << 64  # shown as the kernel's signed long
+    if cond is not None:
+        keyword, cond = _strsep(cond, " \t")
+        if keyword != "if" or cond is None:
+            raise _bad(text)
+    return TriggerLine(Trigger(command, target, count, cond), False)
