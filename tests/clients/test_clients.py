@@ -10,6 +10,7 @@ skipped (``.ci/run`` installs them all).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -57,6 +58,13 @@ def test_trace_cmd_list(loaded) -> None:
     fmt = run_as_tracefs(loaded, "trace-cmd", "list", "-e", "clientsub", "-F")
     assert "system: clientsub\nname: ev_a\n" in fmt and "name: ev_b\n" in fmt
     assert "field:int common_pid;" in fmt
+    # With a pattern trace-cmd walks events/: systems, then events, in the kernel's
+    # (registration) order, as available_events first lists them.
+    grouped: dict[str, dict[str, None]] = {}
+    for name in events(loaded):  # a name defined twice is listed twice
+        grouped.setdefault(name.split(":")[0], {})[name] = None
+    expected = [n for names in grouped.values() for n in names if re.search("sched", n)]
+    assert run_as_tracefs(loaded, "trace-cmd", "list", "-e", "sched").splitlines() == expected
     unload(loaded)
     assert "clientsub" not in run_as_tracefs(loaded, "trace-cmd", "list", "-e")
 
@@ -78,6 +86,17 @@ def test_perf_list(loaded) -> None:
     unload(loaded)
     out = run_as_tracefs(loaded, "perf", "list", "--no-desc", "tracepoint")
     assert "clientsub:" not in out and "sched:sched_switch" in out
+
+
+def test_perf_stat_refuses_a_tpfs_only_event(loaded) -> None:
+    """Its id is no host event's: perf_event_open fails instead of counting a host event."""
+    need("perf")
+    assert int((loaded / "events/clientsub/ev_a/id").read_text()) > 60000
+    res = subprocess.run([sys.executable, "-m", "tpfs", "exec-as-tracefs", str(loaded.path), "--",
+                          "perf", "stat", "-x,", "-e", "clientsub:ev_a", "--", "true"],
+                         capture_output=True, text=True, timeout=300)
+    counts = [line for line in res.stderr.splitlines() if "clientsub:ev_a" in line]
+    assert len(counts) == 1 and counts[0].startswith("<not supported>"), res.stderr
 
 
 def test_bpftrace(loaded) -> None:
