@@ -50,7 +50,7 @@ def kernel_tracefs(tmp: Path) -> Iterator[Path]:
     if subprocess.run(["mount", "-t", "tracefs", "nodev", str(mnt)],
                       capture_output=True).returncode:
         pytest.skip("this kernel's tracefs cannot be mounted here")
-    saved = {name: (mnt / name).read_text() for name in (*SETTINGS, "set_event")}
+    saved = {name: (mnt / name).read_text() for name in (*SETTINGS, "set_event", "uprobe_events")}
     try:
         yield mnt
     finally:
@@ -72,6 +72,8 @@ def kernel_tracefs(tmp: Path) -> Iterator[Path]:
         for name in ("set_event_pid", "set_event_notrace_pid", "trace", "uprobe_events",
                      "error_log"):
             write(mnt / name, "")
+        if saved["uprobe_events"]:
+            write(mnt / "uprobe_events", saved["uprobe_events"])
         subprocess.run(["umount", str(mnt)], check=True)
 
 
@@ -398,8 +400,9 @@ def test_cpumask_refuses_cpus_beyond_the_machine(tracefs: Path) -> None:
 
 def test_uprobe_events_refuse_the_exact_same_probe(tracefs: Path) -> None:
     events = tracefs / "uprobe_events"
-    line = "p:tpfs_test/u1 /bin/true:0x100 %ax"
-    shown = "p:tpfs_test/u1 /bin/true:0x0000000000000100 arg1=%ax\n"
+    line = "p:tpfs_test/tpfs_u1 /bin/true:0x100 %ax"
+    before = events.read_text()
+    shown = before + "p:tpfs_test/tpfs_u1 /bin/true:0x0000000000000100 arg1=%ax\n"
     write(events, line + "\n", os.O_WRONLY | os.O_APPEND)
     assert events.read_text() == shown
     assert errno_of(write, events, "p:tpfs_test/u2 /bin/true:0x0\n" + line + "\n",
@@ -407,14 +410,14 @@ def test_uprobe_events_refuse_the_exact_same_probe(tracefs: Path) -> None:
     assert events.read_text() == shown + "p:tpfs_test/u2 /bin/true:0x0000000000000000\n"
     assert last_error(tracefs) == ("trace_uprobe: error: There is already the exact same probe "
                                    f"event\n  Command: {line}\n           ^\n")
-    assert errno_of(write, events, "r:tpfs_test/u1 /bin/true:0x200\n",
+    assert errno_of(write, events, "r:tpfs_test/tpfs_u1 /bin/true:0x200\n",
                     os.O_WRONLY | os.O_APPEND) == errno.EEXIST
     assert "Probe type is different" in last_error(tracefs)
     write(events, "p /bin/true:256\n", os.O_WRONLY | os.O_APPEND)  # a new address is another probe
     assert events.read_text().endswith("p:uprobes/p_true_0x100 /bin/true:0x0000000000000100\n")
     assert errno_of(write, events, "-:nosuch\n", os.O_WRONLY | os.O_APPEND) == errno.ENOENT
-    write(events, "-:u1\n-:tpfs_test/u2\n-:uprobes/p_true_0x100\n", os.O_WRONLY | os.O_APPEND)
-    assert events.read_text() == ""
+    write(events, "-:tpfs_u1\n-:tpfs_test/u2\n-:uprobes/p_true_0x100\n", os.O_WRONLY | os.O_APPEND)
+    assert events.read_text() == before
 
 
 # -- tpfs only: what the kernel here cannot show ----------------------------------------
