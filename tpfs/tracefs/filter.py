@@ -7,6 +7,9 @@ kernel's ``calc_stack``, ``predicate_parse`` and ``parse_pred`` do and
 returns the kernel's verdict: its errno (the kernel leaks ``-1``..``-3`` as
 EPERM, ENOENT and ESRCH), its message and the position its caret points
 at. Filters are checked here, not evaluated: nothing fires events yet.
+
+One difference is forced: tpfs has no kernel symbol table, so ``FIELD.function``
+takes any symbol-like name and refuses every address ("Function not found").
 """
 
 from __future__ import annotations
