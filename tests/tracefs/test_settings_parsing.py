@@ -59,7 +59,7 @@ def test_kstrtoull_refuses(text: str, signed: bool, error: type[Exception]) -> N
 @pytest.mark.parametrize(("text", "ok"), [
     ("0-3", True), ("0-7:2/4", True), ("all", True), ("N", True), ("0,2, 5", True),
     ("8", False), ("3-1", False), ("0-3:5/4", False), ("0-3:1/0", False), ("a", False),
-    ("1-", False), ("4294967296", False)])
+    ("1-", False), ("4294967296", False), ("0\n-1:1/2", True), ("0-1:1/2\nx", False)])
 def test_cpulist_as_bitmap_parselist_with_eight_cpus(text: str, ok: bool) -> None:
     assert cpulist_valid(text, 8) is ok
 

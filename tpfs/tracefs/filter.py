@@ -194,7 +194,8 @@ def cpulist_valid(text: str, nbits: int) -> bool:
                     return False
                 end = last
         off = group = end + 1
-        if not at_region_end():
+        plain = at_region_end()
+        if not plain:
             if text[pos] != ":":
                 return False
             pos += 1
@@ -208,6 +209,8 @@ def cpulist_valid(text: str, nbits: int) -> bool:
             off, group = got_off, got_group
         if start > end or group == 0 or off > group or end >= nbits:
             return False
+        if plain and text[pos:pos + 1] in ("", "\n"):  # only a plain region ends at a newline
+            return True
 
 
 def _calc_stack(expr: str) -> FilterError | int:
