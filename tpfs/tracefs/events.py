@@ -17,7 +17,9 @@ own next dynamic events, so a tool that passes one to perf_event_open gets
 an error instead of counting some host event. An id stays with its name for
 the daemon's life unless the range runs out; then the ids of names gone are
 reused. Filters and triggers are remembered per event and dropped when the
-last instance of the name goes.
+last instance of the name goes; at most ``MAX_FILTERS`` events hold a
+filter and ``MAX_TRIGGERS`` triggers exist at once (each text is under a
+page, as the kernel requires), which bounds their memory.
 """
 
 from __future__ import annotations
@@ -50,6 +52,10 @@ COMMON_FIELDS = (
 )
 #: The highest event type id; tpfs-only events count down from here.
 DYNAMIC_ID_TOP = 65535
+#: Bounds on what writers can make the daemon remember (the kernel has none:
+#: its memory is the machine's). Past them a write is ENOSPC and changes nothing.
+MAX_FILTERS = 65536  # events with a filter (or a filter's error) shown
+MAX_TRIGGERS = 65536  # triggers over all events
 FILTER_ERROR = "event filter parse error"
 
 
@@ -94,6 +100,7 @@ class EventLayer:
     _spare_ids: list[int] = field(default_factory=list)
     _filters: dict[str, str] = field(default_factory=dict)
     _triggers: dict[str, list[Trigger]] = field(default_factory=dict)
+    _ntriggers: int = 0
     # The index: subsystem -> event -> readdir key, both in registration order.
     _systems: dict[str, dict[str, int]] = field(default_factory=dict)
     _system_keys: dict[str, int] = field(default_factory=dict)
@@ -268,6 +275,12 @@ class EventLayer:
     def filter_text(self, name: str) -> str:
         return self._filters.get(name, "none") + "\n"
 
+    def _make_room(self, names: list[str]) -> None:
+        """Refuse (ENOSPC) filters on ``names`` that would pass ``MAX_FILTERS``."""
+        new = sum(1 for name in names if name not in self._filters)
+        if len(self._filters) + new > MAX_FILTERS:
+            raise TpfsError(errno.ENOSPC, f"more than {MAX_FILTERS} filtered events")
+
     def _refuse(self, name: str, expr: str, err: FilterError) -> None:
         """Show the error in place of the filter and log it, as ``append_filter_err``."""
         self._filters[name] = err.show(expr)
@@ -279,6 +292,7 @@ class EventLayer:
         if expr.lstrip(SPACES) == "0":
             self._filters.pop(name, None)
             return
+        self._make_room([name])
         err = check_filter(expr, self._fields(name), self.ncpus)
         if err is None:
             self._filters[name] = expr
@@ -290,7 +304,10 @@ class EventLayer:
         """Set every event of ``subsys``; those without the fields show why, as the kernel."""
         expr = _written(buf)
         clear = expr.lstrip(SPACES) == "0"
-        for name in self.names_of(subsys):
+        names = list(self.names_of(subsys))
+        if not clear:
+            self._make_room(names)
+        for name in names:
             if clear:
                 self._filters.pop(name, None)
                 continue
@@ -317,6 +334,7 @@ class EventLayer:
         if line.remove:
             if same:
                 triggers.remove(same[0])
+                self._ntriggers -= 1
         else:
             if trigger.filter is not None:
                 err = check_filter(trigger.filter, self._fields(name), self.ncpus)
@@ -326,7 +344,10 @@ class EventLayer:
                     raise TpfsError(err.errno, f"trigger filter {trigger.filter!r}")
             if same:
                 raise TpfsError(errno.EEXIST, f"a {trigger.command} trigger is already set")
+            if self._ntriggers >= MAX_TRIGGERS:
+                raise TpfsError(errno.ENOSPC, f"more than {MAX_TRIGGERS} triggers")
             triggers.insert(0, trigger)
+            self._ntriggers += 1
         if not triggers:
             del self._triggers[name]
 
@@ -348,5 +369,5 @@ class EventLayer:
             if self.enabled(name):
                 self.set_enabled([name], False)
             self._filters.pop(name, None)
-            self._triggers.pop(name, None)
+            self._ntriggers -= len(self._triggers.pop(name, ()))
             self._remove_name(name)
