@@ -41,10 +41,13 @@ CONTROL = {"modules": ("load", "unload"),
 
 
 def read_text(path: Path) -> str | None:
+    """The file's text, or None if it went before or while it was read (ENODEV)."""
     try:
         return path.read_text()
-    except FileNotFoundError:
-        return None
+    except OSError as exc:
+        if exc.errno in (errno.ENOENT, errno.ENODEV):
+            return None
+        raise
 
 
 def snapshot_modules(mnt: Path) -> dict[str, ModuleFile]:
