@@ -20,7 +20,6 @@ from tpfs.kernel.ring_buffer_format import (
     RINGBUF_TYPE_TIME_EXTEND,
     TS_EXTEND_LIMIT,
     TS_MASK,
-    rb_calculate_event_length,
 )
 
 T0 = 5_000_000_000
@@ -29,11 +28,12 @@ GAPS = [0, 1, 999, TS_MASK, TS_MASK + 1, 1 << 32, 3, (1 << 45) + 17, TS_EXTEND_L
 
 
 def stored(payload: bytes) -> bytes:
-    """The payload as a record holds it: rounded up, with zero slack."""
-    length = rb_calculate_event_length(len(payload)) - 4
-    if length > 112:
-        length -= 4
-    return payload + bytes(length - len(payload))
+    """The payload as a record holds it: rounded up to 4 bytes, with zero slack.
+
+    Never fewer than 4 bytes, and 12 for 5 to 8: a 12-byte record is made 16.
+    """
+    rounded = -(-max(len(payload), 1) // 4) * 4
+    return payload + bytes((12 if rounded == 8 else rounded) - len(payload))
 
 
 def write_mix(rb: RingBuffer, cpu: int, count: int, ts: int = T0) -> list[KEvent]:
