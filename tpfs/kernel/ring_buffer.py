@@ -41,6 +41,10 @@ Differences from the kernel, on purpose:
 * A delta that does not fit a time extend (2**59 ns, over 18 years) starts
   a new page, whose header holds the full time stamp. (The kernel warns and
   writes a zero delta.)
+* A non-consuming walk that the buffer changes under finds its place again
+  by sequence number; the kernel's iterator starts its page over and
+  reports lost events. (The kernel stops recording while ``trace`` is open,
+  the ``pause-on-trace`` option, so by default neither happens.)
 * No absolute-time-stamp mode, sub-buffer sizes other than one page, or
   memory mapping; a page is always ``PAGE_SIZE`` bytes.
 * A page's data takes memory only as events are written to it, and
@@ -396,6 +400,7 @@ class RingBufferPerCpu:
                 return
 
     def _walk(self, want: int) -> Iterator[Event]:
+        """The reader page from the reader's offset, then the ring from head to tail."""
         page = self.reader_page
         index: int | None = None
         offset, seq = page.read, page.first_seq + page.read_entries
