@@ -5,13 +5,14 @@
 
 TPFS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TPFS_VENV=${TPFS_VENV:-$TPFS_ROOT/.venv}
-TPFS_SYSTEM_PACKAGES="fuse3 libfuse3-dev pkg-config gcc python3-dev python3-venv"
+TPFS_SYSTEM_PACKAGES="fuse3 libfuse3-dev pkg-config gcc python3-dev python3-venv libtraceevent1"
 
 tpfs_system_packages() {
     local missing=()
     command -v fusermount3 >/dev/null || missing+=(fuse3)
     pkg-config --exists fuse3 2>/dev/null || missing+=(libfuse3-dev pkg-config)
     command -v gcc >/dev/null || missing+=(gcc)
+    ldconfig -p 2>/dev/null | grep -q 'libtraceevent\.so\.1 ' || missing+=(libtraceevent1)
     [ ${#missing[@]} -eq 0 ] && return 0
     if [ "$(id -u)" -ne 0 ]; then
         echo "tpfs: missing system packages (${missing[*]}); as root run:" >&2
