@@ -3,23 +3,8 @@
 from __future__ import annotations
 
 from tpfs.kernel.iterator import LegacyWalk, SortedWalk, TracepointIter
-from tpfs.kernel.registry import Registry
 
-CORE = ["a:one", "a:two", "b:three"]
-
-
-def loaded(n: int, per: int = 3, seed: int = 3) -> Registry:
-    reg = Registry(CORE, seed=seed)
-    for i in range(n):
-        reg.module_coming(f"m{i}", [f"m{i}:e{j}" for j in range(per)])
-    return reg
-
-
-def expected(reg: Registry) -> list[str]:
-    out = list(CORE)
-    for mod in sorted(reg.tp_modules, key=lambda m: m.address):
-        out.extend(tp.name for tp in mod.tracepoints)
-    return out
+from registries import expected, loaded
 
 
 def test_walk_is_core_then_modules_by_address() -> None:

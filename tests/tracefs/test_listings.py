@@ -16,21 +16,7 @@ from tpfs.tools.contract import check_listing, split_records
 from tpfs.tracefs.listings import EventListing, TracepointListing
 from tpfs.tracefs.seqfile import SeqFile, SeqOperations
 
-CORE = ["a:one", "a:two", "b:three"]
-
-
-def loaded(n: int, per: int = 3, seed: int = 3) -> Registry:
-    reg = Registry(CORE, seed=seed)
-    for i in range(n):
-        reg.module_coming(f"m{i}", [f"m{i}:e{j}" for j in range(per)])
-    return reg
-
-
-def expected(reg: Registry) -> list[str]:
-    out = list(CORE)
-    for mod in sorted(reg.tp_modules, key=lambda m: m.address):
-        out.extend(tp.name for tp in mod.tracepoints)
-    return out
+from registries import CORE, expected, loaded
 
 
 @pytest.mark.parametrize("filler", [EventListing, TracepointListing])
