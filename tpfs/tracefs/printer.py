@@ -1,0 +1,167 @@
+"""Events printed the way the kernel's ``trace`` file prints them.
+
+The event's own text comes from libtraceevent (``tep_print_event`` with
+``TEP_PRINT_INFO``) over the event's ``format``; the context before it
+follows ``kernel/trace/trace_output.c``: ``trace_print_context`` (comm
+``%16s``, ``-%-7d`` pid, ``[%03d]`` cpu), ``trace_print_lat_fmt`` (the
+flags column) and ``trace_print_time`` (microseconds rounded from
+nanoseconds). ``header`` is ``trace``'s header for the nop tracer with the
+default options (irq-info, no record-tgid). Text is ``str`` with undecodable
+bytes kept as surrogates (``errors="surrogateescape"``).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import weakref
+from dataclasses import dataclass, field
+
+from .libtraceevent import PRINT_INFO, TepRecord, TraceSeq, library
+from .record import PRINT_FORMAT, PRINT_ID, layout
+
+# enum trace_flag_type (include/linux/trace_events.h, Linux 6.13 and later)
+IRQS_OFF = 0x01
+NEED_RESCHED_LAZY = 0x02
+NEED_RESCHED = 0x04
+HARDIRQ = 0x08
+SOFTIRQ = 0x10
+PREEMPT_RESCHED = 0x20
+NMI = 0x40
+BH_OFF = 0x80
+
+_RESCHED = {
+    NEED_RESCHED | NEED_RESCHED_LAZY | PREEMPT_RESCHED: "B",
+    NEED_RESCHED | PREEMPT_RESCHED: "N",
+    NEED_RESCHED_LAZY | PREEMPT_RESCHED: "L",
+    NEED_RESCHED | NEED_RESCHED_LAZY: "b",
+    NEED_RESCHED: "n",
+    PREEMPT_RESCHED: "p",
+    NEED_RESCHED_LAZY: "l",
+}
+#: What ``tracing_mark_write`` records as the ip of ``ftrace:print``
+#: records that tpfs makes; ``Printer`` names it as the kernel does.
+MARKER_IP = 0xFFFFFFFF81000000
+UNKNOWN_COMM = "<...>"
+
+
+def header(entries: int, written: int, ncpus: int, tracer: str = "nop") -> str:
+    """The ``trace`` file's header (``print_func_help_header_irq``)."""
+    return (f"# tracer: {tracer}\n#\n"
+            f"# entries-in-buffer/entries-written: {entries}/{written}   #P:{ncpus}\n#\n"
+            "#                                _-----=> irqs-off/BH-disabled\n"
+            "#                               / _----=> need-resched\n"
+            "#                              | / _---=> hardirq/softirq\n"
+            "#                              || / _--=> preempt-depth\n"
+            "#                              ||| / _-=> migrate-disable\n"
+            "#                              |||| /     delay\n"
+            "#           TASK-PID     CPU#  |||||  TIMESTAMP  FUNCTION\n"
+            "#              | |         |   |||||     |         |\n")
+
+
+def lat_flags(flags: int, preempt_count: int) -> str:
+    """The five-letter column from ``common_flags`` and ``common_preempt_count``."""
+    irqs_off = flags & IRQS_OFF
+    bh_off = flags & BH_OFF
+    irqs = "D" if irqs_off and bh_off else "d" if irqs_off else "b" if bh_off else "."
+    resched = _RESCHED.get(flags & (NEED_RESCHED | NEED_RESCHED_LAZY | PREEMPT_RESCHED), ".")
+    nmi, hard, soft = flags & NMI, flags & HARDIRQ, flags & SOFTIRQ
+    irq = ("Z" if nmi and hard else "z" if nmi else "H" if hard and soft
+           else "h" if hard else "s" if soft else ".")
+    depth = f"{preempt_count & 0xF:x}" if preempt_count & 0xF else "."
+    migrate = f"{preempt_count >> 4 & 0xF:x}" if preempt_count & 0xF0 else "."
+    return irqs + resched + irq + depth + migrate
+
+
+def context(comm: str | None, pid: int, cpu: int, flags: int, preempt_count: int,
+            ts: int) -> str:
+    """``TASK-PID [CPU] FLAGS SECS.USECS: `` for a record at ``ts`` nanoseconds."""
+    usecs = (ts + 500) // 1000
+    secs, rem = divmod(usecs, 1_000_000)
+    task = comm if comm is not None else "<idle>" if pid == 0 else UNKNOWN_COMM
+    return (f"{task:>16}-{pid:<7} [{cpu:03d}] {lat_flags(flags, preempt_count)}"
+            f" {secs:5d}.{rem:06d}: ")
+
+
+def _free(tep: int) -> None:
+    library().tep_free(tep)
+
+
+@dataclass(slots=True, weakref_slot=True)
+class Printer:
+    """A libtraceevent handle that knows some events' formats."""
+
+    _tep: int = 0
+    _free: weakref.finalize[[int], Printer] | None = None
+    _formats: dict[int, tuple[str, str]] = field(default_factory=dict)
+    _names: dict[int, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._reset()
+        self.add_event("ftrace", PRINT_FORMAT)
+
+    def _reset(self) -> None:
+        lib = library()
+        tep = lib.tep_alloc()
+        if not tep:
+            raise MemoryError("tep_alloc failed")
+        lib.tep_set_long_size(tep, 8)
+        lib.tep_register_function(tep, b"tracing_mark_write", MARKER_IP, None)
+        if self._free is not None:
+            self._free()
+        self._tep = tep
+        self._free = weakref.finalize(self, _free, tep)
+
+    def add_event(self, subsys: str, fmt: str) -> None:
+        """Register an event's format once; a new format for a known id replaces it."""
+        event = layout(fmt)
+        if self._formats.get(event.id) == (subsys, fmt):
+            return
+        replaced = event.id in self._formats
+        self._formats[event.id] = (subsys, fmt)
+        self._names[event.id] = event.name
+        if replaced:
+            self._reset()
+            for sys, text in self._formats.values():
+                self._parse(sys, text)
+        else:
+            self._parse(subsys, fmt)
+
+    def _parse(self, subsys: str, fmt: str) -> None:
+        lib = library()
+        raw = fmt.encode()
+        err = lib.tep_parse_event(self._tep, raw, len(raw), subsys.encode())
+        if err:
+            msg = ctypes.create_string_buffer(256)
+            lib.tep_strerror(self._tep, err, msg, len(msg))
+            raise ValueError(f"libtraceevent rejects {subsys}:{layout(fmt).name}: "
+                             f"{msg.value.decode(errors='replace')}")
+
+    def text(self, record: bytes, *, cpu: int = 0, ts: int = 0) -> str:
+        """The event's text (``TEP_PRINT_INFO``) for a record of a registered event."""
+        event_id = int.from_bytes(record[:2], "little")
+        if event_id not in self._formats:
+            raise ValueError(f"no format registered for event id {event_id}")
+        lib = library()
+        buf = ctypes.create_string_buffer(record, len(record))
+        rec = TepRecord(ts=ts, record_size=len(record), size=len(record),
+                        data=ctypes.addressof(buf), cpu=cpu, ref_count=1, locked=1)
+        seq = TraceSeq()
+        lib.trace_seq_init(ctypes.byref(seq))
+        try:
+            lib.tep_print_event(ctypes.c_void_p(self._tep), ctypes.byref(seq),
+                                ctypes.byref(rec), ctypes.c_char_p(b"%s"),
+                                ctypes.c_char_p(PRINT_INFO))
+            lib.trace_seq_terminate(ctypes.byref(seq))
+            return ctypes.string_at(seq.buffer, seq.len).decode(errors="surrogateescape")
+        finally:
+            lib.trace_seq_destroy(ctypes.byref(seq))
+
+    def line(self, record: bytes, *, cpu: int, ts: int, comm: str | None = None) -> str:
+        """The record's whole line in ``trace``, newline included."""
+        flags, preempt_count = record[2], record[3]
+        pid = int.from_bytes(record[4:8], "little", signed=True)
+        text = self.text(record, cpu=cpu, ts=ts)
+        event_id = int.from_bytes(record[:2], "little")
+        # ftrace:print's output is its own: "SYMBOL: TEXT" with the text's newline.
+        body = text if event_id == PRINT_ID else f"{self._names[event_id]}: {text}\n"
+        return context(comm, pid, cpu, flags, preempt_count, ts) + body

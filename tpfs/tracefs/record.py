@@ -1,0 +1,190 @@
+"""Binary event records laid out exactly as an event's ``format`` text says.
+
+``layout(fmt)`` parses a format once (cached per text) into a ``Layout``;
+``Layout.encode`` builds the record a probe would write into the ring
+buffer: the common header (``common_type`` = the event's id, flags,
+preempt count, pid), then the event's fields, then the data of its dynamic
+fields (``__data_loc``: a u32 ``length << 16 | offset``; ``__rel_loc``: the
+offset counts from the end of the field), padded to 4 bytes as the ring
+buffer pads payloads. ``encode_print`` builds a ``trace_marker`` record
+(``ftrace:print``) as ``tracing_mark_write`` does.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+#: ``events/ftrace/print/format`` of the reference kernel (Linux 6.18, read
+#: from its tracefs): the embedded catalogue leaves out the ftrace events.
+PRINT_FORMAT = (
+    "name: print\nID: 5\nformat:\n"
+    "\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n"
+    "\tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;\n"
+    "\tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;\n"
+    "\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;\n"
+    "\n"
+    "\tfield:unsigned long ip;\toffset:8;\tsize:8;\tsigned:0;\n"
+    "\tfield:char buf[];\toffset:16;\tsize:0;\tsigned:0;\n"
+    "\n"
+    'print fmt: "%ps: %s", (void *)REC->ip, REC->buf\n'
+)
+PRINT_ID = 5
+
+Value = int | str | bytes
+
+_FIELD = re.compile(r"\tfield:\s*(?P<decl>[^;]+);\toffset:(?P<offset>\d+);"
+                    r"\tsize:(?P<size>\d+);\tsigned:(?P<signed>-?\d+);")
+_DECL = re.compile(r"(?P<type>.*?)\s*\b(?P<name>[A-Za-z_]\w*)(?P<dims>(?:\[[^\]]*\])*)$")
+_COMMON = ("common_type", "common_flags", "common_preempt_count", "common_pid")
+
+
+@dataclass(frozen=True, slots=True)
+class FieldLayout:
+    """One ``field:`` line: ``kind`` is scalar, array, tail (``x[]``, size 0) or dynamic."""
+
+    type: str
+    name: str
+    offset: int
+    size: int
+    signed: bool
+    kind: str
+    align: int
+
+    @property
+    def is_text(self) -> bool:
+        return self.type.removeprefix("__data_loc ").removeprefix("__rel_loc ").startswith("char")
+
+    def _value_bytes(self, value: Value, nul: bool) -> bytes:
+        if isinstance(value, bytes):
+            return value
+        if isinstance(value, str) and self.is_text:
+            return value.encode() + (b"\0" if nul else b"")
+        raise ValueError(f"field {self.name}: {type(value).__name__} is not a {self.type} value")
+
+    def scalar(self, value: Value) -> bytes:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"field {self.name}: {value!r} is not an integer")
+        bits = 8 * self.size - self.signed
+        low, high = (-(1 << bits) if self.signed else 0), (1 << bits) - 1
+        if not low <= value <= high:
+            raise ValueError(f"field {self.name}: {value} does not fit "
+                             f"{'signed' if self.signed else 'unsigned'} {self.size} bytes")
+        return value.to_bytes(self.size, "little", signed=self.signed)
+
+    def array(self, value: Value) -> bytes:
+        raw = self._value_bytes(value, nul=False)
+        room = self.size - 1 if isinstance(value, str) else self.size
+        if len(raw) > room:
+            nul = " with its NUL" if room < self.size else ""
+            raise ValueError(f"field {self.name}: {len(raw)} bytes do not fit "
+                             f"{self.type} {self.name}[{self.size}]{nul}")
+        return raw.ljust(self.size, b"\0")
+
+    def data(self, value: Value) -> bytes:
+        return self._value_bytes(value, nul=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """An event's record layout: its name, id and fields in format order."""
+
+    name: str
+    id: int
+    fields: tuple[FieldLayout, ...]
+    #: Bytes before the dynamic data: the end of the last field, rounded up
+    #: to the struct's alignment as the C struct's size is.
+    fixed_size: int
+    by_name: Mapping[str, FieldLayout] = field(repr=False, compare=False)
+
+    def encode(self, values: Mapping[str, Value] | None = None, *, pid: int = 0,
+               flags: int = 0, preempt_count: int = 0, event_id: int | None = None) -> bytes:
+        """The record for ``values`` (field name → int, or str/bytes for arrays and
+        dynamic fields); fields not given are zero or empty."""
+        values = dict(values or {})
+        for name in values:
+            if name not in self.by_name or name in _COMMON:
+                raise ValueError(f"{self.name}: no field {name!r} to set")
+        values.update(common_type=self.id if event_id is None else event_id,
+                      common_flags=flags, common_preempt_count=preempt_count, common_pid=pid)
+        record = bytearray(self.fixed_size)
+        tail = bytearray()
+        for f in self.fields:
+            value = values.get(f.name)
+            if f.kind == "scalar":
+                record[f.offset:f.offset + f.size] = f.scalar(0 if value is None else value)
+            elif f.kind == "array":
+                if value is not None:
+                    record[f.offset:f.offset + f.size] = f.array(value)
+            elif f.kind == "tail":
+                tail += b"" if value is None else f.data(value)
+            else:
+                data = (b"\0" if f.is_text else b"") if value is None else f.data(value)
+                start = self.fixed_size + len(tail)
+                where = start - (f.offset + f.size) if f.type.startswith("__rel_loc") else start
+                if len(data) > 0xFFFF or where > 0xFFFF:
+                    raise ValueError(f"field {self.name}: {len(data)} bytes are too long")
+                record[f.offset:f.offset + 4] = (len(data) << 16 | where).to_bytes(4, "little")
+                tail += data
+        record += tail
+        return bytes(record.ljust(-(-len(record) // 4) * 4, b"\0"))
+
+
+def _field(line: str) -> FieldLayout | None:
+    m = _FIELD.match(line)
+    if m is None:
+        return None
+    decl = m["decl"].strip()
+    d = _DECL.match(decl)
+    if d is None:
+        raise ValueError(f"cannot parse field declaration {decl!r}")
+    size, dims, ftype = int(m["size"]), d["dims"], d["type"]
+    if ftype.startswith(("__data_loc", "__rel_loc")):
+        kind, align = "dynamic", 4
+    elif dims:
+        counts = re.findall(r"\[(\d*)\]", dims)
+        count = 1
+        for c in counts:
+            count *= int(c) if c else 0
+        kind = "array" if size else "tail"
+        element = size // count if count and size % count == 0 else 1
+        align = element if element in (1, 2, 4, 8) else 1
+    else:
+        kind, align = "scalar", size if size in (1, 2, 4, 8) else 1
+    return FieldLayout(ftype, d["name"], int(m["offset"]), size, m["signed"] == "1", kind, align)
+
+
+@lru_cache(maxsize=4096)
+def layout(fmt: str) -> Layout:
+    """Parse an event's ``format`` text (cached per text)."""
+    name, event_id = "", 0
+    fields: list[FieldLayout] = []
+    for line in fmt.splitlines():
+        if line.startswith("name: "):
+            name = line[6:].strip()
+        elif line.startswith("ID: "):
+            event_id = int(line[4:])
+        elif line.startswith("print fmt:"):
+            break
+        elif (f := _field(line)) is not None:
+            fields.append(f)
+    by_name = {f.name: f for f in fields}
+    missing = [c for c in _COMMON if c not in by_name]
+    if missing:
+        raise ValueError(f"format of {name!r} lacks {', '.join(missing)}")
+    end = max(f.offset + f.size for f in fields)
+    align = max(f.align for f in fields)
+    return Layout(name, event_id, tuple(fields), -(-end // align) * align, by_name)
+
+
+def encode_print(text: str | bytes, *, ip: int = 0, pid: int = 0, flags: int = 0,
+                 preempt_count: int = 0) -> bytes:
+    """A ``trace_marker`` record: header, ip, the text with a ``\\n`` added if
+    missing, a NUL; sized as ``tracing_mark_write`` reserves it (text + 2)."""
+    raw = text.encode() if isinstance(text, str) else text
+    body = raw if raw.endswith(b"\n") else raw + b"\n"
+    record = layout(PRINT_FORMAT).encode({"ip": ip, "buf": body + b"\0"}, pid=pid, flags=flags,
+                                         preempt_count=preempt_count)
+    return record.ljust(-(-(16 + len(raw) + 2) // 4) * 4, b"\0")
