@@ -347,6 +347,19 @@ def test_events_list_in_registration_order(tracefs: Path) -> None:
         "enable", "filter", "trigger", "format", "id"]
 
 
+@pytest.mark.parametrize("name, value", [("tracing_on", "0"),
+                                         ("events/sched/sched_switch/enable", "1")])
+def test_a_read_from_the_start_shows_the_handles_own_write(tracefs: Path, name: str,
+                                                          value: str) -> None:
+    fd = os.open(tracefs / name, os.O_RDWR)
+    try:
+        assert os.pread(fd, 100, 0) != f"{value}\n".encode()
+        os.write(fd, value.encode())
+        assert os.pread(fd, 100, 0) == f"{value}\n".encode()
+    finally:
+        os.close(fd)
+
+
 def test_top_level_settings(tracefs: Path) -> None:
     write(tracefs / "tracing_on", "0")
     assert (tracefs / "tracing_on").read_text() == "0\n"

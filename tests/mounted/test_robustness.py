@@ -182,6 +182,17 @@ def test_limits_are_enospc_and_configurable(mount_factory, small_catalog) -> Non
                                              capture_output=True, text=True).stdout
 
 
+def test_total_module_tracepoints_are_capped(mount_factory, small_catalog) -> None:
+    mount = mount_factory("--catalog", str(small_catalog), "--max-instances", "5")
+    mount.write("modules/load", "a taint=O a:x a:y\n")  # tainted ones count too
+    with pytest.raises(OSError) as exc:
+        mount.write("modules/load", "b b:x b:y\nc c:x c:y\n")
+    assert exc.value.errno == errno.ENOSPC and sorted(os.listdir(mount / "modules")) == [
+        "a", "load", "unload"]
+    mount.write("modules/load", "b b:x b:y b:z\n")
+    assert "b:z" in mount.read("available_events")
+
+
 # -- load -----------------------------------------------------------------------------
 
 WRITER = r"""

@@ -60,12 +60,15 @@ def parse_args(argv: list[str], epilog: str = "") -> argparse.Namespace:
     p.add_argument("--max-probes", type=int, default=defaults.max_probes)
     p.add_argument("--max-module-tracepoints", type=int,
                    default=defaults.max_module_tracepoints)
+    p.add_argument("--max-instances", type=int, default=defaults.max_instances,
+                   help="tracepoints over all loaded modules, tainted ones included")
     return p.parse_args(argv)
 
 
 def build(args: argparse.Namespace, operations: type[Operations] = Operations) -> Operations:
     cat = catalog.load(args.catalog)
-    limits = Limits(args.max_modules, args.max_probes, args.max_module_tracepoints)
+    limits = Limits(args.max_modules, args.max_probes, args.max_module_tracepoints,
+                    args.max_instances)
     registry = Registry([e.name for e in cat.events], seed=args.seed, limits=limits)
     tree = Tree(registry, cat, legacy=args.legacy_iterator)
     gid = args.gid if args.gid is not None else os.getgid()
