@@ -90,10 +90,12 @@ def _free(tep: int) -> None:
 class Printer:
     """A libtraceevent handle that knows some events' formats."""
 
-    _tep: int = 0
-    _free: weakref.finalize[[int], Printer] | None = None
-    _formats: dict[int, tuple[str, str]] = field(default_factory=dict)
-    _names: dict[int, str] = field(default_factory=dict)
+    _tep: int = field(default=0, init=False)
+    _free: weakref.finalize[[int], Printer] | None = field(default=None, init=False)
+    _formats: dict[int, tuple[str, str]] = field(default_factory=dict, init=False)
+    _names: dict[int, str] = field(default_factory=dict, init=False)
+    _functions: dict[int, str] = field(default_factory=lambda: {MARKER_IP: "tracing_mark_write"},
+                                       init=False)
 
     def __post_init__(self) -> None:
         self._reset()
@@ -105,26 +107,39 @@ class Printer:
         if not tep:
             raise MemoryError("tep_alloc failed")
         lib.tep_set_long_size(tep, 8)
-        lib.tep_register_function(tep, b"tracing_mark_write", MARKER_IP, None)
+        for addr, name in self._functions.items():
+            lib.tep_register_function(tep, name.encode(), addr, None)
         if self._free is not None:
             self._free()
         self._tep = tep
         self._free = weakref.finalize(self, _free, tep)
+        for sys, text in self._formats.values():
+            self._parse(sys, text)
+
+    def add_function(self, name: str, addr: int) -> None:
+        """Name the kernel function at ``addr`` (for ``%ps``, as kallsyms would)."""
+        if self._functions.get(addr) != name:
+            # libtraceevent maps functions once, at its first lookup: start afresh.
+            self._functions[addr] = name
+            self._reset()
 
     def add_event(self, subsys: str, fmt: str) -> None:
         """Register an event's format once; a new format for a known id replaces it."""
         event = layout(fmt)
         if self._formats.get(event.id) == (subsys, fmt):
             return
-        replaced = event.id in self._formats
-        self._formats[event.id] = (subsys, fmt)
-        self._names[event.id] = event.name
-        if replaced:
-            self._reset()
-            for sys, text in self._formats.values():
-                self._parse(sys, text)
-        else:
+        old = self._formats.get(event.id)
+        if old is None:
             self._parse(subsys, fmt)
+        self._formats[event.id] = (subsys, fmt)
+        if old is not None:
+            try:
+                self._reset()
+            except ValueError:
+                self._formats[event.id] = old
+                self._reset()
+                raise
+        self._names[event.id] = event.name
 
     def _parse(self, subsys: str, fmt: str) -> None:
         lib = library()
