@@ -446,7 +446,7 @@ def test_module_events_come_and_go_with_the_module(tpfs) -> None:
     assert os.listdir(tpfs / "events/newsub") == ["filter", "enable", "ev1", "ev2"]
     assert "\tsigned:1;\n\n\nprint fmt: " in (tpfs / "events/newsub/ev1/format").read_text()
     write(tpfs / "events/newsub/ev1/enable", "1")
-    assert (tpfs / "probes/newsub:ev1").read_text() == "trace_event_raw_event_ev1 0x0\n"
+    assert (tpfs / "probes/newsub:ev1").read_text() == "trace_event_raw_event_ev1 0x0 0\n"
     assert "newsub:ev1 m 1 1" in (tpfs / "tracepoints").read_text()
     assert (tpfs / "set_event").read_text() == "newsub:ev1\n"
     write(tpfs / "events/sched/sched_switch/enable", "1")

@@ -299,3 +299,34 @@ def test_the_probe_limit_holds_at_its_exact_boundary(limit: int) -> None:
     assert exc.value.errno == errno.ENOSPC and reg.probe_count() == limit
     reg.tracepoint_probe_unregister("x:y", "p", 0)
     reg.tracepoint_probe_register("x:y", "p", limit)  # one freed, one fits again
+
+
+def test_firing_calls_each_enabled_instance_and_counts_hits(reg: Registry) -> None:
+    reg.module_coming("m1", ["sched:sched_switch"])
+    reg.tracepoint_probe_register("sched:sched_switch", "a")
+    reg.tracepoint_probe_register("sched:sched_switch", "b", 7)
+    calls: list[tuple[str, Probe]] = []
+    assert reg.fire("sched:sched_switch", lambda tp, p: calls.append((tp.owner, p))) == 4
+    assert calls == [("kernel", Probe("a")), ("kernel", Probe("b", 7)),
+                     ("m1", Probe("a")), ("m1", Probe("b", 7))]
+    entry = reg.get_tracepoint("sched:sched_switch")
+    assert entry.hits == {Probe("a"): 2, Probe("b", 7): 2}
+    assert reg.fire("sched:sched_wakeup", lambda tp, p: calls.append((tp.owner, p))) == 0
+    reg.tracepoint_probe_unregister("sched:sched_switch", "a")
+    assert entry.hits == {Probe("b", 7): 2}  # a removed probe's count goes with it
+
+
+def test_an_array_replaced_during_a_firing_lives_until_the_firing_ends(reg: Registry) -> None:
+    reg.tracepoint_probe_register("sched:sched_switch", "a")
+    reg.tracepoint_probe_register("sched:sched_switch", "b")
+    seen: list[int] = []
+
+    def call(tp, probe: Probe) -> None:
+        if probe.func == "a":  # like a trigger: removes a probe mid-firing
+            reg.tracepoint_probe_unregister("sched:sched_switch", "b")
+            seen.append(reg.pending_release)
+
+    assert reg.fire("sched:sched_switch", call) == 2  # the loaded array still calls b
+    assert seen == [1]  # (a, b) was held by the firing
+    assert reg.pending_release == 0  # and released once it ended
+    assert reg.get_tracepoint("sched:sched_switch").hits == {Probe("a"): 1}

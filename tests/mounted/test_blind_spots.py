@@ -65,7 +65,7 @@ def test_the_registrys_own_errors_reach_the_writer(small: Mount, line: str, code
     with pytest.raises(OSError) as exc:
         small.write(target, line + "\n")
     assert exc.value.errno == code
-    assert small.read("probes/sched:sched_switch") == "p 0x1\n"
+    assert small.read("probes/sched:sched_switch") == "p 0x1 0\n"
 
 
 @pytest.mark.parametrize("module, command", [("tpfs", []), ("tpfs.churn", ["churn"]),

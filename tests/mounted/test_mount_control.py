@@ -100,7 +100,7 @@ def test_unload_and_rm(small) -> None:
 
 def test_register_unregister(small) -> None:
     small.write("probes/register", "later:ev p\nlater:ev p 0x10\nlater:ev q 5\n")
-    assert small.read("probes/later:ev") == "p 0x0\np 0x10\nq 0x5\n"
+    assert small.read("probes/later:ev") == "p 0x0 0\np 0x10 0\nq 0x5 0\n"
     fails(small, "probes/register", "later:ev p 16\n", errno.EEXIST)
     fails(small, "probes/register", "x:y r\nx:y r\n", errno.EEXIST)
     small.write("modules/load", "later later:ev\n")
@@ -109,7 +109,7 @@ def test_register_unregister(small) -> None:
     fails(small, "probes/unregister", "nobody:here p\n", errno.ENOENT)
     fails(small, "probes/unregister", "later:ev q 5\nlater:ev q 5\n", errno.ENOENT)
     small.write("probes/unregister", "later:ev p 0x10\n")
-    assert small.read("probes/later:ev") == "p 0x0\nq 0x5\n"
+    assert small.read("probes/later:ev") == "p 0x0 0\nq 0x5 0\n"
     os.unlink(small / "probes/later:ev")
     assert [n for n in os.listdir(small / "probes") if ":" in n] == []
     assert small.read("tracepoints").splitlines()[-1] == "later:ev later 0 0"
@@ -130,7 +130,7 @@ def test_malformed_probe_lines_are_einval(small, line: str) -> None:
 def test_noupdate_batch_waits_for_update(small) -> None:
     small.write("modules/load", "m m:a\n")
     small.write("probes/register_noupdate", "m:a p\n")
-    assert small.read("probes/m:a") == "p 0x0\n"
+    assert small.read("probes/m:a") == "p 0x0 0\n"
     assert small.read("tracepoints").splitlines()[-1] == "m:a m 0 0"
     small.write("probes/update", "1\n")
     assert small.read("tracepoints").splitlines()[-1] == "m:a m 1 1"

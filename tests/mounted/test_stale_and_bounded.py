@@ -52,7 +52,7 @@ def test_a_stale_probe_file_answers_enodev(small: Mount) -> None:
     small.write("probes/register", "a:b p\n")
     fd = os.open(small / "probes/a:b", os.O_RDONLY)
     try:
-        assert os.read(fd, 100) == b"p 0x0\n"
+        assert os.read(fd, 100) == b"p 0x0 0\n"
         small.write("probes/unregister", "a:b p\n")
         small.write("probes/register", "a:b q\n")  # a new entry, not the one opened
         assert os.fstat(fd).st_mode & 0o440

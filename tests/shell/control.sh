@@ -22,7 +22,7 @@ same "after unload" "load m1 m2 unload" "$(ls "$MNT/modules" | tr '\n' ' ' | sed
 
 check "register" bash -c "echo 's1:a myprobe 0x20' > '$MNT/probes/register'"
 check "register early" bash -c "echo 'early:ev p' >> '$MNT/probes/register'"
-same "probe file" "myprobe 0x20" "$(cat "$MNT/probes/s1:a")"
+same "probe file" "myprobe 0x20 0" "$(cat "$MNT/probes/s1:a")"
 same "state" "s1:a m1 1 1" "$(grep '^s1:a ' "$MNT/tracepoints")"
 refuses "register twice" "File exists" bash -c "echo 's1:a myprobe 32' > '$MNT/probes/register'"
 refuses "unregister missing pair" "No such file" \

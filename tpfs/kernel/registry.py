@@ -28,7 +28,7 @@ from __future__ import annotations
 import bisect
 import errno
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .errors import TpfsError
 from .rcu import GracePeriod
@@ -50,6 +50,9 @@ class Probe:
 #: since a replaced array is only released after a grace period.
 ProbeArray = tuple[Probe, ...]
 
+#: What calling a probe does; the model only counts the call.
+ProbeCall = Callable[["Tracepoint", Probe], None]
+
 
 @dataclass(slots=True, eq=False)
 class Tracepoint:
@@ -67,10 +70,14 @@ class Tracepoint:
 
 @dataclass(slots=True, eq=False)
 class TracepointEntry:
-    """The hash-table entry of a name; ``refcount`` is its number of probes."""
+    """The hash-table entry of a name; ``refcount`` is its number of probes.
+
+    ``hits`` counts, per registered probe, the calls firings made to it.
+    """
 
     name: str
     funcs: ProbeArray = ()
+    hits: dict[Probe, int] = field(default_factory=dict)
 
     @property
     def refcount(self) -> int:
@@ -274,6 +281,8 @@ class Registry:
         self._nprobes -= len(old) - len(kept)
         if kept:
             entry.funcs = kept
+            if probe is not None:  # its hits go with it
+                entry.hits.pop(probe, None)
         else:
             del self.entries[name]
         return old
@@ -376,6 +385,33 @@ class Registry:
         self.tracepoint_update_probes(())
         for old in release:
             self._release_probes(old)
+
+    # -- firing ----------------------------------------------------------
+    def fire(self, name: str, call: ProbeCall) -> int:
+        """``trace_NAME()``: every enabled instance of ``name`` calls its probe array.
+
+        Each instance's array is loaded once, inside an RCU read-side section,
+        so an array that ``call`` replaces (a trigger registering or removing
+        probes) stays alive until the firing is done with it and is released
+        after the grace period. Each call counts a hit on the probe, if it is
+        still registered. Returns how many probe calls were made.
+        """
+        calls = 0
+        for tp in list(self._by_name.get(name, ())):
+            funcs = tp.funcs
+            if not tp.state or not funcs:
+                continue
+            reader = self.rcu.read_lock()
+            try:
+                for probe in funcs:
+                    entry = self.entries.get(name)
+                    if entry is not None and probe in entry.funcs:
+                        entry.hits[probe] = entry.hits.get(probe, 0) + 1
+                    call(tp, probe)
+                    calls += 1
+            finally:
+                self.rcu.read_unlock(reader)
+        return calls
 
     # -- modules ---------------------------------------------------------
     def load_modules(self, specs: Sequence[ModuleSpec]) -> list[Module]:

@@ -75,5 +75,5 @@ def parse_module(text: str) -> ModuleFile:
 
 
 def show_entry(entry: TracepointEntry) -> str:
-    """``probes/SUBSYS:EVENT``: one ``PROBE DATA`` line per probe, in array order."""
-    return "".join(f"{p.func} {p.data:#x}\n" for p in entry.funcs)
+    """``probes/SUBSYS:EVENT``: one ``PROBE DATA HITS`` line per probe, in array order."""
+    return "".join(f"{p.func} {p.data:#x} {entry.hits.get(p, 0)}\n" for p in entry.funcs)
