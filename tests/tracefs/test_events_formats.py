@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import os
 
 import pytest
 
 from tpfs.kernel.registry import Registry
 from tpfs.tracefs.catalog import load_embedded
-from tpfs.tracefs.nodes import File
+from tpfs.tracefs.nodes import File, Opener
 from tpfs.tracefs.tree import Tree
 
 TEP_EVENT_FL_FAILED = 0x80000000
@@ -49,7 +50,7 @@ def tep() -> ctypes.CDLL:
 def read(t: Tree, *path: str) -> str:
     node = t.resolve(path)
     assert isinstance(node, File)
-    return node.open(0).read(0, 1 << 20).decode()
+    return node.open(Opener(os.O_RDONLY)).read(0, 1 << 20).decode()
 
 
 def test_every_served_format_parses(tep: ctypes.CDLL) -> None:

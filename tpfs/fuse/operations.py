@@ -23,13 +23,22 @@ import pyfuse3
 
 from ..kernel.errors import TpfsError
 from ..tracefs.handles import Handle
-from ..tracefs.nodes import Directory, File, Node
+from ..tracefs.nodes import Directory, File, Node, Opener
 from ..tracefs.tree import Tree
 from .inodes import DirHandle, Inodes, Path
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+
+def task_comm(pid: int) -> str | None:
+    """The opening task's name, as the kernel would record it; None if it is gone."""
+    try:
+        with open(f"/proc/{pid}/comm", "rb") as comm:
+            return comm.read().rstrip(b"\n").decode("utf-8", "replace")
+    except OSError:
+        return None
 P = ParamSpec("P")
 Handler = Callable[Concatenate["Operations", P], Coroutine[Any, Any, T]]
 
@@ -222,7 +231,7 @@ class Operations(pyfuse3.Operations):
         if not isinstance(node, File):
             raise TpfsError(errno.EISDIR, "/".join(path))
         fh = next(self._fh)
-        self.handles[fh] = node.open(flags)
+        self.handles[fh] = node.open(Opener(flags, ctx.pid, task_comm(ctx.pid)))
         return pyfuse3.FileInfo(fh=fh, direct_io=True, keep_cache=False)
 
     @_guarded

@@ -26,14 +26,24 @@ Key = tuple[int, ChildKey]
 LISTING_MODE = 0o440
 CONTROL_MODE = 0o200
 SETTING_MODE = 0o640
+MARKER_MODE = 0o220
 DIR_MODE = 0o755
 ROOT_MODE = 0o750
+
+
+@dataclass(frozen=True, slots=True)
+class Opener:
+    """Who opened a file, and how: the open flags and the opening task."""
+
+    flags: int
+    pid: int = 0
+    comm: str | None = None  # None when it could not be read
 
 
 @dataclass(slots=True, eq=False)
 class File:
     mode: int
-    open: Callable[[int], Handle]
+    open: Callable[[Opener], Handle]
     remove: Callable[[], None] | None = None  # what rm does; None: EPERM
 
     @property
@@ -102,7 +112,8 @@ def text_file(mode: int, render: Callable[[], str] | None = None, apply: Apply |
     """A small file; ``clear`` runs when it is opened for writing with O_TRUNC;
     its handles go stale (ENODEV) once ``alive`` says its object is gone."""
 
-    def open_(flags: int) -> Handle:
+    def open_(opener: Opener) -> Handle:
+        flags = opener.flags
         if clear is not None and flags & os.O_TRUNC and flags & os.O_ACCMODE != os.O_RDONLY:
             clear()
         return TextHandle(render, apply, alive)

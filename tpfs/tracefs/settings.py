@@ -23,6 +23,8 @@ CLOCKS = ("local", "global", "counter", "uptime", "perf", "mono", "mono_raw", "b
           "x86-tsc")
 INITIAL_BUFFER_KB = 7
 EXPANDED_BUFFER_KB = 1408
+#: A larger buffer_size_kb is ENOMEM: the buffers' memory stays bounded.
+MAX_BUFFER_KB = 65536
 ERROR_LOG_MAX = 8  # TRACING_LOG_ERRS_MAX: the error log keeps the newest eight
 CMD_PREFIX = "  Command: "
 PID_LIMIT = 1 << 30  # the pid lists' 30 bits: a larger pid is EPERM
@@ -30,22 +32,6 @@ _HEX = "0123456789abcdefABCDEF"
 _UPROBE_RE = re.compile(r"(?P<type>[pr])(?::(?:(?P<group>\w+)/)?(?P<event>\w+))?\s+"
                         r"(?P<path>\S+):(?P<offset>\w+)(?P<args>(?:\s+\S+)*)"
                         r"|-:(?:(?P<dgroup>\w+)/)?(?P<devent>\w+)")
-
-TRACE_HEADER = """\
-# tracer: {tracer}
-#
-# entries-in-buffer/entries-written: 0/0   #P:{ncpus}
-#
-#                                _-----=> irqs-off/BH-disabled
-#                               / _----=> need-resched
-#                              | / _---=> hardirq/softirq
-#                              || / _--=> preempt-depth
-#                              ||| / _-=> migrate-disable
-#                              |||| /     delay
-#           TASK-PID     CPU#  |||||  TIMESTAMP  FUNCTION
-#              | |         |   |||||     |         |
-"""
-
 
 def host_cpus() -> int:
     """The CPUs a mask or a cpulist may name (``nr_cpu_ids``)."""
@@ -168,6 +154,8 @@ class Tracing:
     event_pids: set[int] = field(default_factory=set)
     notrace_pids: set[int] = field(default_factory=set)
     uprobes: list[Uprobe] = field(default_factory=list)
+    #: Resizes the buffers to a per-CPU size in KiB (the trace array sets it).
+    resize: Callable[[int], None] = lambda size_kb: None
 
     def __post_init__(self) -> None:
         if not self.cpumask:
@@ -206,6 +194,9 @@ class Tracing:
         size = _number(buf)
         if size == 0:
             raise TpfsError(errno.EINVAL, "buffer size must be positive")
+        if size > MAX_BUFFER_KB:
+            raise TpfsError(errno.ENOMEM, f"more than {MAX_BUFFER_KB} KiB per CPU")
+        self.resize(size)
         self.buffer_kb = size
 
     def _set_cpumask(self, buf: bytes) -> None:
@@ -275,7 +266,4 @@ class Tracing:
             "uprobe_events": Setting(0o640, lambda: "".join(f"{u.show()}\n" for u in self.uprobes),
                                      lambda buf: self._add_uprobes(buf, error_log),
                                      self.uprobes.clear),
-            "trace": Setting(0o640, lambda: TRACE_HEADER.format(tracer=self.tracer,
-                                                                ncpus=self.ncpus),
-                             lambda buf: None, lambda: None),
         }

@@ -19,22 +19,26 @@ from .catalog import Catalog
 from .control import Commands
 from .events import EventLayer, parse_bool
 from .filter import SUBSYSTEM_FILTER_HELP
-from .handles import Alive, SeqHandle
+from .fire import Firer
+from .handles import Alive, Handle, SeqHandle, TextHandle
 from .lines import show_entry, show_module
 from .listings import EventListing, TracepointListing
 from .nodes import (
     CONTROL_MODE,
     DIR_MODE,
     LISTING_MODE,
+    MARKER_MODE,
     ROOT_MODE,
     SETTING_MODE,
     ChildKey,
     Directory,
     File,
     Node,
+    Opener,
     text_file,
 )
 from .settings import Setting, Tracing
+from .trace import TraceArray
 
 #: The fixed files of ``events/SUBSYS/``: no event may be called one of these.
 SUBSYSTEM_FILES = {"enable", "filter"}
@@ -162,6 +166,30 @@ class SubsystemEvents:
         })
 
 
+def data_files(trace: TraceArray, firer: Firer) -> dict[str, Node]:
+    """The files events are fired through, recorded by and read from."""
+
+    def writer(apply: Callable[[bytes, Opener], int | None]) -> Callable[[Opener], Handle]:
+        return lambda opener: TextHandle(None, lambda buf: apply(buf, opener))
+
+    def cpu_dir(cpu: int) -> Directory:
+        return Directory(DIR_MODE, {
+            "stats": text_file(LISTING_MODE, lambda: trace.stats(cpu)),
+            "trace": text_file(SETTING_MODE, lambda: trace.show(cpu), lambda buf: None,
+                               lambda: trace.buffer.reset(cpu)),
+        })
+
+    return {
+        "fire": File(CONTROL_MODE, writer(firer.write)),
+        "trace": text_file(SETTING_MODE, trace.show, lambda buf: None, trace.clear),
+        "trace_marker": File(MARKER_MODE, writer(
+            lambda buf, opener: trace.mark(buf, opener.pid, opener.comm))),
+        "saved_cmdlines": text_file(LISTING_MODE, trace.saved_cmdlines),
+        "per_cpu": Directory(DIR_MODE, {f"cpu{cpu}": cpu_dir(cpu)
+                                        for cpu in range(trace.tracing.ncpus)}),
+    }
+
+
 class Tree:
     """The whole mounted directory, built over one registry."""
 
@@ -175,8 +203,8 @@ class Tree:
         # Shared by every open handle: the event listing caches rendered blocks.
         events, tracepoints = EventListing(walk), TracepointListing(walk)
         fixed: dict[str, Node] = {
-            "available_events": File(LISTING_MODE, lambda f: SeqHandle(events)),
-            "tracepoints": File(LISTING_MODE, lambda f: SeqHandle(tracepoints)),
+            "available_events": File(LISTING_MODE, lambda opener: SeqHandle(events)),
+            "tracepoints": File(LISTING_MODE, lambda opener: SeqHandle(tracepoints)),
             "modules": Directory(DIR_MODE, {
                 "load": text_file(CONTROL_MODE, apply=cmd.load),
                 "unload": text_file(CONTROL_MODE, apply=cmd.unload),
@@ -198,6 +226,9 @@ class Tree:
         }
         for name, setting in self.tracing.settings(layer.error_log).items():
             fixed[name] = setting_file(setting)
+        self.trace = TraceArray(self.tracing)
+        self.tracing.resize = self.trace.resize
+        fixed.update(data_files(self.trace, Firer(registry, layer, self.trace)))
         self.root = Directory(ROOT_MODE, fixed, generation=gen)
 
     def _generation(self) -> int:

@@ -1,0 +1,118 @@
+"""Events fire into per-CPU buffers and read back from trace, through a mount:
+the fire file, trace_marker, per_cpu/, saved_cmdlines and probe hit counts."""
+
+from __future__ import annotations
+
+import errno
+import os
+
+import pytest
+
+from tpfs.tools.mounting import Mount
+
+SWITCH = "events/sched/sched_switch/enable"
+FIRE_SWITCH = "sched:sched_switch prev_comm=a prev_pid=1 next_comm=b next_pid=2"
+SWITCH_TEXT = ("sched_switch: prev_comm=a prev_pid=1 prev_prio=0 prev_state=R ==> "
+               "next_comm=b next_pid=2 next_prio=0")
+
+
+def events_of(text: str) -> list[str]:
+    return [line for line in text.splitlines() if not line.startswith("#")]
+
+
+def fails(mount: Mount, name: str, text: str, code: int) -> None:
+    with pytest.raises(OSError) as exc:
+        mount.write(name, text)
+    assert exc.value.errno == code, (name, text)
+
+
+def test_an_enabled_event_fires_into_trace_as_the_kernel_prints_it(tpfs: Mount) -> None:
+    tpfs.write(SWITCH, "1")
+    tpfs.write("fire", f"{FIRE_SWITCH} @pid=7\n")
+    [line] = events_of(tpfs.read("trace"))
+    assert line.startswith("           <...>-7       [000] ..... ")
+    assert line.endswith(f": {SWITCH_TEXT}")
+    assert "entries-in-buffer/entries-written: 1/1   #P:" in tpfs.read("trace")
+    assert tpfs.read("probes/sched:sched_switch") == "trace_event_raw_event_sched_switch 0x0 1\n"
+
+
+def test_a_disabled_event_records_nothing_but_its_probes_count_hits(tpfs: Mount) -> None:
+    tpfs.write("probes/register", "sched:sched_switch myprobe 0x10\n")
+    tpfs.write("fire", f"{FIRE_SWITCH} @count=3\n")
+    assert events_of(tpfs.read("trace")) == []
+    assert tpfs.read("probes/sched:sched_switch") == "myprobe 0x10 3\n"
+
+
+def test_cpu_comm_count_and_the_per_cpu_files(tpfs: Mount) -> None:
+    tpfs.write(SWITCH, "1")
+    tpfs.write("fire", f"{FIRE_SWITCH} @cpu=1 @comm=worker @pid=42 @count=3\n"
+                       f"{FIRE_SWITCH} @pid=9\n")
+    lines = events_of(tpfs.read("trace"))
+    assert len(lines) == 4
+    assert sum(line.startswith("          worker-42      [001] ") for line in lines) == 3
+    assert len(events_of(tpfs.read("per_cpu/cpu1/trace"))) == 3
+    assert len(events_of(tpfs.read("per_cpu/cpu0/trace"))) == 1
+    stats = dict(line.split(": ", 1) for line in tpfs.read("per_cpu/cpu1/stats").splitlines())
+    assert stats["entries"] == "3" and stats["overrun"] == "0"
+    assert "42 worker" in tpfs.read("saved_cmdlines").splitlines()
+    with open(tpfs / "trace", "w"):  # echo > trace clears every buffer
+        pass
+    assert events_of(tpfs.read("trace")) == []
+
+
+def test_a_bad_fire_batch_fires_nothing(tpfs: Mount) -> None:
+    tpfs.write(SWITCH, "1")
+    for text, code in [(f"{FIRE_SWITCH}\nsched:sched_switch bogus=1\n", errno.EINVAL),
+                       (f"{FIRE_SWITCH}\nsched:sched_switch prev_pid=4294967296\n",
+                        errno.EINVAL),
+                       (f"{FIRE_SWITCH}\nsched:sched_switch prev_comm={'x' * 16}\n",
+                        errno.EINVAL),
+                       (f"{FIRE_SWITCH}\nnosuch:event\n", errno.ENOENT),
+                       (f"{FIRE_SWITCH} @cpu=4096\n", errno.EINVAL),
+                       (f"{FIRE_SWITCH} @count=0\n", errno.EINVAL),
+                       (f"{FIRE_SWITCH} @count=100000\n{FIRE_SWITCH}\n", errno.EINVAL),
+                       ("bad name\n", errno.EINVAL)]:
+        fails(tpfs, "fire", text, code)
+    assert events_of(tpfs.read("trace")) == []
+    assert tpfs.read("probes/sched:sched_switch").endswith(" 0\n")
+
+
+def test_tracing_off_and_pid_filters_keep_events_out(tpfs: Mount) -> None:
+    tpfs.write(SWITCH, "1")
+    tpfs.write("tracing_on", "0")
+    tpfs.write("fire", f"{FIRE_SWITCH}\n")
+    fails(tpfs, "trace_marker", "lost\n", errno.EBADF)
+    tpfs.write("tracing_on", "1")
+    tpfs.write("set_event_pid", "5")
+    tpfs.write("fire", f"{FIRE_SWITCH} @pid=6\n{FIRE_SWITCH} @pid=5\n")
+    tpfs.write("set_event_notrace_pid", "5")
+    tpfs.write("fire", f"{FIRE_SWITCH} @pid=5\n")
+    lines = events_of(tpfs.read("trace"))
+    assert len(lines) == 1 and "-5  " in lines[0]
+
+
+def test_trace_marker_records_the_writers_pid(tpfs: Mount) -> None:
+    fd = os.open(tpfs / "trace_marker", os.O_WRONLY)
+    try:
+        assert os.write(fd, b"hello") == 5
+    finally:
+        os.close(fd)
+    [line] = events_of(tpfs.read("trace"))
+    assert line.endswith(": tracing_mark_write: hello")
+    assert f"-{os.getpid()} " in line and " ...1. " in line
+
+
+def test_a_full_buffer_overwrites_the_oldest_and_counts_them(tpfs: Mount) -> None:
+    tpfs.write("buffer_size_kb", "8")  # two pages a CPU: the kernel's minimum
+    tpfs.write("trace_clock", "counter")
+    tpfs.write(SWITCH, "1")
+    tpfs.write("fire", f"{FIRE_SWITCH} @count=1000\n")
+    stats = dict(line.split(": ", 1) for line in tpfs.read("per_cpu/cpu0/stats").splitlines())
+    kept, overrun = int(stats["entries"]), int(stats["overrun"])
+    assert 0 < kept < 1000 and kept + overrun == 1000
+    lines = events_of(tpfs.read("per_cpu/cpu0/trace"))
+    assert len(lines) == kept
+    stamps = [float(line.split("]")[1].split()[1].rstrip(":")) for line in lines]
+    assert stamps == sorted(stamps)  # the newest survive, in order
+    assert f"entries-written: {kept}/1000" in tpfs.read("trace")
+    fails(tpfs, "buffer_size_kb", "1000000", errno.ENOMEM)
