@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import errno
 import itertools
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -147,7 +148,10 @@ class EventLayer:
         return [f"{s}:{e}" for s, evs in self._systems.items() for e in evs]
 
     def _add_name(self, name: str) -> None:
+        # Interned: a subsystem's name, and an event name many subsystems share,
+        # are kept once however many events carry them.
         subsys, _, event = name.partition(":")
+        subsys, event = sys.intern(subsys), sys.intern(event)
         events = self._systems.get(subsys)
         if events is None:
             events = self._systems[subsys] = {}
