@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import stat
 import subprocess
 from collections.abc import Iterator
@@ -358,6 +359,23 @@ def test_a_read_from_the_start_shows_the_handles_own_write(tracefs: Path, name: 
         assert os.pread(fd, 100, 0) == f"{value}\n".encode()
     finally:
         os.close(fd)
+
+
+def test_trace_marker_reads_back_from_trace(tracefs: Path) -> None:
+    write(tracefs / "trace", "")  # O_TRUNC: every buffer emptied
+    assert [ln for ln in (tracefs / "trace").read_text().splitlines()
+            if not ln.startswith("#")] == []
+    assert write(tracefs / "trace_marker", "tpfs compat marker", os.O_WRONLY) == 18
+    text = (tracefs / "trace").read_text()
+    legend = [ln for ln in text.splitlines() if ln.startswith("#")]
+    assert legend[0] == "# tracer: nop" and legend[-2].split() == [
+        "#", "TASK-PID", "CPU#", "|||||", "TIMESTAMP", "FUNCTION"]
+    assert re.fullmatch(r"# entries-in-buffer/entries-written: 1/1   #P:\d+", legend[2])
+    [line] = [ln for ln in text.splitlines() if not ln.startswith("#")]
+    # The comm shows only if the scheduler saved it: <...> on a fresh machine.
+    assert re.fullmatch(rf" *\S+-{os.getpid()} +\[\d{{3}}\] \.\.\.1\. +\d+\.\d{{6}}: "
+                        r"tracing_mark_write: tpfs compat marker", line), line
+    write(tracefs / "trace", "")
 
 
 def test_top_level_settings(tracefs: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import os
+from pathlib import Path
 
 import pytest
 
@@ -34,6 +35,9 @@ def test_an_enabled_event_fires_into_trace_as_the_kernel_prints_it(tpfs: Mount) 
     assert line.endswith(f": {SWITCH_TEXT}")
     assert "entries-in-buffer/entries-written: 1/1   #P:" in tpfs.read("trace")
     assert tpfs.read("probes/sched:sched_switch") == "trace_event_raw_event_sched_switch 0x0 1\n"
+    tpfs.write("fire", f"{FIRE_SWITCH}\n")  # as the writer, by default
+    comm = Path("/proc/self/comm").read_text().strip()
+    assert events_of(tpfs.read("trace"))[1].lstrip().startswith(f"{comm}-{os.getpid()} ")
 
 
 def test_a_disabled_event_records_nothing_but_its_probes_count_hits(tpfs: Mount) -> None:
@@ -99,7 +103,7 @@ def test_trace_marker_records_the_writers_pid(tpfs: Mount) -> None:
         os.close(fd)
     [line] = events_of(tpfs.read("trace"))
     assert line.endswith(": tracing_mark_write: hello")
-    assert f"-{os.getpid()} " in line and " ...1. " in line
+    assert line.lstrip().startswith(f"<...>-{os.getpid()} ") and " ...1. " in line
 
 
 def test_a_full_buffer_overwrites_the_oldest_and_counts_them(tpfs: Mount) -> None:

@@ -231,7 +231,7 @@ class Operations(pyfuse3.Operations):
         if not isinstance(node, File):
             raise TpfsError(errno.EISDIR, "/".join(path))
         fh = next(self._fh)
-        self.handles[fh] = node.open(Opener(flags, ctx.pid, task_comm(ctx.pid)))
+        self.handles[fh] = node.open(Opener(flags, ctx.pid, task_comm))
         return pyfuse3.FileInfo(fh=fh, direct_io=True, keep_cache=False)
 
     @_guarded

@@ -33,11 +33,20 @@ ROOT_MODE = 0o750
 
 @dataclass(frozen=True, slots=True)
 class Opener:
-    """Who opened a file, and how: the open flags and the opening task."""
+    """Who opened a file, and how: the open flags and the opening task.
+
+    The task's name is looked up only when a file asks for it (``comm``), so
+    that opening a file costs no lookup.
+    """
 
     flags: int
     pid: int = 0
-    comm: str | None = None  # None when it could not be read
+    task_comm: Callable[[int], str | None] = lambda pid: None
+
+    @property
+    def comm(self) -> str | None:
+        """The opening task's name; None when it cannot be told."""
+        return self.task_comm(self.pid)
 
 
 @dataclass(slots=True, eq=False)

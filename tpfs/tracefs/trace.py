@@ -72,12 +72,15 @@ class TraceArray:
         self.save_cmdline(pid, comm)
         return self.buffer.write(cpu, self.now(), record)
 
-    def mark(self, buf: bytes, pid: int, comm: str | None, cpu: int = 0) -> int:
-        """A write to ``trace_marker``: an ``ftrace:print`` event with the writer's pid."""
+    def mark(self, buf: bytes, pid: int, cpu: int = 0) -> int:
+        """A write to ``trace_marker``: an ``ftrace:print`` event with the writer's pid.
+
+        Its comm is not saved: the kernel saves comms from the scheduler's
+        switches, so a marker on a fresh buffer shows ``<...>``.
+        """
         if not self.tracing.tracing_on:
             raise TpfsError(errno.EBADF, "tracing is off: the marker has nowhere to go")
         text = buf[:MARKER_MAX]
-        self.save_cmdline(pid, comm)
         # The kernel writes markers with preemption disabled: depth 1.
         record = encode_print(text, ip=MARKER_IP, pid=pid, preempt_count=1)
         self.buffer.write(cpu, self.now(), record)

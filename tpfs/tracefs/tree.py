@@ -183,7 +183,7 @@ def data_files(trace: TraceArray, firer: Firer) -> dict[str, Node]:
         "fire": File(CONTROL_MODE, writer(firer.write)),
         "trace": text_file(SETTING_MODE, trace.show, lambda buf: None, trace.clear),
         "trace_marker": File(MARKER_MODE, writer(
-            lambda buf, opener: trace.mark(buf, opener.pid, opener.comm))),
+            lambda buf, opener: trace.mark(buf, opener.pid))),
         "saved_cmdlines": text_file(LISTING_MODE, trace.saved_cmdlines),
         "per_cpu": Directory(DIR_MODE, {f"cpu{cpu}": cpu_dir(cpu)
                                         for cpu in range(trace.tracing.ncpus)}),
