@@ -120,3 +120,38 @@ def test_a_full_buffer_overwrites_the_oldest_and_counts_them(tpfs: Mount) -> Non
     assert stamps == sorted(stamps)  # the newest survive, in order
     assert f"entries-written: {kept}/1000" in tpfs.read("trace")
     fails(tpfs, "buffer_size_kb", "1000000", errno.ENOMEM)
+
+
+def read_in(path: Path, size: int, between=lambda: None) -> bytes:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        parts, total = [], 0
+        while chunk := os.read(fd, size):
+            parts.append(chunk)
+            total += len(chunk)
+            assert total < 1 << 20, "the listing does not end"
+            between()
+        return b"".join(parts)
+    finally:
+        os.close(fd)
+
+
+def test_trace_reads_as_a_seq_file_at_any_size_and_under_overwrite(tpfs: Mount) -> None:
+    tpfs.write("buffer_size_kb", "8")
+    tpfs.write(SWITCH, "1")
+    tpfs.write("fire", f"{FIRE_SWITCH} @pid=3 @count=300\n")
+    whole = (tpfs / "trace").read_bytes()
+    assert read_in(tpfs / "trace", 7) == whole == read_in(tpfs / "trace", 4096)
+    # Events overwritten while a reader is part way: it never sees a torn or
+    # repeated line, and what it sees stays in time order.
+    reads = iter(range(1_000_000))
+
+    def now_and_then() -> None:  # a reader outpaces these firings, so it ends
+        if next(reads) % 10 == 0:
+            tpfs.write("fire", f"{FIRE_SWITCH} @pid=3\n")
+
+    churned = read_in(tpfs / "trace", 50, now_and_then)
+    lines = events_of(churned.decode())
+    assert all(line.endswith(SWITCH_TEXT) for line in lines)
+    stamps = [int(line.split("]")[1].split()[1].rstrip(":").replace(".", "")) for line in lines]
+    assert stamps == sorted(stamps) and len(lines) == len(set(lines))

@@ -22,20 +22,35 @@ class Handle:
         raise TpfsError(errno.EINVAL, "file is not writable")
 
 
+#: Applies one write; returns the bytes it consumed (None: all of them).
+Apply = Callable[[bytes], "int | None"]
+
+
+def apply_write(apply: Apply, buf: bytes) -> int:
+    """Hand ``buf`` to ``apply``; the count a write() returns."""
+    used = apply(buf)
+    return len(buf) if used is None else used
+
+
 class SeqHandle(Handle):
-    """A listing read through its own seq_file cursor."""
+    """A listing read through its own seq_file cursor; with ``apply``, writable too
+    (each write handed to it, the offset ignored)."""
 
-    __slots__ = ("seq",)
+    __slots__ = ("seq", "apply")
 
-    def __init__(self, ops: SeqOperations[Any, Any]) -> None:
+    def __init__(self, ops: SeqOperations[Any, Any], apply: Apply | None = None) -> None:
         self.seq: SeqFile[Any, Any] = SeqFile(ops)
+        self.apply = apply
 
     def read(self, offset: int, size: int) -> bytes:
         return self.seq.read(offset, size)
 
+    def write(self, offset: int, buf: bytes) -> int:
+        if self.apply is None:
+            return super().write(offset, buf)
+        return apply_write(self.apply, buf)
 
-#: Applies one write; returns the bytes it consumed (None: all of them).
-Apply = Callable[[bytes], "int | None"]
+
 
 
 #: Whether the object a file stands for still exists.
@@ -75,5 +90,4 @@ class TextHandle(Handle):
         if self.apply is None:
             return super().write(offset, buf)
         self._check_alive()
-        used = self.apply(buf)
-        return len(buf) if used is None else used
+        return apply_write(self.apply, buf)

@@ -14,9 +14,10 @@ import os
 import stat
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
-from .handles import Alive, Apply, Handle, TextHandle
+from .handles import Alive, Apply, Handle, SeqHandle, TextHandle
+from .seqfile import SeqOperations
 
 #: A child's sort key: a module's address or a name.
 ChildKey = int | str
@@ -115,6 +116,13 @@ class Directory:
 Node = File | Directory
 
 
+def _truncate(opener: Opener, clear: Callable[[], None] | None) -> None:
+    """Run ``clear`` for an open for writing with O_TRUNC (``>`` in a shell)."""
+    flags = opener.flags
+    if clear is not None and flags & os.O_TRUNC and flags & os.O_ACCMODE != os.O_RDONLY:
+        clear()
+
+
 def text_file(mode: int, render: Callable[[], str] | None = None, apply: Apply | None = None,
               clear: Callable[[], None] | None = None,
               remove: Callable[[], None] | None = None, alive: Alive | None = None) -> File:
@@ -122,9 +130,19 @@ def text_file(mode: int, render: Callable[[], str] | None = None, apply: Apply |
     its handles go stale (ENODEV) once ``alive`` says its object is gone."""
 
     def open_(opener: Opener) -> Handle:
-        flags = opener.flags
-        if clear is not None and flags & os.O_TRUNC and flags & os.O_ACCMODE != os.O_RDONLY:
-            clear()
+        _truncate(opener, clear)
         return TextHandle(render, apply, alive)
 
     return File(mode, open_, remove)
+
+
+def seq_file(mode: int, ops: SeqOperations[Any, Any], apply: Apply | None = None,
+             clear: Callable[[], None] | None = None) -> File:
+    """A file read as a seq_file over ``ops``; ``clear`` runs on O_TRUNC, as for
+    ``text_file``."""
+
+    def open_(opener: Opener) -> Handle:
+        _truncate(opener, clear)
+        return SeqHandle(ops, apply)
+
+    return File(mode, open_)

@@ -3,8 +3,10 @@ the files that show them (``trace``, ``trace_marker``, ``per_cpu/cpuN/``,
 ``saved_cmdlines``), after ``kernel/trace/trace.c``.
 
 Recording goes into the ring buffer of ``tpfs.kernel.ring_buffer`` as the
-kernel's binary records; showing them renders each record through
-libtraceevent (``printer``), so a line reads as the kernel's would. The
+kernel's binary records; ``trace`` shows them as a seq_file (``TraceListing``:
+the header, then one record at a time, the cursor a sequence number per
+CPU), each rendered through libtraceevent (``printer``) so that a line
+reads as the kernel's would and no reader holds more than a line. The
 printer is made at the first show, so a daemon that never records needs no
 libtraceevent. Timestamps come from ``trace_clock``: ``counter`` counts
 events, so a run with it is fully deterministic; every other clock is the
@@ -21,9 +23,10 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from ..kernel.errors import TpfsError
-from ..kernel.ring_buffer import DEFAULT_SIZE_KB, RingBuffer
+from ..kernel.ring_buffer import DEFAULT_SIZE_KB, Event, RingBuffer
 from .printer import MARKER_IP, Printer, header
 from .record import encode_print
+from .seqfile import SeqOperations
 from .settings import Tracing
 
 #: ``saved_cmdlines_size``'s default: how many pid -> comm pairs are kept.
@@ -102,23 +105,21 @@ class TraceArray:
             printer.add_event(subsys, fmt)
         return printer
 
-    def show(self, cpu: int | None = None) -> str:
-        """``trace`` (or ``per_cpu/cpuN/trace``): the header, then every event, oldest first."""
-        totals = self.buffer.totals()
-        if cpu is not None:
+    def header(self, cpu: int | None = None) -> str:
+        """The ``trace`` header, with the counts of every CPU or of one."""
+        if cpu is None:
+            totals = self.buffer.totals()
+            entries, written = totals.entries_in_buffer, totals.entries_written
+        else:
             stats = self.buffer.stats(cpu, 0)
             entries, written = stats.entries, stats.entries + stats.overrun
-        else:
-            entries, written = totals.entries_in_buffer, totals.entries_written
-        lines = [header(entries, written, self.tracing.ncpus, self.tracing.tracer)]
-        events = self.buffer.events() if cpu is None else self.buffer.cpus[cpu].events()
-        printer = self.printer() if entries else None
-        for event in events:
-            assert printer is not None
-            pid = _COMMON.unpack_from(event.payload)[3]
-            lines.append(printer.line(event.payload, cpu=event.cpu, ts=event.ts,
-                                      comm=self.cmdlines.get(pid)))
-        return "".join(lines)
+        return header(entries, written, self.tracing.ncpus, self.tracing.tracer)
+
+    def line(self, event: Event) -> str:
+        """One event as ``trace`` prints it."""
+        pid = _COMMON.unpack_from(event.payload)[3]
+        return self.printer().line(event.payload, cpu=event.cpu, ts=event.ts,
+                                   comm=self.cmdlines.get(pid))
 
     def stats(self, cpu: int) -> str:
         """``per_cpu/cpuN/stats``."""
@@ -136,3 +137,47 @@ class TraceArray:
 def _secs(ns: int) -> str:
     usecs = ns // 1000
     return f"{usecs // 1_000_000:5d}.{usecs % 1_000_000:06d}"
+
+
+@dataclass(slots=True)
+class TraceCursor:
+    """Where a ``trace`` reader is: past the header or not, and per CPU the
+    sequence number of the next event to show (events a reader has passed
+    keep their numbers, so the place survives events being overwritten)."""
+
+    header_done: bool = False
+    next_seq: dict[int, int] = field(default_factory=dict)
+    current: Event | None = None
+
+
+class TraceListing(SeqOperations[TraceCursor, "Event | str"]):
+    """``trace`` (every CPU, merged by time) or ``per_cpu/cpuN/trace``, not consuming."""
+
+    def __init__(self, trace: TraceArray, cpu: int | None = None) -> None:
+        self.trace = trace
+        self.cpu = cpu
+
+    def cursor(self) -> TraceCursor:
+        return TraceCursor()
+
+    def start(self, cursor: TraceCursor) -> Event | str | None:
+        if not cursor.header_done:
+            return self.trace.header(self.cpu)
+        buffer = self.trace.buffer
+        if self.cpu is None:
+            events = buffer.events(cursor.next_seq)
+        else:
+            events = buffer.cpus[self.cpu].events(cursor.next_seq.get(self.cpu, 0))
+        cursor.current = next(events, None)
+        return cursor.current
+
+    def next(self, cursor: TraceCursor) -> Event | str | None:
+        if not cursor.header_done:
+            cursor.header_done = True
+        elif cursor.current is not None:
+            cursor.next_seq[cursor.current.cpu] = cursor.current.seq + 1
+        return self.start(cursor)
+
+    def show(self, record: Event | str) -> bytes:
+        text = record if isinstance(record, str) else self.trace.line(record)
+        return text.encode("utf-8", "surrogateescape")

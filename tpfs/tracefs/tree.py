@@ -35,10 +35,11 @@ from .nodes import (
     File,
     Node,
     Opener,
+    seq_file,
     text_file,
 )
 from .settings import Setting, Tracing
-from .trace import TraceArray
+from .trace import TraceArray, TraceListing
 
 #: The fixed files of ``events/SUBSYS/``: no event may be called one of these.
 SUBSYSTEM_FILES = {"enable", "filter"}
@@ -175,13 +176,13 @@ def data_files(trace: TraceArray, firer: Firer) -> dict[str, Node]:
     def cpu_dir(cpu: int) -> Directory:
         return Directory(DIR_MODE, {
             "stats": text_file(LISTING_MODE, lambda: trace.stats(cpu)),
-            "trace": text_file(SETTING_MODE, lambda: trace.show(cpu), lambda buf: None,
-                               lambda: trace.buffer.reset(cpu)),
+            "trace": seq_file(SETTING_MODE, TraceListing(trace, cpu), lambda buf: None,
+                              lambda: trace.buffer.reset(cpu)),
         })
 
     return {
         "fire": File(CONTROL_MODE, writer(firer.write)),
-        "trace": text_file(SETTING_MODE, trace.show, lambda buf: None, trace.clear),
+        "trace": seq_file(SETTING_MODE, TraceListing(trace), lambda buf: None, trace.clear),
         "trace_marker": File(MARKER_MODE, writer(
             lambda buf, opener: trace.mark(buf, opener.pid))),
         "saved_cmdlines": text_file(LISTING_MODE, trace.saved_cmdlines),
