@@ -12,9 +12,10 @@ import ctypes
 from dataclasses import dataclass
 from functools import cache
 
+from tpfs.tracefs.libtraceevent import load
+
 KBUFFER_LSIZE_8 = 1
 KBUFFER_ENDIAN_LITTLE = 1
-LIBRARY = "libtraceevent.so.1"
 
 
 class RawInfo(ctypes.Structure):
@@ -50,12 +51,8 @@ class KPage:
 
 @cache
 def library() -> ctypes.CDLL:
-    try:
-        lib = ctypes.CDLL(LIBRARY)
-    except OSError as exc:
-        raise RuntimeError(f"{LIBRARY} is missing: apt-get install libtraceevent1") from exc
     vp, ull = ctypes.c_void_p, ctypes.c_ulonglong
-    signatures = {
+    return load({
         "kbuffer_alloc": (vp, [ctypes.c_int, ctypes.c_int]),
         "kbuffer_free": (None, [vp]),
         "kbuffer_load_subbuffer": (ctypes.c_int, [vp, vp]),
@@ -66,11 +63,7 @@ def library() -> ctypes.CDLL:
         "kbuffer_subbuffer_size": (ctypes.c_int, [vp]),
         "kbuffer_subbuf_timestamp": (ull, [vp, vp]),
         "kbuffer_raw_get": (ctypes.POINTER(RawInfo), [vp, vp, ctypes.POINTER(RawInfo)]),
-    }
-    for name, (restype, argtypes) in signatures.items():
-        func = getattr(lib, name)
-        func.restype, func.argtypes = restype, argtypes
-    return lib
+    })
 
 
 def decode(page: bytes) -> KPage:

@@ -9,6 +9,7 @@ Struct layouts are those of ``libtraceevent-dev``'s headers (1.7).
 from __future__ import annotations
 
 import ctypes
+from collections.abc import Mapping
 from functools import cache
 
 LIBRARY = "libtraceevent.so.1"
@@ -33,15 +34,27 @@ class TraceSeq(ctypes.Structure):
                 ("len", ctypes.c_uint), ("readpos", ctypes.c_uint), ("state", ctypes.c_int)]
 
 
-@cache
-def library() -> ctypes.CDLL:
-    """The loaded library with the signatures tpfs uses."""
+#: A function's ctypes signature: its result type and its argument types.
+Signature = tuple["type | None", "list[type]"]
+
+
+def load(signatures: Mapping[str, Signature]) -> ctypes.CDLL:
+    """The library with ``signatures`` declared; RuntimeError if it is missing."""
     try:
         lib = ctypes.CDLL(LIBRARY)
     except OSError as exc:
         raise RuntimeError(f"{LIBRARY} is missing: apt-get install libtraceevent1") from exc
+    for name, (restype, argtypes) in signatures.items():
+        func = getattr(lib, name)
+        func.restype, func.argtypes = restype, argtypes
+    return lib
+
+
+@cache
+def library() -> ctypes.CDLL:
+    """The loaded library with the signatures tpfs uses."""
     vp, cp, ull = ctypes.c_void_p, ctypes.c_char_p, ctypes.c_ulonglong
-    signatures: dict[str, tuple[type | None, list[type]]] = {
+    lib = load({
         "tep_alloc": (vp, []),
         "tep_free": (None, [vp]),
         "tep_set_long_size": (None, [vp, ctypes.c_int]),
@@ -51,10 +64,7 @@ def library() -> ctypes.CDLL:
         "trace_seq_init": (None, [ctypes.POINTER(TraceSeq)]),
         "trace_seq_terminate": (None, [ctypes.POINTER(TraceSeq)]),
         "trace_seq_destroy": (None, [ctypes.POINTER(TraceSeq)]),
-    }
-    for name, (restype, argtypes) in signatures.items():
-        func = getattr(lib, name)
-        func.restype, func.argtypes = restype, argtypes
+    })
     # Variadic: only the fixed arguments are declared.
     lib.tep_print_event.restype = None
     return lib
