@@ -21,18 +21,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from compat.test_tracefs_compat import write
 
 from tests.model.kbuffer import decode
 from tpfs.tracefs.printer import Printer, header
 from tpfs.tracefs.record import PRINT_FORMAT, encode_print, layout
-
-
-def write(path: Path, data: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
-    try:
-        os.write(fd, data.encode())
-    finally:
-        os.close(fd)
 
 
 @pytest.fixture
