@@ -1,24 +1,26 @@
 """The ``tpfs`` command and its subcommands.
 
 ``tpfs MOUNTPOINT [options]`` mounts (the default); ``tpfs exec-as-tracefs``,
-``tpfs churn`` and ``tpfs check`` run the other tools. ``python -m tpfs``
-is the same command.
+``tpfs churn``, ``tpfs check`` and ``tpfs workload`` run the other tools.
+``python -m tpfs`` is the same command.
 """
 
 from __future__ import annotations
 
 import sys
 
-from ..tools import check, churn
+from ..tools import check, churn, workload
 from . import mount, nsexec
 
 SUBCOMMANDS = {
     "exec-as-tracefs": nsexec.main,
     "churn": churn.main,
     "check": check.main,
+    "workload": workload.main,
 }
 USAGE = ("tpfs exec-as-tracefs MOUNTPOINT -- COMMAND [ARG...]; "
-         "tpfs churn MOUNTPOINT [options]; tpfs check MOUNTPOINT [options]")
+         "tpfs churn MOUNTPOINT [options]; tpfs check MOUNTPOINT [options]; "
+         "tpfs workload MOUNTPOINT [options]")
 
 
 def main(argv: list[str] | None = None) -> int:
