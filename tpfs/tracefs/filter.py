@@ -6,7 +6,9 @@ generic ones (``CPU``, ``COMM``, ...). ``check_filter`` walks the text as the
 kernel's ``calc_stack``, ``predicate_parse`` and ``parse_pred`` do and
 returns the kernel's verdict: its errno (the kernel leaks ``-1``..``-3`` as
 EPERM, ENOENT and ESRCH), its message and the position its caret points
-at. Filters are checked here, not evaluated: nothing fires events yet.
+at. ``compile_filter`` turns a filter the check takes into a ``Predicate``
+over an event's binary record, the CPU and the task's comm, which the
+firing path asks as ``filter_match_preds`` does.
 
 One difference is forced: tpfs has no kernel symbol table, so ``FIELD.function``
 takes any symbol-like name and refuses every address ("Function not found").
@@ -15,8 +17,10 @@ takes any symbol-like name and refuses every address ("Function not found").
 from __future__ import annotations
 
 import errno
+import operator
 import re
-from collections.abc import Mapping
+import struct
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 SUBSYSTEM_FILTER_HELP = (
@@ -50,17 +54,18 @@ SPACES = " \t\n\v\f\r"  # the kernel's isspace()
 _HEX = "0123456789abcdefABCDEF"
 
 _SYMBOL_RE = re.compile(r"[A-Za-z_][\w.$]*")
-_FIELD_RE = re.compile(r"\tfield:([^;]*);\toffset:\d+;\tsize:(\d+);\tsigned:(-?\d+);")
+_FIELD_RE = re.compile(r"\tfield:([^;]*);\toffset:(\d+);\tsize:(\d+);\tsigned:(-?\d+);")
 
 
 @dataclass(frozen=True, slots=True)
 class Field:
-    """What ``parse_pred`` needs of a field: its C type, size, sign and filter type."""
+    """What ``parse_pred`` needs of a field: its C type, size, sign, filter type and offset."""
 
     type: str
     size: int
     signed: bool
     kind: str = ""  # "cpu" or "comm" for the generic fields; else derived from the type
+    offset: int = 0
 
     @property
     def filter_type(self) -> str:
@@ -97,10 +102,10 @@ GENERIC_FIELDS = {
 def filter_fields(fmt: str) -> dict[str, Field]:
     """The fields a filter over an event with ``format`` text ``fmt`` may name."""
     fields = dict(GENERIC_FIELDS)
-    for decl, size, signed in _FIELD_RE.findall(fmt):
+    for decl, offset, size, signed in _FIELD_RE.findall(fmt):
         ctype, _, name = decl.rpartition(" ")
         name, bracket, dims = name.partition("[")
-        fields[name] = Field(ctype + bracket + dims, int(size), signed != "0")
+        fields[name] = Field(ctype + bracket + dims, int(size), signed != "0", offset=int(offset))
     return fields
 
 
@@ -152,10 +157,11 @@ def kstrtoull(text: str, signed: bool = False) -> int:
     return -value if negative else value
 
 
-def cpulist_valid(text: str, nbits: int) -> bool:
-    """Whether ``bitmap_parselist`` takes ``text`` for a mask of ``nbits`` bits."""
+def cpulist_parse(text: str, nbits: int) -> int | None:
+    """``bitmap_parselist``: the mask ``text`` names in ``nbits`` bits, or None if refused."""
     lastbit = nbits - 1
     pos = 0
+    mask = 0
 
     def number() -> int | None:
         nonlocal pos
@@ -176,41 +182,48 @@ def cpulist_valid(text: str, nbits: int) -> bool:
         while pos < len(text) and text[pos] in SPACES + ",":
             pos += 1
         if pos >= len(text) or text[pos] == "\n":
-            return True
+            return mask
         if text[pos:pos + 3].lower() == "all":
             start, end = 0, lastbit
             pos += 3
         else:
             first = number()
             if first is None:
-                return False
+                return None
             start = end = first
             if not at_region_end():
                 if text[pos] != "-":
-                    return False
+                    return None
                 pos += 1
                 last = number()
                 if last is None:
-                    return False
+                    return None
                 end = last
         off = group = end + 1
         plain = at_region_end()
         if not plain:
             if text[pos] != ":":
-                return False
+                return None
             pos += 1
             got_off = number()
             if got_off is None or text[pos:pos + 1] != "/":
-                return False
+                return None
             pos += 1
             got_group = number()
             if got_group is None:
-                return False
+                return None
             off, group = got_off, got_group
         if start > end or group == 0 or off > group or end >= nbits:
-            return False
+            return None
+        for first_bit in range(start, end + 1, group):  # bitmap_set_region
+            mask |= ((1 << min(end - first_bit + 1, off)) - 1) << first_bit
         if plain and text[pos:pos + 1] in ("", "\n"):  # only a plain region ends at a newline
-            return True
+            return mask
+
+
+def cpulist_valid(text: str, nbits: int) -> bool:
+    """Whether ``bitmap_parselist`` takes ``text`` for a mask of ``nbits`` bits."""
+    return cpulist_parse(text, nbits) is not None
 
 
 def _calc_stack(expr: str) -> FilterError | int:
@@ -269,9 +282,22 @@ def _calc_stack(expr: str) -> FilterError | int:
     return nr_preds
 
 
+@dataclass(frozen=True, slots=True)
+class _Pred:
+    """One predicate as ``parse_pred`` reads it: ``value`` is the text of a
+    number, of a string between its quotes, of a cpulist, or a function name."""
+
+    end: int  # where the predicate's text ends
+    field: Field
+    op: str
+    operand: str  # "number", "string", "cpus" or "function"
+    value: str
+    ustring: bool
+
+
 def _parse_pred(expr: str, start: int, fields: Mapping[str, Field],
-                ncpus: int) -> FilterError | int:
-    """``parse_pred`` on the predicate at ``start``: where it ends, or its error.
+                ncpus: int) -> FilterError | _Pred:
+    """``parse_pred`` on the predicate at ``start``: what it says, or its error.
 
     Every position the kernel reports here is one past the index it names.
     """
@@ -296,7 +322,8 @@ def _parse_pred(expr: str, start: int, fields: Mapping[str, Field],
     field = fields.get(expr[start:i])
     if field is None:
         return fail(FIELD_NOT_FOUND, i)
-    if expr.startswith(".ustring", i):
+    ustring = expr.startswith(".ustring", i)
+    if ustring:
         i += len(".ustring")
     function = expr.startswith(".function", i)
     if function:
@@ -326,6 +353,7 @@ def _parse_pred(expr: str, start: int, fields: Mapping[str, Field],
             i += 1
         if not _SYMBOL_RE.fullmatch(expr[value:i]):  # no symbol table: any symbol-like name
             return fail(NO_FUNCTION, i)
+        operand = "function"
     elif expr.startswith("CPUS", i):
         if field.filter_type not in ("cpumask", "cpu", "other") or op not in ("==", "!=", "&"):
             return fail(ILLEGAL_FIELD_OP, i)
@@ -339,6 +367,7 @@ def _parse_pred(expr: str, start: int, fields: Mapping[str, Field],
             return fail(MISSING_BRACE_CLOSE, i)
         if i == mask_start or not cpulist_valid(expr[mask_start:i], ncpus):
             return fail(INVALID_CPULIST, i)
+        value, operand = mask_start, "cpus"
         i += 1
     elif char(i) in "'\"":
         quote = char(i)
@@ -353,6 +382,7 @@ def _parse_pred(expr: str, start: int, fields: Mapping[str, Field],
             return fail(MISSING_QUOTE, i)
         if i - value - 1 >= MAX_FILTER_STR_VAL:
             return fail(OPERAND_TOO_LONG, i)
+        value, operand = value + 1, "string"
         i += 1
     elif char(i).isdigit() or char(i) == "-":
         if field.is_string:
@@ -368,13 +398,19 @@ def _parse_pred(expr: str, start: int, fields: Mapping[str, Field],
             kstrtoull(expr[value:i], field.signed)
         except (ValueError, OverflowError):
             return fail(ILLEGAL_INTVAL, value)
+        operand = "number"
     else:
         return fail(INVALID_VALUE, i)
-    return i
+    text_end = i - (operand in ("cpus", "string"))  # before the closing brace or quote
+    return _Pred(i, field, op, operand, expr[value:text_end], ustring)
 
 
-def check_filter(expr: str, fields: Mapping[str, Field], ncpus: int) -> FilterError | None:
-    """Why the kernel refuses ``expr`` over ``fields``, or None if it takes it."""
+#: What the walk over a filter's text sees: predicates and the words between them.
+_Token = _Pred | str  # "(", ")", "!", "&&" or "||"
+
+
+def _walk(expr: str, fields: Mapping[str, Field], ncpus: int) -> FilterError | list[_Token]:
+    """``predicate_parse``'s first pass: the text's tokens, or why the kernel refuses it."""
     counted = _calc_stack(expr)
     if isinstance(counted, FilterError):
         return counted
@@ -383,6 +419,7 @@ def check_filter(expr: str, fields: Mapping[str, Field], ncpus: int) -> FilterEr
     max_preds = counted + 2
     n = len(expr)
     depth = 0
+    tokens: list[_Token] = []
     preds = 0
     ptr = 0
     while ptr < n:
@@ -393,15 +430,18 @@ def check_filter(expr: str, fields: Mapping[str, Field], ncpus: int) -> FilterEr
             continue
         if c == "(":
             depth += 1
+            tokens.append(c)
             continue
         if c == "!" and expr[ptr:ptr + 1] not in ("=", "~"):
+            tokens.append(c)
             continue
         if preds >= max_preds:
             return FilterError(errno.EPERM, TOO_MANY_PREDS, start)
-        end = _parse_pred(expr, start, fields, ncpus)
-        if isinstance(end, FilterError):
-            return end
-        ptr = end
+        pred = _parse_pred(expr, start, fields, ncpus)
+        if isinstance(pred, FilterError):
+            return pred
+        tokens.append(pred)
+        ptr = pred.end
         preds += 1
         while True:  # after a predicate: ")", "&&", "||" or the end
             at = ptr
@@ -411,16 +451,18 @@ def check_filter(expr: str, fields: Mapping[str, Field], ncpus: int) -> FilterEr
                 continue
             if c in "&|" and c and expr[ptr:ptr + 1] == c:
                 ptr += 1
+                tokens.append(c + c)
                 break
             if c not in ("", ")"):
                 return FilterError(errno.EPERM, TOO_MANY_PREDS, at)
             if not c:
                 ptr = n + 1
-                return _finish(depth, preds, ptr)
+                return _finish(depth, preds, ptr) or tokens
             if depth == 0:
                 return FilterError(errno.EPERM, TOO_MANY_CLOSE, ptr)
             depth -= 1
-    return _finish(depth, preds, ptr)
+            tokens.append(c)
+    return _finish(depth, preds, ptr) or tokens
 
 
 def _finish(depth: int, preds: int, ptr: int) -> FilterError | None:
@@ -429,3 +471,360 @@ def _finish(depth: int, preds: int, ptr: int) -> FilterError | None:
     if not preds:
         return FilterError(errno.EINVAL, NO_FILTER, ptr)
     return None
+
+
+def check_filter(expr: str, fields: Mapping[str, Field], ncpus: int) -> FilterError | None:
+    """Why the kernel refuses ``expr`` over ``fields``, or None if it takes it."""
+    walked = _walk(expr, fields, ncpus)
+    return walked if isinstance(walked, FilterError) else None
+
+
+# -- evaluation --------------------------------------------------------------
+
+#: A compiled filter: whether an event passes, given its binary record, the CPU
+#: it fires on and the firing task's comm as the kernel keeps it (``task_comm``).
+Predicate = Callable[[bytes, int, bytes], bool]
+TASK_COMM_LEN = 16
+_INTS = {1: "b", 2: "h", 4: "i", 8: "q"}  # struct codes of the sizes the kernel compares
+_U32 = struct.Struct("<I")
+
+
+def task_comm(comm: str | None) -> bytes:
+    """``current->comm``: at most 15 bytes, NUL-padded to ``TASK_COMM_LEN``."""
+    raw = (comm or "").encode("utf-8", "surrogateescape")[:TASK_COMM_LEN - 1]
+    return raw.ljust(TASK_COMM_LEN, b"\0")
+
+
+def _never(record: bytes, cpu: int, comm: bytes) -> bool:
+    return False
+
+
+def _always(record: bytes, cpu: int, comm: bytes) -> bool:
+    return True
+
+
+def _cast(value: int, size: int, signed: bool) -> int:
+    """C's ``(type)value`` for an integer type of ``size`` bytes."""
+    bits = 8 * size
+    value &= (1 << bits) - 1
+    return value - (1 << bits) if signed and value >> (bits - 1) else value
+
+
+def _intersects(a: int, b: int) -> bool:
+    return a & b != 0
+
+
+#: The comparisons, as C functions where Python has them.
+_OPS: dict[str, Callable[[int, int], bool]] = {
+    "==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
+    ">": operator.gt, ">=": operator.ge, "&": _intersects,
+}
+_Reader = Callable[[bytes, int, bytes], int]
+
+
+def _compare(read: _Reader, op: str, val: int) -> Predicate:
+    """``read(...) OP val``."""
+    cmp = _OPS[op]
+    return lambda r, c, m: cmp(read(r, c, m), val)
+
+
+def _field_reader(field: Field, signed: bool) -> _Reader | None:
+    code = _INTS.get(field.size)
+    if code is None:
+        return None
+    unpack = struct.Struct("<" + (code if signed else code.upper())).unpack_from
+    offset = field.offset
+    return lambda r, c, m: unpack(r, offset)[0]
+
+
+def _cpu(record: bytes, cpu: int, comm: bytes) -> int:
+    return cpu
+
+
+def _numeric(field: Field, op: str, val: int) -> Predicate:
+    """``filter_pred_<type>``: the field read as its size and sign, against ``(type)val``;
+    ``==``/``!=`` compare bits (unsigned). Other sizes have no compare function: false."""
+    signed = field.signed and op not in ("==", "!=")
+    code = _INTS.get(field.size)
+    if code is None:
+        return _never
+    unpack = struct.Struct("<" + (code if signed else code.upper())).unpack_from
+    offset, cmp, value = field.offset, _OPS[op], _cast(val, field.size, signed)
+    return lambda r, c, m: cmp(unpack(r, offset)[0], value)
+
+
+def _bits(mask: int) -> int:
+    return bin(mask).count("1")
+
+
+def _cpus(field: Field, op: str, mask: int, ncpus: int) -> Predicate:
+    """``FIELD OP CPUS{list}``: one CPU in the list compares as a number; a
+    cpumask field is a set; otherwise a value (as ``unsigned int``) is a CPU."""
+    single = _bits(mask) == 1
+    cpu = mask.bit_length() - 1
+    kind = field.filter_type
+    if kind == "cpumask":
+        offset, full = field.offset, (1 << ncpus) - 1
+
+        def record_mask(r: bytes, c: int, m: bytes) -> int:
+            item = _U32.unpack_from(r, offset)[0]
+            loc = item & 0xFFFF
+            return int.from_bytes(r[loc:loc + (item >> 16)], "little") & full
+
+        if single:  # do_filter_cpumask_scalar
+            bit = 1 << cpu
+            if op == "==":
+                return lambda r, c, m: record_mask(r, c, m) == bit
+            if op == "!=":
+                return lambda r, c, m: record_mask(r, c, m) != bit
+            return lambda r, c, m: bool(record_mask(r, c, m) & bit)
+        return _compare(record_mask, op, mask)  # do_filter_cpumask: equal or intersects
+    if single:
+        op = "==" if op == "&" else op
+        if kind == "cpu":
+            return _compare(_cpu, op, cpu)
+        return _numeric(Field(field.type, field.size, False, offset=field.offset), op, cpu)
+    if op != "&":  # do_filter_scalar_cpumask: a set of two or more is no single CPU
+        equal = op == "=="
+        if kind == "cpu":
+            return _always if not equal else _never
+        value = _field_reader(field, False)
+        if value is None or equal:
+            return _never
+        read = value
+        return lambda r, c, m: read(r, c, m) & 0xFFFFFFFF < ncpus
+    if kind == "cpu":
+        return lambda r, c, m: bool(mask >> c & 1)
+    value = _field_reader(field, False)
+    if value is None:
+        return _never
+    read = value
+    return lambda r, c, m: bool(mask >> (read(r, c, m) & 0xFFFFFFFF) & 1)
+
+
+def _cstr(buf: bytes, start: int) -> bytes:
+    """The C string at ``start``: up to its NUL, or the end of the buffer."""
+    end = buf.find(b"\0", start)
+    return buf[start:] if end < 0 else buf[start:end]
+
+
+#: Where a string field's text is: its buffer, where it starts, and the length
+#: the kernel passes its matcher (the array's size; a dynamic string's length
+#: with its NUL; 0 for "up to the NUL").
+_StringAt = Callable[[bytes, bytes], tuple[bytes, int, int]]
+_Matcher = Callable[[bytes, int, int], bool]
+
+
+def _string_at(field: Field) -> _StringAt:
+    offset, size, kind = field.offset, field.size, field.filter_type
+    if kind == "comm":
+        return lambda r, m: (m, 0, TASK_COMM_LEN)
+    if kind == "static_string":
+        return lambda r, m: (r, offset, size)
+    if kind == "dyn_string":
+        def dynamic(r: bytes, m: bytes) -> tuple[bytes, int, int]:
+            item = _U32.unpack_from(r, offset)[0]
+            return r, item & 0xFFFF, item >> 16
+        return dynamic
+
+    def relative(r: bytes, m: bytes) -> tuple[bytes, int, int]:  # __rel_loc: from the field's end
+        item = _U32.unpack_from(r, offset)[0]
+        return r, offset + 4 + (item & 0xFFFF), item >> 16
+    return relative
+
+
+def _glob_class(pat: bytes, i: int) -> tuple[bytes, int] | None:
+    """A ``[...]`` class at ``pat[i:]`` (past the ``[``) as ``glob_match`` reads it:
+    its regex and where the pattern goes on, or None if malformed (then ``[`` is literal)."""
+    n = len(pat)
+    inverted = pat[i:i + 1] == b"!"
+    i += inverted
+    spans: list[bytes] = []
+    first = True
+    while first or pat[i:i + 1] != b"]":
+        first = False
+        if i >= n:
+            return None
+        low = high = pat[i]
+        i += 1
+        if pat[i:i + 1] == b"-" and pat[i + 1:i + 2] != b"]":
+            if i + 1 >= n:
+                return None
+            high = pat[i + 1]
+            i += 2
+        if low <= high:  # a reversed range matches nothing
+            spans.append(b"\\x%02x-\\x%02x" % (low, high))
+    body = b"".join(spans)
+    if not body:
+        return (b"." if inverted else b"(?!)"), i + 1
+    return b"[" + b"^" * inverted + body + b"]", i + 1
+
+
+def _glob_regex(pat: bytes) -> re.Pattern[bytes]:
+    """``glob_match``'s language as a regex: ``*``, ``?``, classes, ``\\`` escapes."""
+    out: list[bytes] = []
+    i, n = 0, len(pat)
+    while i < n:
+        c = pat[i:i + 1]
+        i += 1
+        if c == b"*":
+            out.append(b".*")
+        elif c == b"?":
+            out.append(b".")
+        elif c == b"[" and (cls := _glob_class(pat, i)) is not None:
+            out.append(cls[0])
+            i = cls[1]
+        else:
+            if c == b"\\":
+                c, i = pat[i:i + 1], i + 1  # a trailing "\\" matches the string's end
+            out.append(re.escape(c))
+    return re.compile(b"".join(out), re.DOTALL)
+
+
+def _regex(pattern: bytes, glob: bool) -> tuple[_Matcher, bool]:
+    """``filter_build_regex``: the matcher for a pattern, and whether it is negated
+    (``~ "!..."``). ``==`` and ``!=`` match the text whole; ``~`` reads a leading
+    ``!``, then ``*`` at an end (front, end, middle match) or a full glob."""
+    negated = False
+    kind = "full"
+    if glob:
+        if pattern.startswith(b"!"):
+            negated, pattern = True, pattern[1:]
+        if not pattern[:1].isdigit():
+            for i, ch in enumerate(pattern):
+                if ch == ord("*"):
+                    if i == 0:
+                        kind = "end"
+                    elif i == len(pattern) - 1:
+                        kind = "middle" if kind == "end" else "front"
+                        pattern = pattern[:i]
+                        break
+                    else:
+                        kind = "glob"
+                        break
+                elif ch in b"[?\\":
+                    kind = "glob"
+                    break
+            if kind in ("end", "middle"):
+                pattern = pattern[1:]
+    plen = len(pattern)
+
+    def full(buf: bytes, start: int, length: int) -> bool:  # strncmp over the length
+        if not length:
+            return _cstr(buf, start) == pattern
+        seg = buf[start:start + length]
+        nul = seg.find(b"\0")
+        return (seg if nul < 0 else seg[:nul]) == pattern[:length]
+
+    def front(buf: bytes, start: int, length: int) -> bool:
+        return not 0 < length < plen and buf[start:start + plen] == pattern
+
+    def middle(buf: bytes, start: int, length: int) -> bool:  # strnstr: past NULs too
+        return pattern in (buf[start:start + length] if length else _cstr(buf, start))
+
+    def end(buf: bytes, start: int, length: int) -> bool:  # the last length - 1 bytes
+        last = start + length - 1
+        return length - 1 >= plen and buf[last - plen:last] == pattern
+
+    if kind == "glob":
+        fullmatch = _glob_regex(pattern).fullmatch
+        return (lambda buf, start, length: fullmatch(_cstr(buf, start)) is not None), negated
+    return {"full": full, "front": front, "middle": middle, "end": end}[kind], negated
+
+
+def _string(field: Field, op: str, text: str) -> Predicate:
+    """``filter_pred_string``/``strloc``/``strrelloc``/``comm``: the match, negated by
+    ``!=`` or a leading ``!``. A ``char *`` points into memory tpfs does not have:
+    reading it faults, which the kernel answers false whatever the operator."""
+    if field.filter_type == "ptr_string":
+        return _never
+    match, negated = _regex(text.encode("latin-1"), op == "~")
+    negated ^= op == "!="
+    where = _string_at(field)
+
+    def pred(r: bytes, c: int, m: bytes) -> bool:
+        return match(*where(r, m)) is not negated
+
+    return pred
+
+
+def _compile_pred(pred: _Pred, ncpus: int) -> Predicate:
+    field, op = pred.field, pred.op
+    if pred.operand == "function":  # no kernel text: no value is inside any function
+        return _never if op == "==" else _always
+    if pred.operand == "cpus":
+        mask = cpulist_parse(pred.value, ncpus)
+        assert mask is not None  # checked by _parse_pred
+        return _cpus(field, op, mask, ncpus)
+    if pred.operand == "string":
+        return _string(field, op, pred.value)
+    val = kstrtoull(pred.value, field.signed)
+    if field.filter_type == "cpu":  # filter_pred_cpu: int against (int)val; no "&"
+        return _never if op == "&" else _compare(_cpu, op, _cast(val, 4, True))
+    return _numeric(field, op, val)
+
+
+def _both(a: Predicate, b: Predicate) -> Predicate:
+    return lambda r, c, m: a(r, c, m) and b(r, c, m)
+
+
+def _either(a: Predicate, b: Predicate) -> Predicate:
+    return lambda r, c, m: a(r, c, m) or b(r, c, m)
+
+
+def _negate(a: Predicate) -> Predicate:
+    return lambda r, c, m: not a(r, c, m)
+
+
+def compile_filter(expr: str, fmt: str, ncpus: int) -> Predicate:
+    """The predicate of a filter ``check_filter`` takes, over an event with ``format`` ``fmt``.
+
+    Compiled once into closures that read the record with ``struct`` at the
+    format's offsets. As the kernel's ``filter_match_preds``: ``&&`` binds
+    tighter than ``||``, ``!`` negates the predicate or parenthesis after it,
+    and an ``&&``, ``||`` or ``!`` dangling at the end is ignored. Numbers
+    compare in the field's size and sign, against the constant cast to it;
+    fields of other sizes never match. Strings match as ``regex_match_*`` do,
+    bytes for bytes, including their quirks (``~ "*x"`` on a ``char[N]`` or
+    ``COMM`` compares the array's last bytes, not the string's). tpfs has no
+    kernel or user memory, so ``char *`` and ``.ustring`` fields never match
+    (the kernel's answer to a faulting read) and ``.function`` is never
+    ``==`` (``!=`` always): no address is inside a kernel function.
+    """
+    tokens = _walk(expr, filter_fields(fmt), ncpus)
+    if isinstance(tokens, FilterError):
+        raise ValueError(f"filter {expr!r}: {tokens.message}")
+    while tokens[-1] in ("!", "&&", "||"):
+        tokens.pop()
+    pos = 0
+
+    def any_of() -> Predicate:
+        nonlocal pos
+        result = all_of()
+        while pos < len(tokens) and tokens[pos] == "||":
+            pos += 1
+            result = _either(result, all_of())
+        return result
+
+    def all_of() -> Predicate:
+        nonlocal pos
+        result = one()
+        while pos < len(tokens) and tokens[pos] == "&&":
+            pos += 1
+            result = _both(result, one())
+        return result
+
+    def one() -> Predicate:
+        nonlocal pos
+        token = tokens[pos]
+        pos += 1
+        if token == "!":
+            return _negate(one())
+        if token == "(":
+            inner = any_of()
+            pos += 1  # its ")"
+            return inner
+        assert isinstance(token, _Pred)
+        return _compile_pred(token, ncpus)
+
+    return any_of()
