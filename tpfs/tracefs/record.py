@@ -7,13 +7,15 @@ preempt count, pid), then the event's fields, then the data of its dynamic
 fields (``__data_loc``: a u32 ``length << 16 | offset``; ``__rel_loc``: the
 offset counts from the end of the field), padded to 4 bytes as the ring
 buffer pads payloads. ``encode_print`` builds a ``trace_marker`` record
-(``ftrace:print``) as ``tracing_mark_write`` does.
+(``ftrace:print``) as ``tracing_mark_write`` does, ``encode_stack`` a
+``stacktrace`` trigger's (``ftrace:kernel_stack``) as ``__ftrace_trace_stack``
+does.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -32,6 +34,24 @@ PRINT_FORMAT = (
     'print fmt: "%ps: %s", (void *)REC->ip, REC->buf\n'
 )
 PRINT_ID = 5
+#: ``events/ftrace/kernel_stack/format`` of the same kernel. Its records are
+#: as long as their stack: ``size`` entries, not the eight the format shows.
+KERNEL_STACK_FORMAT = (
+    "name: kernel_stack\nID: 4\nformat:\n"
+    "\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n"
+    "\tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;\n"
+    "\tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;\n"
+    "\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;\n"
+    "\n"
+    "\tfield:int size;\toffset:8;\tsize:4;\tsigned:1;\n"
+    "\tfield:unsigned long caller[8];\toffset:16;\tsize:64;\tsigned:0;\n"
+    "\n"
+    'print fmt: "\\t=> %ps\\n\\t=> %ps\\n\\t=> %ps\\n" "\\t=> %ps\\n\\t=> %ps\\n\\t=> %ps\\n" '
+    '"\\t=> %ps\\n\\t=> %ps\\n", (void *)REC->caller[0], (void *)REC->caller[1], '
+    "(void *)REC->caller[2], (void *)REC->caller[3], (void *)REC->caller[4], "
+    "(void *)REC->caller[5], (void *)REC->caller[6], (void *)REC->caller[7]\n"
+)
+KERNEL_STACK_ENTRIES = 8
 
 Value = int | str | bytes
 
@@ -188,3 +208,15 @@ def encode_print(text: str | bytes, *, ip: int = 0, pid: int = 0, flags: int = 0
     record = layout(PRINT_FORMAT).encode({"ip": ip, "buf": body + b"\0"}, pid=pid, flags=flags,
                                          preempt_count=preempt_count)
     return record.ljust(-(-(16 + len(raw) + 2) // 4) * 4, b"\0")
+
+
+def encode_stack(callers: Sequence[int] = (), *, pid: int = 0, flags: int = 0,
+                 preempt_count: int = 0) -> bytes:
+    """A ``kernel_stack`` record of up to eight return addresses, sized as
+    ``__ftrace_trace_stack`` reserves it: the header, ``size``, then the callers."""
+    if len(callers) > KERNEL_STACK_ENTRIES:
+        raise ValueError(f"a kernel_stack record holds {KERNEL_STACK_ENTRIES} callers")
+    calls = b"".join(c.to_bytes(8, "little") for c in callers)
+    record = layout(KERNEL_STACK_FORMAT).encode({"size": len(callers), "caller": calls}, pid=pid,
+                                                flags=flags, preempt_count=preempt_count)
+    return record[:16 + len(calls)]
