@@ -3,7 +3,12 @@
 An event is a registered tracepoint name. Enabling it registers the
 built-in probe ``trace_event_raw_event_EVENT`` on the name, as the kernel's
 trace events do; disabling unregisters it, so the enabled state is read
-back from the registry and never stored twice.
+back from the registry and never stored twice. Triggers put events in
+"soft mode" (``__ftrace_event_enable_disable`` with ``soft_disable``): the
+event that has triggers, and the target of an ``enable_event`` or
+``disable_event``, keep their probe registered while they have such users,
+and are "soft disabled" (the probe runs, records nothing) unless enabled by
+hand or by a trigger; ``enable`` shows ``0*`` or ``1*`` for them.
 
 The index of events (subsystem -> events) follows the registry through its
 module hooks, so looking up or listing events costs what changed, not the
@@ -16,7 +21,8 @@ from the top of the 16-bit type space, far from the ids the host hands its
 own next dynamic events, so a tool that passes one to perf_event_open gets
 an error instead of counting some host event. An id stays with its name for
 the daemon's life unless the range runs out; then the ids of names gone are
-reused. Filters and triggers are remembered per event and dropped when the
+reused. Filters (their text and, when the text was taken, its compiled
+predicate) and triggers are remembered per event and dropped when the
 last instance of the name goes; at most ``MAX_FILTERS`` events hold a
 filter and ``MAX_TRIGGERS`` triggers exist at once (each text is under a
 page, as the kernel requires), which bounds their memory.
@@ -39,7 +45,9 @@ from .filter import (
     SPACES,
     Field,
     FilterError,
+    Predicate,
     check_filter,
+    compile_filter,
     filter_fields,
 )
 from .settings import host_cpus, log_error
@@ -100,8 +108,12 @@ class EventLayer:
     _next_id: int = DYNAMIC_ID_TOP
     _spare_ids: list[int] = field(default_factory=list)
     _filters: dict[str, str] = field(default_factory=dict)
+    _predicates: dict[str, Predicate] = field(default_factory=dict)  # of filters taken
     _triggers: dict[str, list[Trigger]] = field(default_factory=dict)
     _ntriggers: int = 0
+    # Soft mode: users (triggers) per event, and which of those record nothing.
+    _soft_users: dict[str, int] = field(default_factory=dict)
+    _soft_disabled: set[str] = field(default_factory=set)
     # The index: subsystem -> event -> readdir key, both in registration order.
     _systems: dict[str, dict[str, int]] = field(default_factory=dict)
     _system_keys: dict[str, int] = field(default_factory=dict)
@@ -210,14 +222,65 @@ class EventLayer:
 
     # -- enabling ----------------------------------------------------------
     def enabled(self, name: str) -> bool:
+        """Whether the event's probe is registered (``EVENT_FILE_FL_ENABLED``),
+        soft-disabled or not."""
         entry = self.registry.get_tracepoint(name)
         return entry is not None and event_probe(name) in entry.funcs
 
+    def enable_text(self, name: str) -> str:
+        """An event's ``enable``: ``1`` if it records, ``*`` after it in soft mode."""
+        soft = name in self._soft_disabled
+        text = "1" if self.enabled(name) and not soft else "0"
+        return text + ("*" if soft or name in self._soft_users else "") + "\n"
+
     def set_enabled(self, names: list[str], on: bool) -> None:
-        """Enable or disable every one of ``names``, or (refused) none."""
-        changes = [ProbeChange(name, event_probe(name), on)
-                   for name in names if self.enabled(name) != on]
+        """Enable or disable every one of ``names``, or (refused) none.
+
+        An event in soft mode keeps its probe when disabled: it is only
+        soft-disabled, as ``__ftrace_event_enable_disable`` leaves it.
+        """
+        changes = [ProbeChange(name, event_probe(name), on) for name in names
+                   if self.enabled(name) != on and (on or name not in self._soft_users)]
         self.registry.change_probes(changes)
+        for name in names:
+            if on or name not in self._soft_users:
+                self._soft_disabled.discard(name)
+            else:
+                self._soft_disabled.add(name)
+
+    def soft_disabled(self, name: str) -> bool:
+        """``EVENT_FILE_FL_SOFT_DISABLED``: the probe runs but records nothing."""
+        return name in self._soft_disabled
+
+    def set_soft_disabled(self, name: str, disabled: bool) -> None:
+        """What ``enable_event``/``disable_event`` triggers do to their target."""
+        if disabled:
+            self._soft_disabled.add(name)
+        else:
+            self._soft_disabled.discard(name)
+
+    def _soft_enter(self, names: list[str]) -> None:
+        """A soft-mode user each for ``names``: the first registers a probe that
+        is not there, soft-disabled. All or (refused by the registry) none."""
+        fresh = [n for n in dict.fromkeys(names)
+                 if n not in self._soft_users and not self.enabled(n)]
+        self.registry.change_probes([ProbeChange(n, event_probe(n), True) for n in fresh])
+        self._soft_disabled.update(fresh)
+        for name in names:
+            self._soft_users[name] = self._soft_users.get(name, 0) + 1
+
+    def _soft_leave(self, names: list[str]) -> None:
+        """The last user gone, a soft-disabled event's probe goes with it."""
+        for name in names:
+            users = self._soft_users[name] - 1
+            if users:
+                self._soft_users[name] = users
+                continue
+            del self._soft_users[name]
+            if name in self._soft_disabled:
+                self._soft_disabled.discard(name)
+                if self.enabled(name):
+                    self.registry.change_probes([ProbeChange(name, event_probe(name), False)])
 
     def state(self, names: list[str]) -> str:
         """An enable file: 1 all on, 0 all off, X some of each."""
@@ -279,6 +342,19 @@ class EventLayer:
     def filter_text(self, name: str) -> str:
         return self._filters.get(name, "none") + "\n"
 
+    def predicate(self, name: str) -> Predicate | None:
+        """The event's filter, compiled; None when it has none that was taken."""
+        return self._predicates.get(name)
+
+    def _take_filter(self, name: str, expr: str) -> None:
+        self._filters[name] = expr
+        self._predicates[name] = compile_filter(expr, self._formats.get(name, COMMON_FIELDS),
+                                                self.ncpus)
+
+    def _drop_filter(self, name: str) -> None:
+        self._filters.pop(name, None)
+        self._predicates.pop(name, None)
+
     def _make_room(self, names: list[str]) -> None:
         """Refuse (ENOSPC) filters on ``names`` that would pass ``MAX_FILTERS``."""
         new = sum(1 for name in names if name not in self._filters)
@@ -287,6 +363,7 @@ class EventLayer:
 
     def _refuse(self, name: str, expr: str, err: FilterError) -> None:
         """Show the error in place of the filter and log it, as ``append_filter_err``."""
+        self._predicates.pop(name, None)
         self._filters[name] = err.show(expr)
         log_error(self.error_log, FILTER_ERROR, err.message, expr, err.pos if err.code else 0)
 
@@ -294,12 +371,12 @@ class EventLayer:
         """A failed filter replaces the old one with its error and filters nothing."""
         expr = _written(buf)
         if expr.lstrip(SPACES) == "0":
-            self._filters.pop(name, None)
+            self._drop_filter(name)
             return
         self._make_room([name])
         err = check_filter(expr, self._fields(name), self.ncpus)
         if err is None:
-            self._filters[name] = expr
+            self._take_filter(name, expr)
             return
         self._refuse(name, expr, err)
         raise TpfsError(err.errno, f"filter {expr!r}: {err.message}")
@@ -313,11 +390,11 @@ class EventLayer:
             self._make_room(names)
         for name in names:
             if clear:
-                self._filters.pop(name, None)
+                self._drop_filter(name)
                 continue
             err = check_filter(expr, self._fields(name), self.ncpus)
             if err is None:
-                self._filters[name] = expr
+                self._take_filter(name, expr)
             else:
                 self._refuse(name, expr, FilterError(err.errno, BAD_SUBSYS_FILTER, 0))
 
@@ -328,32 +405,46 @@ class EventLayer:
             return TRIGGER_HELP
         return "".join(t.render() + "\n" for t in triggers)
 
+    def triggers(self, name: str) -> list[Trigger]:
+        """The event's triggers, newest first (a live list; empty if none)."""
+        return self._triggers.get(name, [])
+
     def set_trigger(self, name: str, buf: bytes) -> None:
         if not buf:
             return
         line = parse_trigger(_written(buf), self.exists)
         trigger = line.trigger
-        triggers = self._triggers.setdefault(name, [])
-        same = [t for t in triggers if t.kind == trigger.kind]
+        same = [t for t in self.triggers(name) if t.kind == trigger.kind]
         if line.remove:
             if same:
-                triggers.remove(same[0])
-                self._ntriggers -= 1
-        else:
-            if trigger.filter is not None:
-                err = check_filter(trigger.filter, self._fields(name), self.ncpus)
-                if err is not None:
-                    log_error(self.error_log, FILTER_ERROR, err.message, trigger.filter,
-                              err.pos if err.code else 0)
-                    raise TpfsError(err.errno, f"trigger filter {trigger.filter!r}")
-            if same:
-                raise TpfsError(errno.EEXIST, f"a {trigger.command} trigger is already set")
-            if self._ntriggers >= MAX_TRIGGERS:
-                raise TpfsError(errno.ENOSPC, f"more than {MAX_TRIGGERS} triggers")
-            triggers.insert(0, trigger)
-            self._ntriggers += 1
+                self._remove_trigger(name, same[0])
+            return
+        if trigger.filter is not None:
+            err = check_filter(trigger.filter, self._fields(name), self.ncpus)
+            if err is not None:
+                log_error(self.error_log, FILTER_ERROR, err.message, trigger.filter,
+                          err.pos if err.code else 0)
+                raise TpfsError(err.errno, f"trigger filter {trigger.filter!r}")
+            trigger.test = compile_filter(trigger.filter, self._formats.get(name, COMMON_FIELDS),
+                                          self.ncpus)
+        if same:
+            raise TpfsError(errno.EEXIST, f"a {trigger.command} trigger is already set")
+        if self._ntriggers >= MAX_TRIGGERS:
+            raise TpfsError(errno.ENOSPC, f"more than {MAX_TRIGGERS} triggers")
+        # The target first, then the triggering event (its first trigger only).
+        users = [] if trigger.target is None else [trigger.target]
+        self._soft_enter(users + ([] if name in self._triggers else [name]))
+        self._triggers.setdefault(name, []).insert(0, trigger)
+        self._ntriggers += 1
+
+    def _remove_trigger(self, name: str, trigger: Trigger) -> None:
+        triggers = self._triggers[name]
+        triggers.remove(trigger)
+        self._ntriggers -= 1
+        users = [] if triggers else [name]
         if not triggers:
             del self._triggers[name]
+        self._soft_leave(users + ([] if trigger.target is None else [trigger.target]))
 
     # -- modules coming and going ------------------------------------------
     def _module_coming(self, module: Module) -> None:
@@ -367,11 +458,17 @@ class EventLayer:
         if not module.registered:
             return
         del self._module_index[module.name]
-        for name in module.events:
-            if self.exists(name):
-                continue
+        gone = [name for name in module.events if not self.exists(name)]
+        for name in gone:  # its triggers, and those elsewhere that name it
+            for trigger in list(self.triggers(name)):
+                self._remove_trigger(name, trigger)
+            for other, triggers in list(self._triggers.items()):
+                for trigger in [t for t in triggers if t.target == name]:
+                    self._remove_trigger(other, trigger)
+        for name in gone:
+            self._soft_users.pop(name, None)
+            self._soft_disabled.discard(name)
             if self.enabled(name):
                 self.set_enabled([name], False)
-            self._filters.pop(name, None)
-            self._ntriggers -= len(self._triggers.pop(name, ()))
+            self._drop_filter(name)
             self._remove_name(name)

@@ -7,7 +7,23 @@ registered instance of the name, ``count`` times, on that CPU, as that task
 values: integers in decimal or ``0x`` hex, text for ``char[N]`` and
 ``__data_loc char[]`` fields, zero or empty for fields not given. Each
 instance calls its probes through the registry; the event's own probe
-records the event into the trace array when set_event_pid allows the task.
+(``trace_event_raw_event_*`` with ``trace_trigger_soft_disabled`` and
+``trace_event_buffer_commit``) runs the event's triggers and records the
+event unless it is soft-disabled, set_event_pid refuses the task or its
+filter does not match.
+
+Triggers act in the kernel's order. With none that needs the record (no
+filter, no post trigger), all act before the event is reserved, pid filter
+or not: a ``disable_event`` of the event itself keeps it out. Otherwise
+the event is reserved first (into the buffer, or into a side buffer when it
+is filtered or soft-disabled, so only then does a ``traceon`` come in time),
+each trigger's filter is asked against the record, those that pass act,
+post triggers (``traceoff``, ``stacktrace``) only after the event is
+committed: a ``traceoff`` keeps the event that tripped it. Each firing sees
+the state the previous firing's triggers left. ``stacktrace`` records an
+``ftrace:kernel_stack`` event with an empty stack: tpfs has no kernel stack
+to walk. ``COMM`` in a filter is the firing task's ``@comm`` (empty for a
+task named by ``@pid`` alone, whose name tpfs does not know).
 
 A write is one batch: every line is parsed and its record encoded before
 anything fires, so a bad line (EINVAL), a name with no instance (ENOENT) or
@@ -24,9 +40,11 @@ from ..kernel.errors import TpfsError
 from ..kernel.registry import Probe, ProbeCall, Registry, Tracepoint
 from .control import parse_event_name, split_lines
 from .events import EventLayer, event_probe
+from .filter import task_comm
 from .nodes import Opener
-from .record import Value, layout
+from .record import KERNEL_STACK_FORMAT, Value, encode_stack, layout
 from .trace import TraceArray
+from .trigger import Trigger
 
 #: Firings one write may ask for: the daemon serves nothing else meanwhile.
 MAX_FIRINGS = 100_000
@@ -118,15 +136,66 @@ class Firer:
                 self.registry.fire(firing.name, call)
 
     def _probe_call(self, firing: Firing) -> ProbeCall:
-        own = event_probe(firing.name)
-        tracing = self.trace.tracing
+        name, record, cpu = firing.name, firing.record, firing.cpu
+        own = event_probe(name)
+        layer, trace = self.layer, self.trace
+        tracing = trace.tracing
         allowed = ((not tracing.event_pids or firing.pid in tracing.event_pids)
                    and firing.pid not in tracing.notrace_pids)
-        subsys = firing.name.partition(":")[0]
-        fmt = self.layer.format(firing.name)
+        subsys = name.partition(":")[0]
+        fmt = layer.format(name)
+        comm = task_comm(firing.comm)
 
         def call(tp: Tracepoint, probe: Probe) -> None:
-            if probe == own and allowed:
-                self.trace.record(firing.cpu, firing.record, firing.comm, subsys, fmt)
+            if probe != own:
+                return
+            triggers = layer.triggers(name)
+            cond = any(t.needs_record for t in triggers)
+            if not cond:  # trace_trigger_soft_disabled
+                for trigger in triggers:
+                    self._act(trigger, firing)
+                if layer.soft_disabled(name):
+                    return
+            if not allowed:
+                return
+            # trace_event_buffer_reserve: a filtered or soft-disabled event goes to a
+            # side buffer and is copied at commit, if tracing is on by then.
+            predicate = layer.predicate(name)
+            buffered = predicate is not None or layer.soft_disabled(name)
+            reserved = buffered or tracing.tracing_on
+            if not (reserved or cond):
+                return
+            post: list[Trigger] = []
+            for trigger in triggers if cond else ():  # event_triggers_call with the record
+                if trigger.test is None or trigger.test(record, cpu, comm):
+                    if trigger.post:
+                        post.append(trigger)
+                    else:
+                        self._act(trigger, firing)
+            if (reserved and not layer.soft_disabled(name)
+                    and (predicate is None or predicate(record, cpu, comm))):
+                trace.record(cpu, record, firing.comm, subsys, fmt)
+            for trigger in post:  # event_triggers_post_call
+                self._act(trigger, firing)
 
         return call
+
+    def _act(self, trigger: Trigger, firing: Firing) -> None:
+        """One trigger's ``func``: each acts, and counts, only when it changes something."""
+        tracing = self.trace.tracing
+        command = trigger.command
+        if command == "traceon":
+            if trigger.take(tracing.tracing_on):
+                tracing.tracing_on = True
+        elif command == "traceoff":
+            if trigger.take(not tracing.tracing_on):
+                tracing.tracing_on = False
+        elif command == "stacktrace":
+            if trigger.take(False):
+                self.trace.record(firing.cpu, encode_stack(pid=firing.pid), firing.comm,
+                                  "ftrace", KERNEL_STACK_FORMAT)
+        else:
+            assert trigger.target is not None
+            disable = command == "disable_event"
+            if trigger.take(self.layer.soft_disabled(trigger.target) == disable):
+                self.layer.set_soft_disabled(trigger.target, disable)

@@ -4,39 +4,68 @@ A trigger is a command (``traceon``, ``traceoff``, ``stacktrace``,
 ``enable_event:S:E``, ``disable_event:S:E``), an optional ``:COUNT`` (the
 kernel's ``kstrtoul``, shown back as a signed long: ``-1`` is unlimited) and
 an optional ``if FILTER``, which the event layer checks against the
-triggering event's fields; ``!`` before it removes it. Commands of one type
-exclude each other on an event: ``traceon`` and ``traceoff`` are one type,
-and so are ``enable_event`` and ``disable_event`` of one target.
+triggering event's fields and compiles into ``test``; ``!`` before it
+removes it. Commands of one type exclude each other on an event:
+``traceon`` and ``traceoff`` are one type, and so are ``enable_event`` and
+``disable_event`` of one target. What a trigger does when its event fires
+is the firing path's (``fire.py``); here is when it may act and how it counts.
 """
 
 from __future__ import annotations
 
 import errno
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..kernel.errors import TpfsError
-from .filter import SPACES, kstrtoull
+from .filter import SPACES, Predicate, kstrtoull
 
 TRIGGER_HELP = "# Available triggers:\n# traceon traceoff stacktrace enable_event disable_event\n"
 
 #: The kernel's ``trigger_type`` of each command.
 _TYPES = {"traceon": "onoff", "traceoff": "onoff", "stacktrace": "stacktrace",
           "enable_event": "enable", "disable_event": "enable"}
+#: ``EVENT_CMD_FL_POST_TRIGGER``: these act after the event is recorded.
+_POST = ("traceoff", "stacktrace")
 UNLIMITED = -1
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Trigger:
     command: str
     target: str | None = None  # the S:E that enable_event/disable_event names
-    count: int = UNLIMITED
+    count: int = UNLIMITED  # counts down as the trigger acts
     filter: str | None = None  # the text after "if", as written
+    test: Predicate | None = field(default=None, compare=False, repr=False)  # the filter's
 
     @property
     def kind(self) -> tuple[str, str | None]:
         """Triggers of one kind exclude each other on an event."""
         return _TYPES[self.command], self.target
+
+    @property
+    def post(self) -> bool:
+        """Whether it acts only once the event is recorded (when it needs the record)."""
+        return self.command in _POST
+
+    @property
+    def needs_record(self) -> bool:
+        """``update_cond_flag``: a filter or a post trigger puts its event in
+        ``TRIGGER_COND`` mode, where every trigger waits for the record."""
+        return self.filter is not None or self.post
+
+    def take(self, redundant: bool) -> bool:
+        """Whether the trigger acts now, counting the act down if it has a count.
+
+        ``redundant``: what it would do is done already (``traceon`` with
+        tracing on, ``enable_event`` of an enabled event): the kernel's
+        counting triggers then skip without counting.
+        """
+        if redundant or not self.count:
+            return False
+        if self.count != UNLIMITED:
+            self.count -= 1
+        return True
 
     def render(self) -> str:
         head = self.command if self.target is None else f"{self.command}:{self.target}"
