@@ -4,9 +4,12 @@ the same bytes, tasks are consistent, and gone events leave no trace behind."""
 
 from __future__ import annotations
 
+import argparse
+import errno
+import os
 import random
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -17,6 +20,7 @@ from tpfs.tools.workload import (
     Workload,
     main,
     plan_event,
+    run,
     task_pool,
 )
 from tpfs.tracefs import catalog
@@ -184,3 +188,34 @@ def test_events_that_go_are_forgotten(tmp_path: Path) -> None:
     work.batch(500)  # the format that is gone drops its name until the next refresh
     assert names[0] not in work.names and names[0] not in work.plans
     assert len(work.names) == 9
+
+
+def faulty_sink(errors: dict[int, int]) -> tuple[list[bytes], Callable[[bytes], None]]:
+    """A sink that answers its Nth write with ``errors[N]`` and keeps the rest."""
+    kept: list[bytes] = []
+    calls = 0
+
+    def sink(data: bytes) -> None:
+        nonlocal calls
+        calls += 1
+        if calls in errors:
+            raise OSError(errors[calls], os.strerror(errors[calls]))
+        kept.append(data)
+
+    return kept, sink
+
+
+@pytest.mark.parametrize(("errors", "status", "counts"), [
+    ({2: errno.ENOENT, 3: errno.ENOENT}, 0, "firings=2000 batches=10 skipped=2 errors=0"),
+    ({1: errno.EINVAL, 3: errno.EINVAL}, 1, "firings=2000 batches=10 skipped=0 errors=2"),
+    ({n: errno.EINVAL for n in range(2, 99)}, 1, "firings=200 batches=1 skipped=0 errors=2"),
+], ids=["gone", "refused-once", "refused-twice"])
+def test_gone_and_refused_batches(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                  errors: dict[int, int], status: int, counts: str) -> None:
+    root = fake_tracefs(tmp_path, [e.name for e in CATALOG.events[:20]])
+    args = argparse.Namespace(mountpoint=root, seed=1, tasks=8, burst=1, events=None,
+                              rate=4000, duration=0, count=2000)  # 200 firings a batch
+    kept, sink = faulty_sink(errors)
+    assert run(args, sink) == status
+    assert counts in capsys.readouterr().err
+    assert sum(len(b.splitlines()) for b in kept) == int(counts.split()[0][8:])

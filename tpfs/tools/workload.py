@@ -16,7 +16,9 @@ batches (one write of up to 64 KiB and ``MAX_FIRINGS`` firings, ``@count``
 repeating a line ``--burst`` times on average). An event that vanishes (its
 module unloaded) answers ENOENT to the batch, which is counted as skipped,
 or to the read of its format; either way the list is read again, as it is
-every second, so the run follows modules as they come and go.
+every second, so the run follows modules as they come and go. A batch
+refused as invalid is counted as an error and makes it read the formats
+again; a second refusal in a row ends the run with status 1.
 """
 
 from __future__ import annotations
@@ -269,8 +271,8 @@ class Stats:
 
 def run(args: argparse.Namespace, sink: Callable[[bytes], None]) -> int:
     """Fire (or print) batches into ``sink`` until the duration, count or a signal
-    ends the run; print a summary. Returns 0, 1 if a batch was refused, 2 if no
-    event matched."""
+    ends the run; print a summary. Returns 0, 1 if a batch was refused (two in a
+    row end the run), 2 if no event matched."""
     root: Path = args.mountpoint
     rng = random.Random(args.seed)
     ncpus = count_cpus(root)
@@ -310,6 +312,7 @@ def _loop(args: argparse.Namespace, work: Workload, sink: Callable[[bytes], None
     per_batch = max(1, min(MAX_FIRINGS, int(args.rate * BATCH_SECONDS))) if args.rate > 0 \
         else MAX_FIRINGS
     next_at = refresh_at = now
+    refused = False  # the last batch written was refused
     while not stop and time.monotonic() < deadline \
             and not (args.count and stats.firings >= args.count):
         if time.monotonic() >= refresh_at:
@@ -333,11 +336,15 @@ def _loop(args: argparse.Namespace, work: Workload, sink: Callable[[bytes], None
                 stats.errors += 1
                 log.warning("a batch of %d firings was refused (%s); first line: %s",
                             firings, exc.strerror, data.split(b"\n", 1)[0].decode())
+                if refused:  # again, with every format read afresh: the lines are wrong
+                    return
+                refused = True
                 work.forget_formats()
             else:
                 raise
             refresh_at = 0
             continue
+        refused = False
         stats.firings += firings
         stats.batches += 1
         if args.rate > 0:
