@@ -14,9 +14,11 @@ The same seed and catalogue give the same lines byte for byte; ``--print``
 writes them to standard output instead of firing them. Lines go out in
 batches (one write of up to 64 KiB and ``MAX_FIRINGS`` firings, ``@count``
 repeating a line ``--burst`` times on average). An event that vanishes (its
-module unloaded) answers ENOENT to the batch, which is counted as skipped,
-or to the read of its format; either way the list is read again, as it is
-every second, so the run follows modules as they come and go. A batch
+module unloaded) answers ENOENT to the batch (counted as skipped) or to the
+read of its format; either way the list is read again, as it is every
+second, so the run follows modules as they come and go, and a skipped batch
+is written again without the lines of the events that went (their firings
+counted as dropped). A batch
 refused as invalid is counted as an error and makes it read the formats
 again; a second refusal in a row ends the run with status 1.
 """
@@ -219,7 +221,7 @@ class Workload:
         except OSError as exc:
             if not _gone(exc):
                 raise
-            log.info("%s went away", name)
+            log.debug("%s went away", name)
             self.names.remove(name)
             return None
         try:
@@ -243,10 +245,10 @@ class Workload:
                 return self.gen.line(plan)
         return None
 
-    def batch(self, firings: int) -> tuple[bytes, int]:
-        """Lines for at most ``firings`` firings in one write (at most ``MAX_WRITE``
-        bytes); the last line's ``@count`` is cut to fit. Returns the text and its firings."""
-        out: list[str] = []
+    def batch(self, firings: int) -> list[tuple[str, int]]:
+        """Lines (text, firings) for at most ``firings`` firings in one write of at most
+        ``MAX_WRITE`` bytes; the last line's ``@count`` is cut to fit."""
+        out: list[tuple[str, int]] = []
         size = total = 0
         while total < firings and (item := self.next_line()) is not None:
             line, count = item
@@ -255,10 +257,10 @@ class Workload:
             if size + len(text) > MAX_WRITE:
                 self.pending = item
                 break
-            out.append(text)
+            out.append((text, count))
             size += len(text)
             total += count
-        return "".join(out).encode(), total
+        return out
 
 
 @dataclass
@@ -266,6 +268,7 @@ class Stats:
     firings: int = 0
     batches: int = 0
     skipped: int = 0
+    dropped: int = 0
     errors: int = 0
 
 
@@ -291,7 +294,8 @@ def run(args: argparse.Namespace, sink: Callable[[bytes], None]) -> int:
     finally:
         seconds = time.monotonic() - start
         print(f"workload done: firings={stats.firings} batches={stats.batches} "
-              f"skipped={stats.skipped} errors={stats.errors} seconds={seconds:.2f} "
+              f"skipped={stats.skipped} dropped={stats.dropped} errors={stats.errors} "
+              f"seconds={seconds:.2f} "
               f"rate={stats.firings / seconds if seconds else 0:.0f}/s",
               file=sys.stderr, flush=True)
     return 1 if stats.errors else 0
@@ -319,38 +323,59 @@ def _loop(args: argparse.Namespace, work: Workload, sink: Callable[[bytes], None
             work.refresh()
             refresh_at = time.monotonic() + REFRESH_SECONDS
         left = args.count - stats.firings if args.count else MAX_FIRINGS
-        data, firings = work.batch(min(per_batch, left))
-        if not firings:  # every event went: wait for some to come back
+        lines = work.batch(min(per_batch, left))
+        if not lines:  # every event went: wait for some to come back
             time.sleep(0.05)
             refresh_at = 0
             continue
         try:
-            sink(data)
+            firings = _send(work, sink, lines, stats)
         except BrokenPipeError:  # --print into a pipe whose reader went
             return
         except OSError as exc:
-            if _gone(exc):
-                stats.skipped += 1
-                log.info("skipped a batch of %d firings: %s", firings, exc.strerror)
-            elif exc.errno == errno.EINVAL:
-                stats.errors += 1
-                log.warning("a batch of %d firings was refused (%s); first line: %s",
-                            firings, exc.strerror, data.split(b"\n", 1)[0].decode())
-                if refused:  # again, with every format read afresh: the lines are wrong
-                    return
-                refused = True
-                work.forget_formats()
-            else:
+            if exc.errno != errno.EINVAL:
                 raise
+            stats.errors += 1
+            log.warning("a batch of %d lines was refused (%s); its first line: %s",
+                        len(lines), exc.strerror, lines[0][0].rstrip())
+            if refused:  # again, with every format read afresh: the lines are wrong
+                return
+            refused = True
+            work.forget_formats()
             refresh_at = 0
             continue
         refused = False
+        if not firings:
+            continue
         stats.firings += firings
         stats.batches += 1
         if args.rate > 0:
             next_at += firings / args.rate
             while not stop and (delay := min(next_at, deadline) - time.monotonic()) > 0:
                 time.sleep(min(delay, 0.05))  # short naps: a signal must end the run soon
+
+
+def _send(work: Workload, sink: Callable[[bytes], None], lines: list[tuple[str, int]],
+          stats: Stats) -> int:
+    """Write ``lines``; while the mount answers that an event is gone, read the list
+    again and write the lines whose events are left. Returns the firings written."""
+    while lines:
+        try:
+            sink("".join(text for text, _ in lines).encode())
+            return sum(count for _, count in lines)
+        except OSError as exc:
+            if not _gone(exc):
+                raise
+            stats.skipped += 1
+            log.debug("%s; reading the events again", exc.strerror)
+        work.refresh()
+        present = set(work.names)
+        kept = [(text, count) for text, count in lines if text.partition(" ")[0] in present]
+        if len(kept) == len(lines):  # refused though all are listed: give the lines up
+            kept = []
+        stats.dropped += sum(count for _, count in lines) - sum(count for _, count in kept)
+        lines = kept
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -370,13 +395,16 @@ def main(argv: list[str] | None = None) -> int:
                    help="mean firings of one line: @count from 1 to 2*BURST-1 (default 4; "
                         "1 gives every firing its own values)")
     p.add_argument("--tasks", type=int, default=32, help="tasks in the pool (default 32)")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="also say when events go and batches are written again")
     p.add_argument("--print", "--dry-run", dest="print", action="store_true",
                    help="write the lines to standard output instead of firing them")
     args = p.parse_args(argv)
     if args.burst < 1 or args.tasks < 1 or args.count < 0 or args.tasks > 32766:
         p.error("--burst and --tasks must be at least 1 (--tasks at most 32766), "
                 "--count at least 0")
-    logging.basicConfig(level=logging.INFO, format="workload: %(message)s")
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="workload: %(message)s")
     try:
         if args.print:
             return run(args, _show)
