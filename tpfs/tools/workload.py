@@ -18,9 +18,9 @@ module unloaded) answers ENOENT to the batch (counted as skipped) or to the
 read of its format; either way the list is read again, as it is every
 second, so the run follows modules as they come and go, and a skipped batch
 is written again without the lines of the events that went (their firings
-counted as dropped). A batch
-refused as invalid is counted as an error and makes it read the formats
-again; a second refusal in a row ends the run with status 1.
+counted as dropped). A batch refused as invalid is counted as an error and
+makes it read the formats again; a second refusal in a row ends the run
+with status 1.
 """
 
 from __future__ import annotations
