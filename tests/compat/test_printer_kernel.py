@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from compat.test_tracefs_compat import write
+from compat.kernel import write
 
 from tests.model.kbuffer import decode
 from tpfs.tracefs.printer import Printer, header

@@ -8,83 +8,14 @@ test says so and runs on tpfs alone.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import re
 import stat
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-SETTINGS = ("tracing_on", "current_tracer", "trace_clock", "tracing_cpumask")
-EVENTS = ("sched:sched_switch", "sched:sched_wakeup")
-QUIET = "sched:sched_process_hang"  # never fires here: counted triggers keep their count
-
-
-def write(path: Path, data: str | bytes, flags: int = os.O_WRONLY | os.O_TRUNC) -> int:
-    fd = os.open(path, flags)
-    try:
-        return os.write(fd, data.encode() if isinstance(data, str) else data)
-    finally:
-        os.close(fd)
-
-
-def shell(cmd: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["bash", "-c", cmd], cwd=cwd, capture_output=True, text=True)
-
-
-def errno_of(fn, *args) -> int:
-    with pytest.raises(OSError) as exc:
-        fn(*args)
-    return exc.value.errno
-
-
-@contextlib.contextmanager
-def kernel_tracefs(tmp: Path) -> Iterator[Path]:
-    if os.geteuid() != 0:
-        pytest.skip("mounting the kernel's tracefs needs root")
-    mnt = tmp / "kernel"
-    mnt.mkdir()
-    if subprocess.run(["mount", "-t", "tracefs", "nodev", str(mnt)],
-                      capture_output=True).returncode:
-        pytest.skip("this kernel's tracefs cannot be mounted here")
-    saved = {name: (mnt / name).read_text() for name in (*SETTINGS, "set_event", "uprobe_events")}
-    try:
-        yield mnt
-    finally:
-        write(mnt / "set_event", "")
-        for line in saved["set_event"].split():
-            write(mnt / "set_event", line, os.O_WRONLY | os.O_APPEND)
-        for name in SETTINGS:
-            value = saved[name].split()[0] if name != "trace_clock" else next(
-                w.strip("[]") for w in saved[name].split() if w.startswith("["))
-            with contextlib.suppress(OSError):
-                write(mnt / name, value)
-        write(mnt / "events/sched/filter", "0")
-        for event in (*EVENTS, QUIET):
-            edir = mnt / "events" / event.replace(":", "/")
-            write(edir / "filter", "0")
-            for trig in (edir / "trigger").read_text().splitlines():
-                if not trig.startswith("#"):
-                    write(edir / "trigger", "!" + trig.split(" ")[0].rsplit(":", 1)[0])
-        for name in ("set_event_pid", "set_event_notrace_pid", "trace", "uprobe_events",
-                     "error_log"):
-            write(mnt / name, "")
-        if saved["uprobe_events"]:
-            write(mnt / "uprobe_events", saved["uprobe_events"])
-        subprocess.run(["umount", str(mnt)], check=True)
-
-
-@pytest.fixture(params=["tpfs", "kernel"])
-def tracefs(request, tmp_path: Path, mount_factory) -> Iterator[Path]:
-    if request.param == "tpfs":
-        yield mount_factory().path
-    else:
-        with kernel_tracefs(tmp_path) as mnt:
-            yield mnt
+from compat.kernel import EVENTS, QUIET, errno_of, kernel_tracefs, shell, write
 
 
 def mode(path: Path) -> int:
