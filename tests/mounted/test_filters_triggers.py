@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 
-import pytest
-
 from tpfs.tools.mounting import Mount
 
 EVENT = "events/sched/sched_switch/"
@@ -106,7 +104,6 @@ def test_enable_event_turns_on_another_event(tpfs: Mount) -> None:
     assert tpfs.read("set_event") == "sched:sched_switch\nsched:sched_wakeup\n"
 
 
-@pytest.mark.xfail(strict=True, reason="tree.py must show EventLayer.enable_text as enable")
 def test_soft_mode_shows_in_enable(tpfs: Mount) -> None:
     tpfs.write(EVENT + "trigger", "enable_event:sched:sched_wakeup")
     assert tpfs.read(WAKEUP + "enable") == "0*\n"
@@ -121,4 +118,5 @@ def test_stacktrace_records_a_kernel_stack(tpfs: Mount) -> None:
     tpfs.write("fire", switch(1, "@comm=worker @pid=9"))
     lines = events_of(tpfs.read("trace"))
     assert "sched_switch:" in lines[0]
-    assert lines[1].lstrip().startswith("worker-9 ") and "kernel_stack:" in lines[1]
+    # As the kernel prints it, with no callers: tpfs has no kernel stack to walk.
+    assert lines[1].lstrip().startswith("worker-9 ") and lines[1].endswith(": <stack trace>")

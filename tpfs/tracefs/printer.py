@@ -5,7 +5,8 @@ The event's own text comes from libtraceevent (``tep_print_event`` with
 follows ``kernel/trace/trace_output.c``: ``trace_print_context`` (comm
 ``%16s``, ``-%-7d`` pid, ``[%03d]`` cpu), ``trace_print_lat_fmt`` (the
 flags column) and ``trace_print_time`` (microseconds rounded from
-nanoseconds). ``header`` is ``trace``'s header for the nop tracer with the
+nanoseconds, or the raw count of a clock that counts something else).
+``header`` is ``trace``'s header for the nop tracer with the
 default options (irq-info, no record-tgid). Text is ``str`` with undecodable
 bytes kept as surrogates (``errors="surrogateescape"``).
 """
@@ -17,7 +18,8 @@ import weakref
 from dataclasses import dataclass, field
 
 from .libtraceevent import PRINT_INFO, TepRecord, TraceSeq, library
-from .record import PRINT_FORMAT, PRINT_ID, layout
+from .markers import RAW_DATA_ID
+from .record import KERNEL_STACK_ID, PRINT_FORMAT, PRINT_ID, layout
 
 # enum trace_flag_type (include/linux/trace_events.h, Linux 6.13 and later)
 IRQS_OFF = 0x01
@@ -73,13 +75,33 @@ def lat_flags(flags: int, preempt_count: int) -> str:
 
 
 def context(comm: str | None, pid: int, cpu: int, flags: int, preempt_count: int,
-            ts: int) -> str:
-    """``TASK-PID [CPU] FLAGS SECS.USECS: `` for a record at ``ts`` nanoseconds."""
-    usecs = (ts + 500) // 1000
-    secs, rem = divmod(usecs, 1_000_000)
+            ts: int, in_ns: bool = True) -> str:
+    """``TASK-PID [CPU] FLAGS SECS.USECS: `` for a record at ``ts`` nanoseconds, or
+    ``TASK-PID [CPU] FLAGS COUNT: `` when the clock does not count nanoseconds."""
     task = comm if comm is not None else "<idle>" if pid == 0 else UNKNOWN_COMM
-    return (f"{task:>16}-{pid:<7} [{cpu:03d}] {lat_flags(flags, preempt_count)}"
-            f" {secs:5d}.{rem:06d}: ")
+    if in_ns:
+        secs, rem = divmod((ts + 500) // 1000, 1_000_000)
+        stamp = f"{secs:5d}.{rem:06d}"
+    else:
+        stamp = f"{ts:12d}"
+    return f"{task:>16}-{pid:<7} [{cpu:03d}] {lat_flags(flags, preempt_count)} {stamp}: "
+
+
+def stack_text(record: bytes) -> str:
+    """``ftrace:kernel_stack`` as ``trace`` prints it (``trace_stack_print``): a
+    ``<stack trace>`` line, then `` => `` and each caller (as an address: tpfs
+    has no kernel symbols)."""
+    size = int.from_bytes(record[8:12], "little", signed=True)
+    callers = [int.from_bytes(record[16 + 8 * i:24 + 8 * i], "little")
+               for i in range(max(0, min(size, (len(record) - 16) // 8)))]
+    return "<stack trace>\n" + "".join(f" => 0x{caller:x}\n" for caller in callers)
+
+
+def raw_data_text(record: bytes) -> str:
+    """``ftrace:raw_data`` as ``trace`` prints it: the id in hex, then every byte
+    of the buffer, the record's rounding included (``print_raw_data``)."""
+    ident = int.from_bytes(record[8:12], "little")
+    return f"# {ident:x} buf:" + "".join(f" {b:02x}" for b in record[12:]) + "\n"
 
 
 def _free(tep: int) -> None:
@@ -171,12 +193,21 @@ class Printer:
         finally:
             lib.trace_seq_destroy(ctypes.byref(seq))
 
-    def line(self, record: bytes, *, cpu: int, ts: int, comm: str | None = None) -> str:
-        """The record's whole line in ``trace``, newline included."""
+    def line(self, record: bytes, *, cpu: int, ts: int, comm: str | None = None,
+             in_ns: bool = True) -> str:
+        """The record's whole line in ``trace``, newline included; ``in_ns`` as for
+        ``context``."""
         flags, preempt_count = record[2], record[3]
         pid = int.from_bytes(record[4:8], "little", signed=True)
-        text = self.text(record, cpu=cpu, ts=ts)
         event_id = int.from_bytes(record[:2], "little")
-        # ftrace:print's output is its own: "SYMBOL: TEXT" with the text's newline.
-        body = text if event_id == PRINT_ID else f"{self._names[event_id]}: {text}\n"
-        return context(comm, pid, cpu, flags, preempt_count, ts) + body
+        # The ftrace events print their own way: ftrace:print as "SYMBOL: TEXT"
+        # with the text's newline, ftrace:raw_data as bytes, kernel_stack as lines.
+        if event_id == RAW_DATA_ID:
+            body = raw_data_text(record)
+        elif event_id == KERNEL_STACK_ID:
+            body = stack_text(record)
+        elif event_id == PRINT_ID:
+            body = self.text(record, cpu=cpu, ts=ts)
+        else:
+            body = f"{self._names[event_id]}: {self.text(record, cpu=cpu, ts=ts)}\n"
+        return context(comm, pid, cpu, flags, preempt_count, ts, in_ns) + body

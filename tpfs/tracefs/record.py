@@ -34,6 +34,7 @@ PRINT_FORMAT = (
     'print fmt: "%ps: %s", (void *)REC->ip, REC->buf\n'
 )
 PRINT_ID = 5
+KERNEL_STACK_ID = 4
 #: ``events/ftrace/kernel_stack/format`` of the same kernel. Its records are
 #: as long as their stack: ``size`` entries, not the eight the format shows.
 KERNEL_STACK_FORMAT = (
