@@ -19,11 +19,15 @@ from pathlib import Path
 
 from ..fuse.daemon import Daemon
 from ..fuse.operations import Operations
+from ..fuse.waiting import MAX_WAITING
 from ..kernel.registry import Limits, Registry
 from ..tracefs import catalog
 from ..tracefs.tree import Tree
 
 log = logging.getLogger(__name__)
+
+#: ``--cpus``'s ceiling: every CPU has buffers and files.
+MAX_CPUS = 64
 
 
 def _group(value: str) -> int:
@@ -33,6 +37,12 @@ def _group(value: str) -> int:
         return grp.getgrnam(value).gr_gid
     except KeyError:
         raise argparse.ArgumentTypeError(f"no group {value!r}") from None
+
+
+def _cpus(value: str) -> int:
+    if not value.isdigit() or not 1 <= int(value) <= MAX_CPUS:
+        raise argparse.ArgumentTypeError(f"--cpus takes 1 to {MAX_CPUS}, not {value!r}")
+    return int(value)
 
 
 def parse_args(argv: list[str], epilog: str = "") -> argparse.Namespace:
@@ -51,6 +61,9 @@ def parse_args(argv: list[str], epilog: str = "") -> argparse.Namespace:
                    help="core tracepoints: 'default' (embedded), 'host' (the live tracefs) "
                         "or a catalogue file")
     p.add_argument("--seed", type=int, default=0, help="seed of the address allocator")
+    p.add_argument("--cpus", type=_cpus, metavar="N",
+                   help="CPUs to trace on: per_cpu/cpuN, buffers, tracing_cpumask "
+                        "(default: this machine's)")
     p.add_argument("--legacy-iterator", action="store_true",
                    help="list with the pre-patch walk (load order), to show its bug")
     p.add_argument("--allow-other", action="store_true", help="let other users in")
@@ -62,6 +75,8 @@ def parse_args(argv: list[str], epilog: str = "") -> argparse.Namespace:
                    default=defaults.max_module_tracepoints)
     p.add_argument("--max-instances", type=int, default=defaults.max_instances,
                    help="tracepoints over all loaded modules, tainted ones included")
+    p.add_argument("--max-waiting-reads", type=int, default=MAX_WAITING, metavar="N",
+                   help="trace_pipe reads that may wait for data at once; more are EAGAIN")
     return p.parse_args(argv)
 
 
@@ -70,9 +85,9 @@ def build(args: argparse.Namespace, operations: type[Operations] = Operations) -
     limits = Limits(args.max_modules, args.max_probes, args.max_module_tracepoints,
                     args.max_instances)
     registry = Registry([e.name for e in cat.events], seed=args.seed, limits=limits)
-    tree = Tree(registry, cat, legacy=args.legacy_iterator)
+    tree = Tree(registry, cat, legacy=args.legacy_iterator, ncpus=args.cpus)
     gid = args.gid if args.gid is not None else os.getgid()
-    return operations(tree, uid=os.getuid(), gid=gid)
+    return operations(tree, uid=os.getuid(), gid=gid, max_waiting=args.max_waiting_reads)
 
 
 def _detach() -> int | None:

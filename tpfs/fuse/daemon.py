@@ -12,7 +12,9 @@ away is no reason to take the mount from its users.
 
 An external ``umount`` ends pyfuse3's loop by itself, and a lazy one does so
 when the last file open under the mount closes. Either way the process exits
-0. The daemon unmounts only its own mount, and only while it is the one on
+0. Reads waiting for data (``trace_pipe``) end with EINTR when a signal
+unmounts, so that pyfuse3's loop, which waits for every request it has
+begun, can end. The daemon unmounts only its own mount, and only while it is the one on
 top at the mountpoint: after a lazy unmount a later mount there is left alone.
 """
 
@@ -28,6 +30,7 @@ import pyfuse3
 import trio
 
 from ..tools.mounting import unescape
+from .operations import Operations
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +64,7 @@ def _top_mount(path: str) -> str | None:
 class Daemon:
     """One mount of one Operations instance, for the life of the process."""
 
-    def __init__(self, ops: pyfuse3.Operations, mountpoint: str, options: set[str]) -> None:
+    def __init__(self, ops: Operations, mountpoint: str, options: set[str]) -> None:
         self.ops = ops
         self.mountpoint = mountpoint
         self.options = options
@@ -98,7 +101,8 @@ class Daemon:
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._watch_signals)
-                await pyfuse3.main()
+                # Room for every waiting read and still workers for the rest.
+                await pyfuse3.main(max_tasks=self.ops.waiters.max_waiting + 32)
                 nursery.cancel_scope.cancel()
         finally:
             # Held back from here on: trio closes the socket it wakes up on
@@ -120,4 +124,5 @@ class Daemon:
         else:
             log.info("%s: unmounting", _name(signum))
             self.ending = True
+            self.ops.waiters.close()
             pyfuse3.terminate()

@@ -22,10 +22,11 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 import pyfuse3
 
 from ..kernel.errors import TpfsError
-from ..tracefs.handles import Handle
+from ..tracefs.handles import Handle, PipeHandle
 from ..tracefs.nodes import Directory, File, Node, Opener
 from ..tracefs.tree import Tree
 from .inodes import DirHandle, Inodes, Path
+from .waiting import ALWAYS_READY, MAX_WAITING, Waiters
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,8 @@ class Operations(pyfuse3.Operations):
     supports_dot_lookup = True
     enable_writeback_cache = False
 
-    def __init__(self, tree: Tree, *, uid: int, gid: int) -> None:
+    def __init__(self, tree: Tree, *, uid: int, gid: int,
+                 max_waiting: int = MAX_WAITING) -> None:
         super().__init__()
         self.tree = tree
         self.uid = uid
@@ -72,6 +74,8 @@ class Operations(pyfuse3.Operations):
         self.inodes = Inodes()
         self.handles: dict[int, Handle] = {}
         self.dirs: dict[int, DirHandle] = {}
+        self.openers: dict[int, int] = {}  # pipe handles: the opening task, for its signals
+        self.waiters = Waiters(max_waiting)
         self._fh = itertools.count(1)
         self._stamp = time.time_ns()
 
@@ -231,17 +235,41 @@ class Operations(pyfuse3.Operations):
         if not isinstance(node, File):
             raise TpfsError(errno.EISDIR, "/".join(path))
         fh = next(self._fh)
-        self.handles[fh] = node.open(Opener(flags, ctx.pid, task_comm))
+        handle = node.open(Opener(flags, ctx.pid, task_comm))
+        self.handles[fh] = handle
+        self.waiters.changed()  # an O_TRUNC open may have emptied a buffer
+        if isinstance(handle, PipeHandle):
+            self.openers[fh] = ctx.pid
+            return pyfuse3.FileInfo(fh=fh, direct_io=True, keep_cache=False, nonseekable=True)
         return pyfuse3.FileInfo(fh=fh, direct_io=True, keep_cache=False)
 
     @_guarded
     async def read(self, fh: int, off: int, size: int) -> bytes:
-        return self.handles[fh].read(off, size)
+        handle = self.handles[fh]
+        if isinstance(handle, PipeHandle):
+            # pyfuse3's read has no caller: the opener's signals stand for its reader's.
+            await self.waiters.wait(handle, self.openers[fh])
+        return handle.read(off, size)
 
     @_guarded
     async def write(self, fh: int, off: int, buf: bytes) -> int:
-        return self.handles[fh].write(off, buf)
+        try:
+            return self.handles[fh].write(off, buf)
+        finally:
+            self.waiters.changed()
+
+    @_guarded
+    async def poll(self, inode: int, fh: int, poll_handle: pyfuse3.PollHandle | None,
+                   ctx: pyfuse3.RequestContext) -> int:
+        handle = self.handles[fh]
+        if isinstance(handle, PipeHandle):
+            return self.waiters.poll(fh, handle, poll_handle)
+        return ALWAYS_READY
 
     @_guarded
     async def release(self, fh: int) -> None:
-        self.handles.pop(fh, None)
+        handle = self.handles.pop(fh, None)
+        self.openers.pop(fh, None)
+        self.waiters.forget(fh)
+        if handle is not None:
+            handle.release()

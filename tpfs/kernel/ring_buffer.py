@@ -280,6 +280,12 @@ class RingBufferPerCpu:
         """Events written and neither overwritten nor consumed (``rb_num_of_entries``)."""
         return self.entries - self.overrun - self.read
 
+    def dirty_pages(self) -> int:
+        """Pages the writer filled that the reader has yet to take: the ring's
+        pages from the head up to, not including, the writer's
+        (``ring_buffer_nr_dirty_pages``)."""
+        return 0 if self.tail is None else (self.tail - self.head) % self.nr_pages
+
     def _get_reader_page(self) -> BufferPage | None:
         """``rb_get_reader_page``: the reader page, swapped for the head page if read through."""
         page = self.reader_page
@@ -598,6 +604,13 @@ class RingBuffer:
         """Whether there is no event left to consume, on ``cpu`` or on any CPU."""
         buffers = self.cpus if cpu is None else (self.cpu_buffer(cpu),)
         return not any(buffer.entries_in_buffer for buffer in buffers)
+
+    def full_hit(self, cpu: int, full: int) -> bool:
+        """Whether ``cpu``'s buffer is ``full`` percent full, for a waiting reader
+        (``full_hit``). The writer's page never counts as filled, so it counts
+        one more than the filled pages, or 100 could never be reached."""
+        buffer = self.cpu_buffer(cpu)
+        return not full or (buffer.dirty_pages() + 1) * 100 >= full * buffer.nr_pages
 
     # -- sizing, reset, statistics ------------------------------------------
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import errno
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from ..kernel.errors import TpfsError
 from .seqfile import SeqFile, SeqOperations
@@ -20,6 +20,9 @@ class Handle:
 
     def write(self, offset: int, buf: bytes) -> int:
         raise TpfsError(errno.EINVAL, "file is not writable")
+
+    def release(self) -> None:
+        """The last close of the open file."""
 
 
 #: Applies one write; returns the bytes it consumed (None: all of them).
@@ -51,6 +54,45 @@ class SeqHandle(Handle):
         return apply_write(self.apply, buf)
 
 
+class Pipe(Protocol):
+    """A consuming reader that never waits (``trace.TracePipe``)."""
+
+    def has_data(self) -> bool: ...
+
+    def at_end(self) -> bool: ...
+
+    def poll_ready(self) -> bool: ...
+
+    def read(self, size: int) -> bytes: ...
+
+
+class PipeHandle(Handle):
+    """An open pipe-like file: reads consume, and a read with nothing to
+    return is EAGAIN. ``ready`` tells the adapter whether a read would return
+    now, so that it can wait (unless ``nonblocking``) before reading;
+    ``release`` gives the reader's claim back."""
+
+    __slots__ = ("pipe", "nonblocking", "on_release")
+
+    def __init__(self, pipe: Pipe, nonblocking: bool, on_release: Callable[[], None]) -> None:
+        self.pipe = pipe
+        self.nonblocking = nonblocking
+        self.on_release = on_release
+
+    def ready(self) -> bool:
+        return self.pipe.has_data() or self.pipe.at_end()
+
+    def has_data(self) -> bool:
+        return self.pipe.has_data()
+
+    def poll_ready(self) -> bool:
+        return self.pipe.poll_ready()
+
+    def read(self, offset: int, size: int) -> bytes:
+        return self.pipe.read(size)
+
+    def release(self) -> None:
+        self.on_release()
 
 
 #: Whether the object a file stands for still exists.

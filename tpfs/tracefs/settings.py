@@ -151,6 +151,8 @@ class Tracing:
     clock: str = "local"
     buffer_kb: int | None = None  # None until set: the buffer is still the boot minimum
     cpumask: int = 0
+    #: How full (percent) a buffer is before waiting raw readers wake; 0: at once.
+    buffer_percent: int = 50
     event_pids: set[int] = field(default_factory=set)
     notrace_pids: set[int] = field(default_factory=set)
     uprobes: list[Uprobe] = field(default_factory=list)
@@ -198,6 +200,12 @@ class Tracing:
             raise TpfsError(errno.ENOMEM, f"more than {MAX_BUFFER_KB} KiB per CPU")
         self.resize(size)
         self.buffer_kb = size
+
+    def _set_percent(self, buf: bytes) -> None:
+        percent = _number(buf)
+        if percent > 100:
+            raise TpfsError(errno.EINVAL, f"buffer_percent {percent} is over 100")
+        self.buffer_percent = percent
 
     def _set_cpumask(self, buf: bytes) -> None:
         self.cpumask = parse_cpumask(buf.decode("latin-1"), self.ncpus)
@@ -254,6 +262,8 @@ class Tracing:
             "trace_clock": Setting(0o640, self._clocks, self._set_clock),
             "buffer_size_kb": Setting(0o640, lambda: self._buffer(1), self._set_buffer),
             "buffer_total_size_kb": Setting(0o440, lambda: self._buffer(self.ncpus)),
+            "buffer_percent": Setting(0o640, lambda: f"{self.buffer_percent}\n",
+                                      self._set_percent),
             "tracing_cpumask": Setting(0o640, lambda: show_cpumask(self.cpumask, self.ncpus) + "\n",
                                        self._set_cpumask),
             "set_event_pid": Setting(0o640, lambda: self._pids(self.event_pids),

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 
 from ..kernel.errors import TpfsError
 from ..kernel.ring_buffer import DEFAULT_SIZE_KB, Event, RingBuffer
+from ..kernel.ring_buffer_format import BUF_MAX_DATA_SIZE
+from .markers import RAW_DATA_FORMAT, RAW_DATA_ID, RAW_MAX, encode_raw
 from .printer import MARKER_IP, Printer, header
 from .record import encode_print
 from .seqfile import SeqOperations
@@ -31,8 +33,13 @@ from .settings import Tracing
 
 #: ``saved_cmdlines_size``'s default: how many pid -> comm pairs are kept.
 SAVED_CMDLINES = 128
-#: ``TRACE_MARKER_MAX_SIZE``: a longer marker write is cut there.
-MARKER_MAX = 4096
+#: A longer ``trace_marker`` write is cut here: its ``ftrace:print`` record
+#: (16 bytes, the text, a newline and a NUL) must fit the largest payload.
+MARKER_MAX = BUF_MAX_DATA_SIZE - 18
+#: ``TRACE_SEQ_BUFFER_SIZE``: one ``trace_pipe`` read returns at most one less.
+PIPE_SEQ_SIZE = 8192
+#: Clocks that count something other than nanoseconds: shown as raw counts.
+RAW_CLOCKS = ("counter", "x86-tsc")
 _COMMON = struct.Struct("<HBBi")  # common_type, common_flags, common_preempt_count, common_pid
 
 
@@ -46,6 +53,8 @@ class TraceArray:
     _formats: dict[int, tuple[str, str]] = field(default_factory=dict)  # id -> subsys, format
     _printer: Printer | None = None
     _counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    #: The CPUs a consuming reader (``trace_pipe``) has open: one reader per CPU.
+    _pipe_cpus: int = 0
 
     def __post_init__(self) -> None:
         self.buffer = RingBuffer(self.tracing.ncpus, DEFAULT_SIZE_KB)
@@ -68,7 +77,7 @@ class TraceArray:
     def record(self, cpu: int, record: bytes, comm: str | None, subsys: str,
                fmt: str) -> bool:
         """Record one event on ``cpu`` unless tracing is off; False if it was not kept."""
-        if not self.tracing.tracing_on:
+        if not self.tracing.tracing_on or not self.tracing.cpumask >> cpu & 1:
             return False
         ident, _, _, pid = _COMMON.unpack_from(record)
         self._formats.setdefault(ident, (subsys, fmt))
@@ -88,6 +97,29 @@ class TraceArray:
         record = encode_print(text, ip=MARKER_IP, pid=pid, preempt_count=1)
         self.buffer.write(cpu, self.now(), record)
         return len(text)
+
+    def mark_raw(self, buf: bytes, pid: int, cpu: int = 0) -> int:
+        """A write to ``trace_marker_raw``: a u32 id and bytes, as one ``ftrace:raw_data``."""
+        if not 4 <= len(buf) <= RAW_MAX:
+            raise TpfsError(errno.EINVAL, f"a raw marker is 4 to {RAW_MAX} bytes")
+        if not self.tracing.tracing_on:
+            raise TpfsError(errno.EBADF, "tracing is off: the marker has nowhere to go")
+        self._formats.setdefault(RAW_DATA_ID, ("ftrace", RAW_DATA_FORMAT))
+        self.buffer.write(cpu, self.now(), encode_raw(buf, pid=pid, preempt_count=1))
+        return len(buf)
+
+    def open_pipe(self, cpu: int | None) -> None:
+        """Claim ``cpu`` (every CPU for None) for one consuming reader, or EBUSY."""
+        mask = self._cpu_mask(cpu)
+        if self._pipe_cpus & mask:
+            raise TpfsError(errno.EBUSY, "a trace_pipe reader has this CPU already")
+        self._pipe_cpus |= mask
+
+    def close_pipe(self, cpu: int | None) -> None:
+        self._pipe_cpus &= ~self._cpu_mask(cpu)
+
+    def _cpu_mask(self, cpu: int | None) -> int:
+        return (1 << self.tracing.ncpus) - 1 if cpu is None else 1 << cpu
 
     def resize(self, size_kb: int) -> None:
         self.buffer.resize(size_kb)
@@ -119,15 +151,21 @@ class TraceArray:
         """One event as ``trace`` prints it."""
         pid = _COMMON.unpack_from(event.payload)[3]
         return self.printer().line(event.payload, cpu=event.cpu, ts=event.ts,
-                                   comm=self.cmdlines.get(pid))
+                                   comm=self.cmdlines.get(pid), in_ns=self.in_ns)
+
+    @property
+    def in_ns(self) -> bool:
+        """Whether the clock counts nanoseconds (else time stamps show as counts)."""
+        return self.tracing.clock not in RAW_CLOCKS
 
     def stats(self, cpu: int) -> str:
         """``per_cpu/cpuN/stats``."""
         s = self.buffer.stats(cpu, self.now())
+        stamp = _secs if self.in_ns else str
         return (f"entries: {s.entries}\noverrun: {s.overrun}\n"
                 f"commit overrun: {s.commit_overrun}\nbytes: {s.bytes}\n"
-                f"oldest event ts: {_secs(s.oldest_event_ts)}\n"
-                f"now ts: {_secs(s.now_ts)}\ndropped events: {s.dropped_events}\n"
+                f"oldest event ts: {stamp(s.oldest_event_ts)}\n"
+                f"now ts: {stamp(s.now_ts)}\ndropped events: {s.dropped_events}\n"
                 f"read events: {s.read_events}\n")
 
     def saved_cmdlines(self) -> str:
@@ -181,3 +219,69 @@ class TraceListing(SeqOperations[TraceCursor, "Event | str"]):
     def show(self, record: Event | str) -> bytes:
         text = record if isinstance(record, str) else self.trace.line(record)
         return text.encode("utf-8", "surrogateescape")
+
+
+class TracePipe:
+    """``trace_pipe`` (every CPU, merged by time) or ``per_cpu/cpuN/trace_pipe``:
+    consuming reads, as ``tracing_read_pipe``.
+
+    A read first hands out what the last one left; otherwise it consumes
+    events, rendering each to its line (after a ``CPU:N [LOST M EVENTS]``
+    line when the writer overwrote some since), until it has at least the
+    bytes asked for or ``PIPE_SEQ_SIZE - 1``, returns that many and keeps the
+    rest of the last line for the next read. The reader never holds more
+    than that one line. ``read`` never waits: when there is nothing
+    (``has_data`` false) it is EAGAIN, unless tracing is off and this reader
+    has read before, which is the end of the file, as the kernel's. Waiting
+    for data is the adapter's business.
+    """
+
+    __slots__ = ("trace", "cpu", "pending", "has_read")
+
+    def __init__(self, trace: TraceArray, cpu: int | None = None) -> None:
+        self.trace = trace
+        self.cpu = cpu
+        self.pending = b""
+        self.has_read = False
+
+    def has_data(self) -> bool:
+        return bool(self.pending) or not self.trace.buffer.empty(self.cpu)
+
+    def poll_ready(self) -> bool:
+        """What ``poll`` reports: data for every-CPU readers; a CPU's reader waits
+        until its buffer is ``buffer_percent`` full (0: any data), as the kernel's."""
+        percent = self.trace.tracing.buffer_percent
+        if self.pending or self.cpu is None or not percent:
+            return self.has_data()
+        return self.trace.buffer.full_hit(self.cpu, percent)
+
+    def at_end(self) -> bool:
+        """Empty, with tracing off after this reader read something: EOF."""
+        return not self.has_data() and self.has_read and not self.trace.tracing.tracing_on
+
+    def read(self, size: int) -> bytes:
+        if not self.pending:
+            if self.at_end():
+                return b""
+            if not self.has_data():
+                raise TpfsError(errno.EAGAIN, "trace_pipe is empty")
+            self.pending = self._fill(min(size, PIPE_SEQ_SIZE - 1))
+        self.has_read = True
+        out, self.pending = self.pending[:size], self.pending[size:]
+        return out
+
+    def _fill(self, want: int) -> bytes:
+        """Lines of consumed events: at least ``want`` bytes if there are events for
+        them, never more than a ``trace_seq`` holds (a line that would not fit stays
+        in the buffer for the next read, unless it is the first: it goes alone)."""
+        lines = bytearray()
+        buffer = self.trace.buffer
+        while len(lines) < want and (event := buffer.peek(self.cpu)) is not None:
+            line = self.trace.line(event).encode("utf-8", "surrogateescape")
+            if event.lost:
+                line = f"CPU:{event.cpu} [LOST {event.lost} EVENTS]\n".encode() + line
+            if lines and len(lines) + len(line) >= PIPE_SEQ_SIZE:
+                break
+            buffer.consume(self.cpu)
+            lines += line
+        return bytes(lines)

@@ -10,6 +10,7 @@ module or event does.
 from __future__ import annotations
 
 import errno
+import os
 from collections.abc import Callable, Sequence
 
 from ..kernel.errors import TpfsError
@@ -20,7 +21,7 @@ from .control import Commands
 from .events import EventLayer, parse_bool
 from .filter import SUBSYSTEM_FILTER_HELP
 from .fire import Firer
-from .handles import Alive, Handle, SeqHandle, TextHandle
+from .handles import Alive, Handle, PipeHandle, SeqHandle, TextHandle
 from .lines import show_entry, show_module
 from .listings import EventListing, TracepointListing
 from .nodes import (
@@ -39,7 +40,7 @@ from .nodes import (
     text_file,
 )
 from .settings import Setting, Tracing
-from .trace import TraceArray, TraceListing
+from .trace import TraceArray, TraceListing, TracePipe
 
 #: The fixed files of ``events/SUBSYS/``: no event may be called one of these.
 SUBSYSTEM_FILES = {"enable", "filter"}
@@ -155,7 +156,7 @@ class SubsystemEvents:
             return registry.instances(name) is definition
 
         return Directory(DIR_MODE, {
-            "enable": text_file(SETTING_MODE, lambda: f"{int(layer.enabled(name))}\n",
+            "enable": text_file(SETTING_MODE, lambda: layer.enable_text(name),
                                 lambda buf: layer.set_enabled([name], parse_bool(buf)),
                                 alive=alive),
             "filter": text_file(SETTING_MODE, lambda: layer.filter_text(name),
@@ -173,18 +174,30 @@ def data_files(trace: TraceArray, firer: Firer) -> dict[str, Node]:
     def writer(apply: Callable[[bytes, Opener], int | None]) -> Callable[[Opener], Handle]:
         return lambda opener: TextHandle(None, lambda buf: apply(buf, opener))
 
+    def pipe(cpu: int | None) -> File:
+        def open_(opener: Opener) -> Handle:
+            trace.open_pipe(cpu)
+            return PipeHandle(TracePipe(trace, cpu), bool(opener.flags & os.O_NONBLOCK),
+                              lambda: trace.close_pipe(cpu))
+
+        return File(LISTING_MODE, open_)
+
     def cpu_dir(cpu: int) -> Directory:
         return Directory(DIR_MODE, {
             "stats": text_file(LISTING_MODE, lambda: trace.stats(cpu)),
             "trace": seq_file(SETTING_MODE, TraceListing(trace, cpu), lambda buf: None,
                               lambda: trace.buffer.reset(cpu)),
+            "trace_pipe": pipe(cpu),
         })
 
     return {
         "fire": File(CONTROL_MODE, writer(firer.write)),
         "trace": seq_file(SETTING_MODE, TraceListing(trace), lambda buf: None, trace.clear),
+        "trace_pipe": pipe(None),
         "trace_marker": File(MARKER_MODE, writer(
             lambda buf, opener: trace.mark(buf, opener.pid))),
+        "trace_marker_raw": File(MARKER_MODE, writer(
+            lambda buf, opener: trace.mark_raw(buf, opener.pid))),
         "saved_cmdlines": text_file(LISTING_MODE, trace.saved_cmdlines),
         "per_cpu": Directory(DIR_MODE, {f"cpu{cpu}": cpu_dir(cpu)
                                         for cpu in range(trace.tracing.ncpus)}),
@@ -194,12 +207,13 @@ def data_files(trace: TraceArray, firer: Firer) -> dict[str, Node]:
 class Tree:
     """The whole mounted directory, built over one registry."""
 
-    def __init__(self, registry: Registry, catalog: Catalog, *, legacy: bool = False) -> None:
+    def __init__(self, registry: Registry, catalog: Catalog, *, legacy: bool = False,
+                 ncpus: int | None = None) -> None:
         self.registry = registry
         walk = make_walk(registry, legacy)
         self.commands = cmd = Commands(registry, self._check_event_name)
-        self.events = layer = EventLayer(registry, catalog)
-        self.tracing = Tracing()
+        self.tracing = Tracing() if ncpus is None else Tracing(ncpus)
+        self.events = layer = EventLayer(registry, catalog, ncpus=self.tracing.ncpus)
         gen = self._generation
         # Shared by every open handle: the event listing caches rendered blocks.
         events, tracepoints = EventListing(walk), TracepointListing(walk)
