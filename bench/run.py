@@ -8,7 +8,12 @@
 3. scaling with the registry's size: full-read cost per instance, the cost of
    one small read at the head and the tail of the listing, and peak RSS;
 4. registration (probe register+unregister, module load+unload) in the model,
-   against the kernel's walk over every instance, and through the mount.
+   against the kernel's walk over every instance, and through the mount;
+5. the data plane: events fired into the buffers per second (with and without
+   a filter), events delivered through ``trace_pipe`` per second (to a Python
+   O_NONBLOCK reader and to cat) against the kernel's own
+   ``trace_marker``→``trace_pipe`` (as root), and the daemon's memory per
+   buffered event.
 
 Prints a table, checks the targets, and writes everything as JSON.
 """
@@ -17,10 +22,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
+import functools
 import json
 import os
 import platform
 import random
+import select
 import shutil
 import statistics
 import subprocess
@@ -34,15 +42,31 @@ from typing import TypeVar
 from tpfs.kernel.registry import Limits, Registry
 from tpfs.tools.mounting import Mount, fuse_unmount, start, start_tpfs
 from tpfs.tracefs import catalog
+from tpfs.tracefs.control import MAX_WRITE
 
 HERE = Path(__file__).resolve().parent
+SECTIONS = ("listing", "churn", "scaling", "registration", "dataplane")
 T = TypeVar("T")
 METHODS = {"cat": ["cat"], "dd bs=4096": ["dd", "bs=4096"], "dd bs=64": ["dd", "bs=64"]}
 TARGETS = {
     "tpfs/floor cat": 1.25, "tpfs/floor dd bs=4096": 1.25, "tpfs/floor dd bs=64": 1.5,
     "churn/quiet": 1.2, "read per instance 100k/1k": 1.3, "registration 100k/1k": 1.5,
     "peak RSS at 100k (MiB)": 80,
+    "filter match/none (time)": 2.0, "filter reject/none (time)": 2.0,
 }
+#: Targets that a value must reach (rates, events per second).
+AT_LEAST = {
+    "fire @count (identical) ev/s": 200_000, "fire distinct lines ev/s": 200_000,
+    "trace_pipe python (identical) ev/s": 100_000, "trace_pipe cat (identical) ev/s": 100_000,
+    "trace_pipe python (distinct) ev/s": 100_000, "trace_pipe cat (distinct) ev/s": 100_000,
+}
+#: The dataplane's firing line; ``{pid}`` varies it. Rendered, the kernel's
+#: marker shows the same text as this event does, so lines are alike in size.
+SWITCH = "sched:sched_switch prev_comm=a prev_pid={pid} next_comm=b next_pid=2"
+MARKER = ("prev_comm=a prev_pid={pid} prev_prio=0 prev_state=R ==> next_comm=b next_pid=2"
+          " next_prio=0")
+#: sched_switch's payload (64 bytes) and the ring buffer's 4-byte event header.
+SWITCH_RECORD_BYTES = 68
 
 
 def read_cmd(method: str, path: Path) -> list[str]:
@@ -52,22 +76,34 @@ def read_cmd(method: str, path: Path) -> list[str]:
     return [*argv[:1], f"if={path}", "of=/dev/null", *argv[1:], "status=none"]
 
 
-def median_ms(cmds: dict[str, list[str]], repeat: int) -> dict[str, float]:
-    """Median wall time of each whole command, in milliseconds.
+def interleaved(cases: dict[str, Callable[[], dict[str, float]]],
+                repeat: int) -> dict[str, dict[str, float]]:
+    """The median of each value each case returns, over ``repeat`` rounds.
 
-    The commands take turns in a shuffled order each round, so that drift in
+    The cases take turns in a shuffled order each round, so that drift in
     the machine's load falls on all of them alike.
     """
-    times: dict[str, list[float]] = {who: [] for who in cmds}
-    order = list(cmds)
+    samples: dict[str, dict[str, list[float]]] = {who: {} for who in cases}
+    order = list(cases)
     rng = random.Random(0)
     for _ in range(repeat):
         rng.shuffle(order)
         for who in order:
-            t = time.perf_counter()
-            subprocess.run(cmds[who], check=True, stdout=subprocess.DEVNULL)
-            times[who].append(time.perf_counter() - t)
-    return {who: statistics.median(ts) * 1e3 for who, ts in times.items()}
+            for key, value in cases[who]().items():
+                samples[who].setdefault(key, []).append(value)
+    return {who: {k: statistics.median(v) for k, v in vals.items()}
+            for who, vals in samples.items()}
+
+
+def median_ms(cmds: dict[str, list[str]], repeat: int) -> dict[str, float]:
+    """Median wall time of each whole command, in milliseconds, interleaved."""
+    def run(cmd: list[str]) -> dict[str, float]:
+        t = time.perf_counter()
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        return {"ms": (time.perf_counter() - t) * 1e3}
+
+    timed = interleaved({who: functools.partial(run, cmd) for who, cmd in cmds.items()}, repeat)
+    return {who: row["ms"] for who, row in timed.items()}
 
 
 def machine() -> dict[str, object]:
@@ -257,31 +293,324 @@ class Bench:
                                               / first["kernel walk register+unregister us"])
         self.results["registration"] = out
 
+    # -- 5. data plane ----------------------------------------------------
+    def dataplane(self) -> None:
+        """Firing into the buffers, delivery through trace_pipe, filters, memory."""
+        n = 5_000 if self.quick else 50_000  # events per trace_pipe round
+        count = 10_000 if self.quick else 100_000  # events per @count firing round
+        held = 20_000 if self.quick else 200_000  # events buffered for the memory figure
+        rounds = 1 if self.quick else min(self.repeat, 5)
+        same = (SWITCH.format(pid=1) + f" @count={count}\n").encode()
+        distinct = fire_batches(n)
+        filt = "events/sched/sched_switch/filter"
+        with self.tpfs("--seed", "1") as mount, self.kernel() as kdir:
+            mount.write("buffer_size_kb", "65536\n")
+            mount.write("events/sched/sched_switch/enable", "1\n")
+            mount.write("fire", SWITCH.format(pid=1) + "\n")  # its format is read once
+            clear_trace(mount.path)
+            memory = self._buffered_memory(mount, held)  # first, on a heap not yet grown
+
+            def fire_same(condition: str) -> dict[str, float]:
+                clear_trace(mount.path)
+                mount.write(filt, f"{condition}\n")
+                secs = fire(mount.path, [same])
+                kept, overrun = buffer_stats(mount.path)
+                mount.write(filt, "0\n")
+                return {"ev/s": count / secs, "kept": kept, "overrun": overrun}
+
+            def deliver(unique: bool, reader: str) -> dict[str, float]:
+                clear_trace(mount.path)
+                fill = distinct if unique else [(SWITCH.format(pid=1) + f" @count={n}\n").encode()]
+                secs = fire(mount.path, fill)
+                kept, overrun = buffer_stats(mount.path)
+                took, lines = read_pipe(mount / "trace_pipe", n, reader)
+                row = {"ev/s": lines / took, "kept": kept, "overrun": overrun}
+                return {**row, "fire ev/s": n / secs} if unique else row
+
+            cases: dict[str, Callable[[], dict[str, float]]] = {
+                "none": lambda: fire_same("0"),
+                "match": lambda: fire_same("prev_pid == 1"),
+                "reject": lambda: fire_same("prev_pid == 2"),
+            }
+            for unique in (False, True):
+                for reader in READERS:
+                    cases[f"tpfs {reader} {unique}"] = functools.partial(deliver, unique, reader)
+            unavailable = ("not root or tracefs cannot be mounted" if kdir is None
+                           else kernel_busy(kdir))
+            with contextlib.ExitStack() as stack:
+                if kdir is not None and not unavailable:
+                    stack.enter_context(kernel_markers(kdir, n))
+                    markers = {u: [MARKER.format(pid=i + 1 if u else 1).encode()
+                                   for i in range(n)] for u in (False, True)}
+
+                    def kernel_deliver(unique: bool, reader: str) -> dict[str, float]:
+                        assert kdir is not None
+                        clear_trace(kdir)
+                        secs = write_markers(kdir, markers[unique])
+                        kept, overrun = buffer_stats(kdir)
+                        took, lines = read_pipe(kdir / "trace_pipe", n, reader)
+                        return {"ev/s": lines / took, "marker ev/s": n / secs,
+                                "kept": kept, "overrun": overrun}
+
+                    for unique in (False, True):
+                        for reader in READERS:
+                            cases[f"kernel {reader} {unique}"] = functools.partial(
+                                kernel_deliver, unique, reader)
+                got = interleaved(cases, rounds)
+        self.results["dataplane"] = self._dataplane_table(got, memory, count, n, len(distinct),
+                                                          unavailable)
+
+    def _buffered_memory(self, mount: Mount, held: int) -> dict[str, float]:
+        """The daemon's RSS with the buffers empty and holding ``held`` sched_switch events."""
+        empty = peak_rss_mib(mount.proc.pid, "VmRSS")
+        left = held
+        while left:
+            step = min(left, 100_000)
+            mount.write("fire", SWITCH.format(pid=1) + f" @count={step}\n")
+            left -= step
+        full = peak_rss_mib(mount.proc.pid, "VmRSS")
+        kept, overrun = buffer_stats(mount.path)
+        clear_trace(mount.path)
+        return {"events (@count)": held, "kept": kept, "overrun": overrun,
+                "RSS empty MiB": empty, "RSS full MiB": full,
+                "bytes/event": (full - empty) * 2**20 / max(kept, 1),
+                "record bytes": SWITCH_RECORD_BYTES}
+
+    def _dataplane_table(self, got: dict[str, dict[str, float]], memory: dict[str, float],
+                         count: int, n: int, writes: int,
+                         unavailable: str | None) -> dict[str, object]:
+        """The section's rows from the medians, and its ratios and targets."""
+        table: dict[str, object] = {}
+        for key, label in (("none", "no filter"), ("match", "prev_pid == 1, matches"),
+                           ("reject", "prev_pid == 2, rejects")):
+            table[f"fire @count={count}, {label} (identical)"] = got[key]
+        fire_rates = [got[f"tpfs {r} True"]["fire ev/s"] for r in READERS]
+        table[f"fire {n} distinct lines, {n // writes} lines/write"] = {
+            "ev/s": statistics.median(fire_rates),
+            "kept": got[f"tpfs {READERS[0]} True"]["kept"],
+            "overrun": got[f"tpfs {READERS[0]} True"]["overrun"]}
+        self.ratios["fire @count (identical) ev/s"] = got["none"]["ev/s"]
+        self.ratios["fire distinct lines ev/s"] = statistics.median(fire_rates)
+        self.ratios["filter match/none (time)"] = got["none"]["ev/s"] / got["match"]["ev/s"]
+        self.ratios["filter reject/none (time)"] = got["none"]["ev/s"] / got["reject"]["ev/s"]
+        if unavailable:
+            table["kernel baseline"] = f"unavailable: {unavailable}"
+        for unique in (False, True):
+            kind = "distinct" if unique else "identical"
+            for reader in READERS:
+                tpfs = got[f"tpfs {reader} {unique}"]
+                row = {"tpfs ev/s": tpfs["ev/s"]}
+                self.ratios[f"trace_pipe {reader} ({kind}) ev/s"] = tpfs["ev/s"]
+                kernel = got.get(f"kernel {reader} {unique}")
+                if kernel:
+                    row["kernel ev/s"] = kernel["ev/s"]
+                    row["tpfs/kernel time"] = kernel["ev/s"] / tpfs["ev/s"]
+                    self.ratios[f"tpfs/kernel trace_pipe {reader} ({kind}) time"] = (
+                        row["tpfs/kernel time"])
+                table[f"trace_pipe {n} {kind} to {READER_LABELS[reader]}"] = row
+        kernel_writes = [got[f"kernel {r} {u}"]["marker ev/s"] for r in READERS
+                         for u in (False, True) if f"kernel {r} {u}" in got]
+        if kernel_writes:
+            table["kernel trace_marker, one write() per event"] = {
+                "ev/s": statistics.median(kernel_writes)}
+        table[f"memory, {memory['events (@count)']} events buffered"] = memory
+        self.ratios["bytes per buffered event"] = memory["bytes/event"]
+        return table
+
     def report(self) -> str:
         lines = [f"machine: {json.dumps(self.results['machine'])}", ""]
-        for section in ("listing", "churn", "scaling", "registration"):
+        for section in SECTIONS:
             data = self.results.get(section)
-            if not data:
+            if not isinstance(data, dict) or not data:
                 continue
             lines.append(f"== {section}")
-            for key, value in data.items():  # type: ignore[union-attr]
+            width = max(28, *map(len, data))
+            for key, value in data.items():
                 if isinstance(value, dict):
                     cells = "  ".join(f"{k}={fmt(v)}" for k, v in value.items())
-                    lines.append(f"  {key:28} {cells}")
+                    lines.append(f"  {key:{width}} {cells}")
                 else:
-                    lines.append(f"  {key:28} {fmt(value)}")
+                    lines.append(f"  {key:{width}} {fmt(value)}")
         lines.append("== ratios and targets")
+        width = max(36, *map(len, self.ratios))
         for key, value in self.ratios.items():
-            target = TARGETS.get(key)
-            verdict = "" if target is None else (" ok" if value <= target else " MISSED") + (
-                f" (target <= {target})")
-            lines.append(f"  {key:36} {value:8.3f}{verdict}")
+            verdict = ""
+            if key in TARGETS:
+                verdict = (" ok" if value <= TARGETS[key] else " MISSED") + (
+                    f" (target <= {TARGETS[key]})")
+            elif key in AT_LEAST:
+                verdict = (" ok" if value >= AT_LEAST[key] else " MISSED") + (
+                    f" (target >= {AT_LEAST[key]:,})")
+            shown = f"{value:8.3f}" if abs(value) < 1e4 else f"{value:8.0f}"
+            lines.append(f"  {key:{width}} {shown}{verdict}")
         self.results["ratios"] = self.ratios
         return "\n".join(lines)
 
 
-def fmt(value: float) -> str:
-    return str(value) if isinstance(value, int) else f"{value:.4g}"
+def fmt(value: float | str) -> str:
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        value = int(value)
+    return str(value) if isinstance(value, int | str) else f"{value:.4g}"
+
+
+# -- the data plane's helpers ------------------------------------------------
+def clear_trace(tracefs: Path) -> None:
+    """Empty every CPU's buffer: ``trace`` opened with O_TRUNC."""
+    os.close(os.open(tracefs / "trace", os.O_WRONLY | os.O_TRUNC))
+
+
+def buffer_stats(tracefs: Path) -> tuple[int, int]:
+    """Records held and records lost to overwrites, over every CPU's ``stats``."""
+    kept = overrun = 0
+    for stats in (tracefs / "per_cpu").glob("cpu*/stats"):
+        for line in stats.read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key == "entries":
+                kept += int(value)
+            elif key == "overrun":
+                overrun += int(value)
+    return kept, overrun
+
+
+def fire_batches(n: int) -> list[bytes]:
+    """``n`` sched_switch lines, each with its own prev_pid, in writes the fire file takes."""
+    writes: list[bytes] = []
+    batch: list[bytes] = []
+    size = 0
+    for i in range(n):
+        line = (SWITCH.format(pid=i + 1) + "\n").encode()
+        if size + len(line) > MAX_WRITE:
+            writes.append(b"".join(batch))
+            batch, size = [], 0
+        batch.append(line)
+        size += len(line)
+    return [*writes, b"".join(batch)] if batch else writes
+
+
+def fire(tracefs: Path, writes: list[bytes]) -> float:
+    """Seconds to write each of ``writes`` to ``fire`` through one open file."""
+    fd = os.open(tracefs / "fire", os.O_WRONLY)
+    try:
+        t = time.perf_counter()
+        for data in writes:
+            assert os.write(fd, data) == len(data)
+        return time.perf_counter() - t
+    finally:
+        os.close(fd)
+
+
+def write_markers(tracefs: Path, markers: list[bytes]) -> float:
+    """Seconds to write each marker to ``trace_marker`` with its own write()."""
+    fd = os.open(tracefs / "trace_marker", os.O_WRONLY)
+    try:
+        t = time.perf_counter()
+        for data in markers:
+            os.write(fd, data)
+        return time.perf_counter() - t
+    finally:
+        os.close(fd)
+
+
+READERS = ("python", "cat")
+READER_LABELS = {"python": "Python O_NONBLOCK reader", "cat": "cat"}
+
+
+def open_pipe(path: Path, flags: int) -> int:
+    """Open a trace_pipe, waiting out EBUSY while the last reader's release is on its way."""
+    for _ in range(200):
+        try:
+            return os.open(path, flags)
+        except OSError as e:
+            if e.errno != errno.EBUSY:
+                raise
+            time.sleep(0.005)
+    return os.open(path, flags)
+
+
+def read_pipe(path: Path, n: int, reader: str, timeout: float = 60) -> tuple[float, int]:
+    """Seconds for ``reader`` to take ``n`` lines from a trace_pipe, and the lines it got.
+
+    ``python`` reads 128 KiB at a time with O_NONBLOCK until EAGAIN. ``cat``
+    writes into a pipe this process reads; the clock stops at the ``n``-th
+    line, and cat (which would wait for more) is killed.
+    """
+    if reader == "python":
+        fd = open_pipe(path, os.O_RDONLY | os.O_NONBLOCK)
+        lines = 0
+        try:
+            t = time.perf_counter()
+            while True:
+                try:
+                    chunk = os.read(fd, 131072)
+                except BlockingIOError:
+                    break
+                if not chunk:
+                    break
+                lines += chunk.count(b"\n")
+            took = time.perf_counter() - t
+        finally:
+            os.close(fd)
+        if lines < n:
+            raise RuntimeError(f"{path}: {lines} of {n} lines before EAGAIN")
+        return took, lines
+    for _ in range(50):
+        t = time.perf_counter()
+        proc = subprocess.Popen(["cat", str(path)], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        assert proc.stdout is not None
+        lines = 0
+        try:
+            while lines < n:
+                left = t + timeout - time.perf_counter()
+                if not select.select([proc.stdout], [], [], max(left, 0))[0]:
+                    raise RuntimeError(f"cat {path}: {lines} of {n} lines in {timeout} s")
+                chunk = os.read(proc.stdout.fileno(), 65536)
+                if not chunk:
+                    break
+                lines += chunk.count(b"\n")
+            took = time.perf_counter() - t
+        finally:
+            proc.kill()
+            err = proc.communicate()[1]
+        if lines >= n:
+            return took, lines
+        if b"busy" not in err.lower():
+            raise RuntimeError(f"cat {path}: {lines} of {n} lines: {err.decode().strip()}")
+        time.sleep(0.01)
+    raise RuntimeError(f"cat {path}: still busy")
+
+
+def kernel_busy(kdir: Path) -> str | None:
+    """Why the kernel's tracefs cannot serve as a baseline now (a tracer or events on)."""
+    tracer = (kdir / "current_tracer").read_text().strip()
+    if tracer != "nop":
+        return f"the kernel's current_tracer is {tracer}"
+    if (kdir / "set_event").read_text().strip():
+        return "events are enabled on the kernel's tracefs"
+    return None
+
+
+@contextlib.contextmanager
+def kernel_markers(kdir: Path, n: int) -> Iterator[None]:
+    """The kernel's tracefs on, empty and with room for ``n`` markers per CPU;
+    its buffer sizes and ``tracing_on`` as they were afterwards."""
+    sizes = {cpu: (cpu / "buffer_size_kb").read_text().split()[0]
+             for cpu in sorted((kdir / "per_cpu").glob("cpu*"))}
+    was_on = (kdir / "tracing_on").read_text().strip()
+    need_kb = n * 256 // 1024  # a marker of this text takes about 120 bytes
+    try:
+        for cpu, size in sizes.items():
+            if int(size) < need_kb:
+                (cpu / "buffer_size_kb").write_text(f"{need_kb}\n")
+        (kdir / "tracing_on").write_text("1\n")
+        clear_trace(kdir)
+        yield
+    finally:
+        clear_trace(kdir)
+        (kdir / "tracing_on").write_text(f"{was_on}\n")
+        for cpu, size in sizes.items():
+            if (cpu / "buffer_size_kb").read_text().split()[0] != size:
+                (cpu / "buffer_size_kb").write_text(f"{size}\n")
 
 
 def timed_reads(path: Path, size: int) -> float:
@@ -318,9 +647,10 @@ def small_read_costs(path: Path, size: int, count: int) -> tuple[float, float]:
         os.close(fd)
 
 
-def peak_rss_mib(pid: int) -> float:
+def peak_rss_mib(pid: int, field: str = "VmHWM") -> float:
+    """A memory figure of ``pid`` from /proc/PID/status (the peak RSS by default), in MiB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return float("nan")
 
@@ -380,14 +710,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run")
     p.add_argument("--repeat", type=int, help="repetitions per timing (default 15, quick 2)")
     p.add_argument("--out", type=Path, default=HERE / "results.json")
-    p.add_argument("--only", choices=["listing", "churn", "scaling", "registration"],
-                   action="append")
+    p.add_argument("--only", choices=SECTIONS, action="append")
     args = p.parse_args(argv)
     repeat = args.repeat or (2 if args.quick else 31)
     work = Path(tempfile.mkdtemp(prefix="tpfs-bench-"))
     bench = Bench(work, args.quick, repeat)
     try:
-        for section in args.only or ["listing", "churn", "scaling", "registration"]:
+        for section in args.only or SECTIONS:
             getattr(bench, section)()
     finally:
         for mnt in work.iterdir():
