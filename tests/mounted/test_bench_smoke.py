@@ -17,10 +17,20 @@ def test_bench_quick_run(tmp_path: Path) -> None:
                          capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stdout + res.stderr
     results = json.loads(out.read_text())
-    assert set(results) >= {"machine", "listing", "churn", "scaling", "registration", "ratios"}
+    assert set(results) >= {"machine", "listing", "churn", "scaling", "registration",
+                            "dataplane", "ratios"}
     for key in ("tpfs/floor cat", "tpfs/floor dd bs=64", "churn/quiet",
-                "read per instance 100k/1k", "registration 100k/1k"):
+                "read per instance 100k/1k", "registration 100k/1k",
+                "fire @count (identical) ev/s", "fire distinct lines ev/s",
+                "filter match/none (time)", "filter reject/none (time)",
+                "trace_pipe python (distinct) ev/s", "trace_pipe cat (distinct) ev/s",
+                "bytes per buffered event"):
         assert results["ratios"][key] > 0, key
+    rows = results["dataplane"]
+    assert all(row["overrun"] == 0 for row in rows.values() if isinstance(row, dict)
+               and "overrun" in row)
+    assert ("kernel baseline" in rows) != any("kernel ev/s" in row for row in rows.values()
+                                              if isinstance(row, dict))
     assert "== ratios and targets" in res.stdout
     leftovers = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()
                  if "tpfs-bench-" in line.split()[1]]
