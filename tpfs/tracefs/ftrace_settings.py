@@ -290,8 +290,10 @@ class FunctionFilter:
                 del self.names[name]
         elif _SYMBOL.fullmatch(pattern):
             self.names[pattern] = None
-        else:
+        elif any(c in pattern for c in "*?["):
             raise TpfsError(errno.EINVAL, f"{word!r}: tpfs has no functions for a glob to match")
+        else:
+            raise TpfsError(errno.EINVAL, f"{word!r} is not a function name")
 
     def clear(self) -> None:
         self.names.clear()
