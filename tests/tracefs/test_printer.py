@@ -20,9 +20,10 @@ from tpfs.tracefs.printer import (
     PREEMPT_RESCHED,
     SOFTIRQ,
     Printer,
-    context,
     header,
     lat_flags,
+    stamp,
+    task_column,
 )
 from tpfs.tracefs.record import encode_print, layout
 
@@ -100,13 +101,16 @@ def test_replacing_a_format_keeps_the_others(printer: Printer) -> None:
         p.text(layout(CATALOG["irq:irq_handler_entry"].format).encode())
 
 
-def test_timestamps_round_to_microseconds() -> None:
-    assert context("c", 1, 0, 0, 0, 1_499).endswith("     0.000001: ")
-    assert context("c", 1, 0, 0, 0, 1_500).endswith("     0.000002: ")
-    assert context("c", 1, 0, 0, 0, 999_999_500).endswith("     1.000000: ")
-    assert context("c", 1, 0, 0, 0, 123456_000_000_000).endswith(" 123456.000000: ")
-    assert context("a-very-long-command", 1234567, 12, 0, 0, 0) == \
-        "a-very-long-command-1234567 [012] .....     0.000000: "
+def test_timestamps_round_to_microseconds_or_show_counts() -> None:
+    assert stamp(1_499) == "    0.000001"
+    assert stamp(1_500) == "    0.000002"
+    assert stamp(999_999_500) == "    1.000000"
+    assert stamp(123456_000_000_000) == "123456.000000"
+    assert stamp(42, in_ns=False) == "          42"
+    assert task_column("a-very-long-command", 1234567, 12, 0, 0) == \
+        "a-very-long-command-1234567 [012] ....."
+    assert task_column(None, 0, 1, 0, 0) == "          <idle>-0       [001] ....."
+    assert task_column(None, 5, 1, 0, 0) == "           <...>-5       [001] ....."
 
 
 @pytest.mark.parametrize(("flags", "preempt", "shown"), [

@@ -38,7 +38,8 @@ class GracePeriod:
 
     def read_unlock(self, reader: Reader) -> None:
         del self._readers[id(reader)]
-        self._advance()
+        if self._queue:
+            self._advance()
 
     def call_rcu(self, obj: object) -> None:
         self._epoch = next(self._clock)

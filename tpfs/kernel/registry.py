@@ -397,20 +397,24 @@ class Registry:
         still registered. Returns how many probe calls were made.
         """
         calls = 0
+        entries, rcu = self.entries, self.rcu
         for tp in list(self._by_name.get(name, ())):
             funcs = tp.funcs
             if not tp.state or not funcs:
                 continue
-            reader = self.rcu.read_lock()
+            reader = rcu.read_lock()
             try:
                 for probe in funcs:
-                    entry = self.entries.get(name)
-                    if entry is not None and probe in entry.funcs:
-                        entry.hits[probe] = entry.hits.get(probe, 0) + 1
+                    entry = entries.get(name)
+                    if entry is not None:
+                        hits = entry.hits
+                        count = hits.get(probe)
+                        if count is not None or probe in entry.funcs:
+                            hits[probe] = (count or 0) + 1
                     call(tp, probe)
                     calls += 1
             finally:
-                self.rcu.read_unlock(reader)
+                rcu.read_unlock(reader)
         return calls
 
     # -- modules ---------------------------------------------------------

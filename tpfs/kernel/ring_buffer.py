@@ -59,7 +59,7 @@ changed only from the daemon's one trio thread.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from .ring_buffer_format import (
@@ -113,6 +113,16 @@ class Event:
     ts: int
     payload: bytes
     lost: int = 0
+
+
+def earliest(events: Iterable[Event]) -> Event | None:
+    """The event a merged reader takes first: the earliest, a tie to the lower CPU
+    (``__find_next_entry``)."""
+    return min(events, key=_merge_order, default=None)
+
+
+def _merge_order(event: Event) -> tuple[int, int]:
+    return event.ts, event.cpu
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +206,9 @@ class RingBufferPerCpu:
     read_stamp: int = field(init=False, default=0)
     next_seq: int = field(init=False, default=0)
     version: int = field(init=False, default=0)
+    #: The last event ``peek`` read, with where it was read (reader page, its read
+    #: offset, ``version``): while those hold, the next peek or consume reuses it.
+    peeked: tuple[BufferPage, int, int, Event, Record] | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.pages = [BufferPage() for _ in range(self.nr_pages)]
@@ -339,21 +352,29 @@ class RingBufferPerCpu:
         return self._next_event(consume=True)
 
     def _next_event(self, consume: bool) -> Event | None:
-        while True:
-            page = self._get_reader_page()
-            if page is None:
-                return None
-            record = read_record(page.data, page.read)
-            if record.type_len in (RINGBUF_TYPE_PADDING, RINGBUF_TYPE_TIME_EXTEND):
+        peeked = self.peeked
+        if peeked is not None and peeked[:3] == (self.reader_page, self.reader_page.read,
+                                                 self.version):
+            event, record = peeked[3], peeked[4]
+        else:
+            while True:
+                page = self._get_reader_page()
+                if page is None:
+                    return None
+                record = read_record(page.data, page.read)
+                if record.type_len not in (RINGBUF_TYPE_PADDING, RINGBUF_TYPE_TIME_EXTEND):
+                    break
                 self._advance_reader(record)
-                continue
             event = Event(self.cpu, page.first_seq + page.read_entries,
                           self.read_stamp + record.delta, record.payload, self.lost_events)
-            if consume:
-                self.lost_events = 0
-                self._advance_reader(record)
-                self.version += 1
-            return event
+        if consume:
+            self.lost_events = 0
+            self._advance_reader(record)
+            self.version += 1
+            self.peeked = None
+        else:
+            self.peeked = (self.reader_page, self.reader_page.read, self.version, event, record)
+        return event
 
     def read_page(self) -> bytes | None:
         """``ring_buffer_read_page`` with a whole page: the rest of the reader page, consumed.
@@ -576,11 +597,7 @@ class RingBuffer:
         if cpu is not None:
             buffer = self.cpu_buffer(cpu)
             return buffer.consume() if consume else buffer.peek()
-        best: Event | None = None
-        for buffer in self.cpus:
-            event = buffer.peek()
-            if event is not None and (best is None or event.ts < best.ts):
-                best = event
+        best = earliest([e for buffer in self.cpus if (e := buffer.peek()) is not None])
         if best is None or not consume:
             return best
         return self.cpus[best.cpu].consume()
@@ -598,7 +615,7 @@ class RingBuffer:
         """
         start = start or {}
         return heapq.merge(*(buffer.events(start.get(buffer.cpu, 0)) for buffer in self.cpus),
-                           key=lambda event: (event.ts, event.cpu))
+                           key=_merge_order)
 
     def empty(self, cpu: int | None = None) -> bool:
         """Whether there is no event left to consume, on ``cpu`` or on any CPU."""

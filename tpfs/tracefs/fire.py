@@ -33,7 +33,9 @@ more than ``MAX_FIRINGS`` firings in all (EINVAL) fires nothing.
 from __future__ import annotations
 
 import errno
+import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..kernel.errors import TpfsError
@@ -86,7 +88,9 @@ class Firer:
         self.layer = layer
         self.trace = trace
 
-    def parse(self, words: list[str], opener: Opener) -> Firing:
+    def parse(self, words: list[str], opener: Opener,
+              writer_comm: Callable[[], str | None] | None = None) -> Firing:
+        """One line; ``writer_comm`` gives the writer's name (looked up once a write)."""
         name = parse_event_name(words[0])
         if not self.layer.exists(name):
             raise TpfsError(errno.ENOENT, f"no tracepoint {name} is registered")
@@ -119,7 +123,7 @@ class Firer:
                 values[key] = value if is_text else _number(value, -(1 << 63), (1 << 64) - 1,
                                                             key)
         if not named:
-            comm = opener.comm
+            comm = opener.comm if writer_comm is None else writer_comm()
         try:
             record = event.encode(values, pid=pid)
         except ValueError as exc:
@@ -127,7 +131,8 @@ class Firer:
         return Firing(name, cpu, pid, comm, count, record)
 
     def write(self, buf: bytes, opener: Opener) -> None:
-        firings = [self.parse(words, opener) for words in split_lines(buf)]
+        writer_comm = functools.cache(lambda: opener.comm)
+        firings = [self.parse(words, opener, writer_comm) for words in split_lines(buf)]
         if sum(f.count for f in firings) > MAX_FIRINGS:
             raise _invalid(f"more than {MAX_FIRINGS} firings in one write")
         for firing in firings:
@@ -147,9 +152,15 @@ class Firer:
         comm = task_comm(firing.comm)
 
         def call(tp: Tracepoint, probe: Probe) -> None:
-            if probe != own:
+            if probe.func != own.func or probe.data != own.data:
                 return
             triggers = layer.triggers(name)
+            if not triggers:  # the common case, in short: the same steps as below
+                if allowed and not layer.soft_disabled(name):
+                    predicate = layer.predicate(name)
+                    if predicate is None or predicate(record, cpu, comm):
+                        trace.record(cpu, record, firing.comm, subsys, fmt)
+                return
             cond = any(t.needs_record for t in triggers)
             if not cond:  # trace_trigger_soft_disabled
                 for trigger in triggers:

@@ -64,6 +64,7 @@ def library() -> ctypes.CDLL:
         "trace_seq_init": (None, [ctypes.POINTER(TraceSeq)]),
         "trace_seq_terminate": (None, [ctypes.POINTER(TraceSeq)]),
         "trace_seq_destroy": (None, [ctypes.POINTER(TraceSeq)]),
+        "trace_seq_reset": (None, [ctypes.POINTER(TraceSeq)]),
     })
     # Variadic: only the fixed arguments are declared.
     lib.tep_print_event.restype = None

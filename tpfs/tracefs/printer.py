@@ -44,6 +44,8 @@ _RESCHED = {
 #: records that tpfs makes; ``Printer`` names it as the kernel does.
 MARKER_IP = 0xFFFFFFFF81000000
 UNKNOWN_COMM = "<...>"
+_PERCENT_S = ctypes.c_char_p(b"%s")
+_PRINT_INFO = ctypes.c_char_p(PRINT_INFO)
 
 
 def header(entries: int, written: int, ncpus: int, tracer: str = "nop") -> str:
@@ -74,17 +76,19 @@ def lat_flags(flags: int, preempt_count: int) -> str:
     return irqs + resched + irq + depth + migrate
 
 
-def context(comm: str | None, pid: int, cpu: int, flags: int, preempt_count: int,
-            ts: int, in_ns: bool = True) -> str:
-    """``TASK-PID [CPU] FLAGS SECS.USECS: `` for a record at ``ts`` nanoseconds, or
-    ``TASK-PID [CPU] FLAGS COUNT: `` when the clock does not count nanoseconds."""
+def task_column(comm: str | None, pid: int, cpu: int, flags: int, preempt_count: int) -> str:
+    """``TASK-PID [CPU] FLAGS``: the context before the time stamp."""
     task = comm if comm is not None else "<idle>" if pid == 0 else UNKNOWN_COMM
+    return f"{task:>16}-{pid:<7} [{cpu:03d}] {lat_flags(flags, preempt_count)}"
+
+
+def stamp(ts: int, in_ns: bool = True) -> str:
+    """``SECS.USECS`` of ``ts`` nanoseconds, or the count itself for a clock
+    that does not count nanoseconds."""
     if in_ns:
         secs, rem = divmod((ts + 500) // 1000, 1_000_000)
-        stamp = f"{secs:5d}.{rem:06d}"
-    else:
-        stamp = f"{ts:12d}"
-    return f"{task:>16}-{pid:<7} [{cpu:03d}] {lat_flags(flags, preempt_count)} {stamp}: "
+        return f"{secs:5d}.{rem:06d}"
+    return f"{ts:12d}"
 
 
 def stack_text(record: bytes) -> str:
@@ -104,22 +108,43 @@ def raw_data_text(record: bytes) -> str:
     return f"# {ident:x} buf:" + "".join(f" {b:02x}" for b in record[12:]) + "\n"
 
 
-def _free(tep: int) -> None:
-    library().tep_free(tep)
+def _free(tep: int, seq: TraceSeq) -> None:
+    lib = library()
+    lib.tep_free(tep)
+    lib.trace_seq_destroy(ctypes.byref(seq))
+
+
+#: Event texts ``Printer.line`` remembers by record, so that events fired
+#: again with the same values are not rendered again; emptied when full.
+TEXT_CACHE = 4096
+#: The largest record ``Printer.text`` takes: more than a page's payload.
+RECORD_MAX = 8192
 
 
 @dataclass(slots=True, weakref_slot=True)
 class Printer:
-    """A libtraceevent handle that knows some events' formats."""
+    """A libtraceevent handle that knows some events' formats.
+
+    One record buffer, ``tep_record`` and ``trace_seq`` serve every call, so
+    that printing an event costs one copy and one library call.
+    """
 
     _tep: int = field(default=0, init=False)
-    _free: weakref.finalize[[int], Printer] | None = field(default=None, init=False)
+    _free: weakref.finalize[[int, TraceSeq], Printer] | None = field(default=None, init=False)
     _formats: dict[int, tuple[str, str]] = field(default_factory=dict, init=False)
     _names: dict[int, str] = field(default_factory=dict, init=False)
     _functions: dict[int, str] = field(default_factory=lambda: {MARKER_IP: "tracing_mark_write"},
                                        init=False)
+    _buf: ctypes.Array[ctypes.c_char] = field(
+        default_factory=lambda: ctypes.create_string_buffer(RECORD_MAX), init=False)
+    _record: TepRecord = field(default_factory=TepRecord, init=False)
+    _seq: TraceSeq = field(default_factory=TraceSeq, init=False)
+    _texts: dict[bytes, str] = field(default_factory=dict, init=False)
+    _heads: dict[tuple[bytes, int, str | None], str] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
+        self._record.data = ctypes.addressof(self._buf)
+        self._record.ref_count = self._record.locked = 1
         self._reset()
         self.add_event("ftrace", PRINT_FORMAT)
 
@@ -133,8 +158,11 @@ class Printer:
             lib.tep_register_function(tep, name.encode(), addr, None)
         if self._free is not None:
             self._free()
+        seq = self._seq = TraceSeq()
+        lib.trace_seq_init(ctypes.byref(seq))
         self._tep = tep
-        self._free = weakref.finalize(self, _free, tep)
+        self._free = weakref.finalize(self, _free, tep, seq)
+        self._texts.clear()
         for sys, text in self._formats.values():
             self._parse(sys, text)
 
@@ -178,28 +206,41 @@ class Printer:
         event_id = int.from_bytes(record[:2], "little")
         if event_id not in self._formats:
             raise ValueError(f"no format registered for event id {event_id}")
+        size = len(record)
+        if size > RECORD_MAX:
+            raise ValueError(f"a record of {size} bytes is over {RECORD_MAX}")
         lib = library()
-        buf = ctypes.create_string_buffer(record, len(record))
-        rec = TepRecord(ts=ts, record_size=len(record), size=len(record),
-                        data=ctypes.addressof(buf), cpu=cpu, ref_count=1, locked=1)
-        seq = TraceSeq()
-        lib.trace_seq_init(ctypes.byref(seq))
-        try:
-            lib.tep_print_event(ctypes.c_void_p(self._tep), ctypes.byref(seq),
-                                ctypes.byref(rec), ctypes.c_char_p(b"%s"),
-                                ctypes.c_char_p(PRINT_INFO))
-            lib.trace_seq_terminate(ctypes.byref(seq))
-            return ctypes.string_at(seq.buffer, seq.len).decode(errors="surrogateescape")
-        finally:
-            lib.trace_seq_destroy(ctypes.byref(seq))
+        ctypes.memmove(self._buf, record, size)
+        rec, seq = self._record, self._seq
+        rec.ts, rec.record_size, rec.size, rec.cpu = ts, size, size, cpu
+        lib.trace_seq_reset(ctypes.byref(seq))
+        lib.tep_print_event(ctypes.c_void_p(self._tep), ctypes.byref(seq), ctypes.byref(rec),
+                            _PERCENT_S, _PRINT_INFO)
+        lib.trace_seq_terminate(ctypes.byref(seq))
+        return ctypes.string_at(seq.buffer, seq.len).decode(errors="surrogateescape")
+
+    def _event_text(self, record: bytes, event_id: int, cpu: int, ts: int) -> str:
+        """``NAME: TEXT`` and a newline, remembered by record: it depends on the record alone."""
+        texts = self._texts
+        body = texts.get(record)
+        if body is None:
+            if len(texts) >= TEXT_CACHE:
+                texts.clear()
+            body = texts[record] = f"{self._names[event_id]}: {self.text(record, cpu=cpu, ts=ts)}\n"
+        return body
 
     def line(self, record: bytes, *, cpu: int, ts: int, comm: str | None = None,
              in_ns: bool = True) -> str:
         """The record's whole line in ``trace``, newline included; ``in_ns`` as for
         ``context``."""
-        flags, preempt_count = record[2], record[3]
-        pid = int.from_bytes(record[4:8], "little", signed=True)
-        event_id = int.from_bytes(record[:2], "little")
+        event_id = record[0] | record[1] << 8
+        key = (record[2:8], cpu, comm)  # flags, preempt count and pid; the CPU; the comm
+        head = self._heads.get(key)
+        if head is None:
+            if len(self._heads) >= TEXT_CACHE:
+                self._heads.clear()
+            pid = int.from_bytes(record[4:8], "little", signed=True)
+            head = self._heads[key] = task_column(comm, pid, cpu, record[2], record[3])
         # The ftrace events print their own way: ftrace:print as "SYMBOL: TEXT"
         # with the text's newline, ftrace:raw_data as bytes, kernel_stack as lines.
         if event_id == RAW_DATA_ID:
@@ -209,5 +250,5 @@ class Printer:
         elif event_id == PRINT_ID:
             body = self.text(record, cpu=cpu, ts=ts)
         else:
-            body = f"{self._names[event_id]}: {self.text(record, cpu=cpu, ts=ts)}\n"
-        return context(comm, pid, cpu, flags, preempt_count, ts, in_ns) + body
+            body = self._event_text(record, event_id, cpu, ts)
+        return f"{head} {stamp(ts, in_ns)}: {body}"

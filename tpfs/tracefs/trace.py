@@ -23,7 +23,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from ..kernel.errors import TpfsError
-from ..kernel.ring_buffer import DEFAULT_SIZE_KB, Event, RingBuffer
+from ..kernel.ring_buffer import DEFAULT_SIZE_KB, Event, RingBuffer, earliest
 from ..kernel.ring_buffer_format import BUF_MAX_DATA_SIZE
 from .markers import RAW_DATA_FORMAT, RAW_DATA_ID, RAW_MAX, encode_raw
 from .printer import MARKER_IP, Printer, header
@@ -52,6 +52,7 @@ class TraceArray:
     cmdlines: OrderedDict[int, str] = field(default_factory=OrderedDict)
     _formats: dict[int, tuple[str, str]] = field(default_factory=dict)  # id -> subsys, format
     _printer: Printer | None = None
+    _untold: dict[int, tuple[str, str]] = field(default_factory=dict)  # not yet in the printer
     _counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     #: The CPUs a consuming reader (``trace_pipe``) has open: one reader per CPU.
     _pipe_cpus: int = 0
@@ -66,22 +67,27 @@ class TraceArray:
         return time.monotonic_ns()
 
     def save_cmdline(self, pid: int, comm: str | None) -> None:
-        """``trace_save_cmdline``: remember the task's name, the newest kept."""
+        """``trace_save_cmdline``: a pid keeps its slot and takes the new name; a
+        new pid takes the oldest slot once all ``SAVED_CMDLINES`` are used."""
         if comm is None or pid == 0:
             return
-        self.cmdlines[pid] = comm[:15]
-        self.cmdlines.move_to_end(pid)
-        while len(self.cmdlines) > SAVED_CMDLINES:
-            self.cmdlines.popitem(last=False)
+        cmdlines = self.cmdlines
+        if pid not in cmdlines and len(cmdlines) >= SAVED_CMDLINES:
+            cmdlines.popitem(last=False)
+        cmdlines[pid] = comm[:15]
 
     def record(self, cpu: int, record: bytes, comm: str | None, subsys: str,
                fmt: str) -> bool:
         """Record one event on ``cpu`` unless tracing is off; False if it was not kept."""
-        if not self.tracing.tracing_on or not self.tracing.cpumask >> cpu & 1:
+        tracing = self.tracing
+        if not tracing.tracing_on or not tracing.cpumask >> cpu & 1:
             return False
         ident, _, _, pid = _COMMON.unpack_from(record)
-        self._formats.setdefault(ident, (subsys, fmt))
-        self.save_cmdline(pid, comm)
+        known = self._formats.get(ident)
+        if known is None or known[1] is not fmt and known != (subsys, fmt):
+            self._formats[ident] = self._untold[ident] = (subsys, fmt)  # a new id, or reused
+        if comm is not None and self.cmdlines.get(pid) != comm:
+            self.save_cmdline(pid, comm)
         return self.buffer.write(cpu, self.now(), record)
 
     def mark(self, buf: bytes, pid: int, cpu: int = 0) -> int:
@@ -104,7 +110,8 @@ class TraceArray:
             raise TpfsError(errno.EINVAL, f"a raw marker is 4 to {RAW_MAX} bytes")
         if not self.tracing.tracing_on:
             raise TpfsError(errno.EBADF, "tracing is off: the marker has nowhere to go")
-        self._formats.setdefault(RAW_DATA_ID, ("ftrace", RAW_DATA_FORMAT))
+        if RAW_DATA_ID not in self._formats:
+            self._formats[RAW_DATA_ID] = self._untold[RAW_DATA_ID] = ("ftrace", RAW_DATA_FORMAT)
         self.buffer.write(cpu, self.now(), encode_raw(buf, pid=pid, preempt_count=1))
         return len(buf)
 
@@ -130,11 +137,13 @@ class TraceArray:
 
     # -- showing ---------------------------------------------------------
     def printer(self) -> Printer:
+        """The printer, told every format recorded since it was last asked."""
         if self._printer is None:
             self._printer = Printer()
+            self._untold.update(self._formats)
         printer = self._printer
-        for subsys, fmt in self._formats.values():
-            printer.add_event(subsys, fmt)
+        while self._untold:
+            printer.add_event(*self._untold.popitem()[1])
         return printer
 
     def header(self, cpu: int | None = None) -> str:
@@ -276,12 +285,20 @@ class TracePipe:
         in the buffer for the next read, unless it is the first: it goes alone)."""
         lines = bytearray()
         buffer = self.trace.buffer
-        while len(lines) < want and (event := buffer.peek(self.cpu)) is not None:
+        cpus = buffer.cpus if self.cpu is None else [buffer.cpus[self.cpu]]
+        heads = {b.cpu: event for b in cpus if (event := b.peek()) is not None}
+        while len(lines) < want and (event := earliest(heads.values())) is not None:
             line = self.trace.line(event).encode("utf-8", "surrogateescape")
             if event.lost:
                 line = f"CPU:{event.cpu} [LOST {event.lost} EVENTS]\n".encode() + line
             if lines and len(lines) + len(line) >= PIPE_SEQ_SIZE:
                 break
-            buffer.consume(self.cpu)
+            source = buffer.cpus[event.cpu]
+            source.consume()
+            after = source.peek()
+            if after is None:
+                del heads[event.cpu]
+            else:
+                heads[event.cpu] = after
             lines += line
         return bytes(lines)
