@@ -155,3 +155,26 @@ def test_trace_reads_as_a_seq_file_at_any_size_and_under_overwrite(tpfs: Mount) 
     assert all(line.endswith(SWITCH_TEXT) for line in lines)
     stamps = [int(line.split("]")[1].split()[1].rstrip(":").replace(".", "")) for line in lines]
     assert stamps == sorted(stamps) and len(lines) == len(set(lines))
+
+
+def test_a_module_whose_events_were_used_empties_the_buffers_when_it_goes(tpfs: Mount) -> None:
+    """As the kernel: no record may outlive its event's format (its id is reused)."""
+    tpfs.write(SWITCH, "1")
+    tpfs.write("modules/load", "quiet q:unused\nbusy b:ev\n")
+    tpfs.write("fire", f"{FIRE_SWITCH}\n")
+    tpfs.write("modules/unload", "quiet\n")  # its events were never enabled
+    assert len(events_of(tpfs.read("trace"))) == 1
+    tpfs.write("events/b/ev/enable", "1")
+    tpfs.write("fire", "b:ev\n")
+    assert len(events_of(tpfs.read("trace"))) == 2
+    tpfs.write("modules/unload", "busy\n")
+    assert events_of(tpfs.read("trace")) == []
+    assert "entries-in-buffer/entries-written: 0/0 " in tpfs.read("trace")
+
+
+def test_saved_cmdlines_keeps_a_slot_per_pid(tpfs: Mount) -> None:
+    """``trace_save_cmdline``: a known pid takes its new name in its own slot."""
+    tpfs.write(SWITCH, "1")
+    tpfs.write("fire", f"{FIRE_SWITCH} @pid=5 @comm=first\n{FIRE_SWITCH} @pid=6 @comm=other\n"
+                       f"{FIRE_SWITCH} @pid=5 @comm=renamed\n")
+    assert tpfs.read("saved_cmdlines") == "5 renamed\n6 other\n"

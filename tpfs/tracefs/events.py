@@ -33,7 +33,7 @@ from __future__ import annotations
 import errno
 import itertools
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from ..kernel.errors import TpfsError
@@ -114,6 +114,11 @@ class EventLayer:
     # Soft mode: users (triggers) per event, and which of those record nothing.
     _soft_users: dict[str, int] = field(default_factory=dict)
     _soft_disabled: set[str] = field(default_factory=set)
+    #: ``EVENT_FILE_FL_WAS_ENABLED``: events enabled (or soft-enabled) since they came.
+    _was_enabled: set[str] = field(default_factory=set)
+    #: Called when a module goes whose events were used: the kernel then empties
+    #: the buffers, so that no record is printed with a later event's format.
+    on_used_module_gone: Callable[[], None] = lambda: None
     # The index: subsystem -> event -> readdir key, both in registration order.
     _systems: dict[str, dict[str, int]] = field(default_factory=dict)
     _system_keys: dict[str, int] = field(default_factory=dict)
@@ -242,6 +247,8 @@ class EventLayer:
         changes = [ProbeChange(name, event_probe(name), on) for name in names
                    if self.enabled(name) != on and (on or name not in self._soft_users)]
         self.registry.change_probes(changes)
+        if on:
+            self._was_enabled.update(names)
         for name in names:
             if on or name not in self._soft_users:
                 self._soft_disabled.discard(name)
@@ -266,6 +273,7 @@ class EventLayer:
                  if n not in self._soft_users and not self.enabled(n)]
         self.registry.change_probes([ProbeChange(n, event_probe(n), True) for n in fresh])
         self._soft_disabled.update(fresh)
+        self._was_enabled.update(fresh)
         for name in names:
             self._soft_users[name] = self._soft_users.get(name, 0) + 1
 
@@ -459,12 +467,13 @@ class EventLayer:
             return
         del self._module_index[module.name]
         gone = [name for name in module.events if not self.exists(name)]
+        targets = set(gone)
         for name in gone:  # its triggers, and those elsewhere that name it
             for trigger in list(self.triggers(name)):
                 self._remove_trigger(name, trigger)
-            for other, triggers in list(self._triggers.items()):
-                for trigger in [t for t in triggers if t.target == name]:
-                    self._remove_trigger(other, trigger)
+        for other, triggers in list(self._triggers.items()):
+            for trigger in [t for t in triggers if t.target in targets]:
+                self._remove_trigger(other, trigger)
         for name in gone:
             self._soft_users.pop(name, None)
             self._soft_disabled.discard(name)
@@ -472,3 +481,7 @@ class EventLayer:
                 self.set_enabled([name], False)
             self._drop_filter(name)
             self._remove_name(name)
+        used = self._was_enabled.intersection(gone)
+        if used:
+            self._was_enabled -= used
+            self.on_used_module_gone()

@@ -242,6 +242,7 @@ class Tree:
         for name, setting in self.tracing.settings(layer.error_log).items():
             fixed[name] = setting_file(setting)
         self.trace = TraceArray(self.tracing)
+        layer.on_used_module_gone = self.trace.clear
         self.tracing.resize = self.trace.resize
         fixed.update(data_files(self.trace, Firer(registry, layer, self.trace)))
         self.root = Directory(ROOT_MODE, fixed, generation=gen)
