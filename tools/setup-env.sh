@@ -5,7 +5,7 @@
 
 TPFS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TPFS_VENV=${TPFS_VENV:-$TPFS_ROOT/.venv}
-TPFS_SYSTEM_PACKAGES="fuse3 libfuse3-dev pkg-config gcc python3-dev python3-venv libtraceevent1"
+TPFS_SYSTEM_PACKAGES="fuse3 libfuse3-dev pkg-config gcc python3-dev python3-venv libtraceevent1 libtracefs-dev"
 
 tpfs_system_packages() {
     local missing=()
