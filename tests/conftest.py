@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from compat.kernel import kernel_tracefs
 
 from tpfs.tools.mounting import TPFS, Mount, MountError, is_mounted, start_tpfs
 
@@ -92,3 +93,13 @@ def small_catalog(tmp_path_factory) -> Path:
 def small(mount_factory, small_catalog) -> Mount:
     """A mount with a 150-event catalogue and seed 1."""
     return mount_factory("--seed", "1", "--catalog", str(small_catalog))
+
+
+@pytest.fixture(params=["tpfs", "kernel"])
+def tracefs(request, tmp_path: Path, mount_factory) -> Iterator[Path]:
+    """A tpfs mount, then the kernel's own tracefs: each compat test runs on both."""
+    if request.param == "tpfs":
+        yield mount_factory().path
+    else:
+        with kernel_tracefs(tmp_path) as mnt:
+            yield mnt

@@ -35,16 +35,17 @@ def listing(t: Tree, *path: str) -> list[str]:
 def test_events_list_systems_and_events_in_registration_order() -> None:
     t = tree()
     reg = t.registry
-    assert listing(t, "events") == ["enable", "header_page", "header_event", "b", "a", "c"]
+    assert listing(t, "events") == ["enable", "header_page", "header_event", "ftrace", "b", "a",
+                                   "c"]
     reg.module_coming("m1", ["z:late", "b:four", "a:two", "z:early"])
-    assert listing(t, "events")[3:] == ["b", "a", "c", "z"]
+    assert listing(t, "events")[4:] == ["b", "a", "c", "z"]
     assert listing(t, "events", "b") == ["filter", "enable", "one", "three", "four"]
     assert listing(t, "events", "z") == ["filter", "enable", "late", "early"]
     reg.module_coming("m2", ["y:only", "b:four"])
     reg.module_going("m1")  # b:four stays with m2; z goes; a:two is core
-    assert listing(t, "events")[3:] == ["b", "a", "c", "y"]
+    assert listing(t, "events")[4:] == ["b", "a", "c", "y"]
     reg.module_coming("m3", ["z:early", "b:five"])  # back at the end, as a new directory
-    assert listing(t, "events")[3:] == ["b", "a", "c", "y", "z"]
+    assert listing(t, "events")[4:] == ["b", "a", "c", "y", "z"]
     assert listing(t, "events", "b")[2:] == ["one", "three", "four", "five"]
     reg.module_coming("t", ["x:tainted"], taints="E")
     assert "x" not in listing(t, "events")
@@ -56,7 +57,7 @@ def test_readdir_keys_follow_the_order_and_survive_changes() -> None:
     assert isinstance(events, Directory)
     keys = [key for key, _ in events.entries()]
     assert keys == sorted(keys)
-    after_b = events.entries()[3][0]
+    after_b = events.entries()[4][0]
     t.registry.module_coming("m", ["new:ev"])
     assert [n for _, n in events.entries_after(after_b)] == ["a", "c", "new"]
 

@@ -47,7 +47,7 @@ class Rig:
         self.layer = EventLayer(self.registry, catalog, ncpus=4)
         self.tracing = Tracing()
         self.trace = TraceArray(self.tracing)
-        self.firer = Firer(self.registry, self.layer, self.trace)
+        self.firer = Firer(self.registry, self.layer, {0: (self.layer, self.trace)})
 
     def fire(self, text: str) -> None:
         self.firer.write(text.encode(), Opener(os.O_WRONLY, pid=100))

@@ -75,6 +75,7 @@ class Operations(pyfuse3.Operations):
         self.handles: dict[int, Handle] = {}
         self.dirs: dict[int, DirHandle] = {}
         self.openers: dict[int, int] = {}  # pipe handles: the opening task, for its signals
+        self.holds: dict[int, Callable[[], None]] = {}  # files open in an instance
         self.waiters = Waiters(max_waiting)
         self._fh = itertools.count(1)
         self._stamp = time.time_ns()
@@ -200,11 +201,14 @@ class Operations(pyfuse3.Operations):
     @_guarded
     async def mkdir(self, parent_inode: int, name: bytes, mode: int,
                     ctx: pyfuse3.RequestContext) -> pyfuse3.EntryAttributes:
-        raise TpfsError(errno.EPERM, "directories are fixed")
+        parent_path = self.inodes.path(parent_inode)
+        self.tree.mkdir(self._dir(parent_path), os.fsdecode(name))
+        return await self.lookup(parent_inode, name, ctx)
 
     @_guarded
     async def rmdir(self, parent_inode: int, name: bytes, ctx: pyfuse3.RequestContext) -> None:
-        raise TpfsError(errno.EPERM, "directories are fixed")
+        parent_path = self.inodes.path(parent_inode)
+        self.tree.rmdir(self._dir(parent_path), os.fsdecode(name))
 
     @_guarded
     async def rename(self, parent_inode_old: int, name_old: bytes, parent_inode_new: int,
@@ -237,6 +241,9 @@ class Operations(pyfuse3.Operations):
         fh = next(self._fh)
         handle = node.open(Opener(flags, ctx.pid, task_comm))
         self.handles[fh] = handle
+        hold = self.tree.hold(path)
+        if hold is not None:
+            self.holds[fh] = hold
         self.waiters.changed()  # an O_TRUNC open may have emptied a buffer
         if isinstance(handle, PipeHandle):
             self.openers[fh] = ctx.pid
@@ -270,6 +277,9 @@ class Operations(pyfuse3.Operations):
     async def release(self, fh: int) -> None:
         handle = self.handles.pop(fh, None)
         self.openers.pop(fh, None)
+        hold = self.holds.pop(fh, None)
+        if hold is not None:
+            hold()
         self.waiters.forget(fh)
         if handle is not None:
             handle.release()

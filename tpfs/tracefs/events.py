@@ -68,9 +68,10 @@ MAX_TRIGGERS = 65536  # triggers over all events
 FILTER_ERROR = "event filter parse error"
 
 
-def event_probe(name: str) -> Probe:
-    """The probe that enabling ``name`` registers."""
-    return Probe(f"trace_event_raw_event_{name.partition(':')[2]}", 0)
+def event_probe(name: str, data: int = 0) -> Probe:
+    """The probe that enabling ``name`` registers; ``data`` tells the trace
+    instance (the kernel passes the instance's ``trace_event_file``)."""
+    return Probe(f"trace_event_raw_event_{name.partition(':')[2]}", data)
 
 
 def parse_bool(buf: bytes) -> bool:
@@ -102,6 +103,10 @@ class EventLayer:
     catalog: Catalog
     ncpus: int = field(default_factory=host_cpus)
     error_log: list[str] = field(default_factory=list)
+    #: The data of this layer's event probes: 0 for the top-level instance.
+    probe_data: int = 0
+    #: The top-level layer, whose ids and formats an instance's layer uses.
+    shared: EventLayer | None = None
     _formats: dict[str, str] = field(default_factory=dict)
     _ids: dict[str, int] = field(default_factory=dict)
     _id_floor: int = 0  # tpfs-only ids stay above every catalogue id
@@ -199,6 +204,8 @@ class EventLayer:
 
     # -- id and format -----------------------------------------------------
     def event_id(self, name: str) -> int:
+        if self.shared is not None:
+            return self.shared.event_id(name)
         ident = self._ids.get(name)
         if ident is None:
             ident = self._ids[name] = self._take_id()
@@ -217,6 +224,8 @@ class EventLayer:
         return self._next_id + 1
 
     def format(self, name: str) -> str:
+        if self.shared is not None:
+            return self.shared.format(name)
         known = self._formats.get(name)
         if known is not None:
             return known
@@ -226,11 +235,15 @@ class EventLayer:
                 f'print fmt: "%s", ""\n')
 
     # -- enabling ----------------------------------------------------------
+    def probe(self, name: str) -> Probe:
+        """This layer's probe for ``name``."""
+        return event_probe(name, self.probe_data)
+
     def enabled(self, name: str) -> bool:
         """Whether the event's probe is registered (``EVENT_FILE_FL_ENABLED``),
         soft-disabled or not."""
         entry = self.registry.get_tracepoint(name)
-        return entry is not None and event_probe(name) in entry.funcs
+        return entry is not None and self.probe(name) in entry.funcs
 
     def enable_text(self, name: str) -> str:
         """An event's ``enable``: ``1`` if it records, ``*`` after it in soft mode."""
@@ -244,7 +257,7 @@ class EventLayer:
         An event in soft mode keeps its probe when disabled: it is only
         soft-disabled, as ``__ftrace_event_enable_disable`` leaves it.
         """
-        changes = [ProbeChange(name, event_probe(name), on) for name in names
+        changes = [ProbeChange(name, self.probe(name), on) for name in names
                    if self.enabled(name) != on and (on or name not in self._soft_users)]
         self.registry.change_probes(changes)
         if on:
@@ -271,7 +284,7 @@ class EventLayer:
         is not there, soft-disabled. All or (refused by the registry) none."""
         fresh = [n for n in dict.fromkeys(names)
                  if n not in self._soft_users and not self.enabled(n)]
-        self.registry.change_probes([ProbeChange(n, event_probe(n), True) for n in fresh])
+        self.registry.change_probes([ProbeChange(n, self.probe(n), True) for n in fresh])
         self._soft_disabled.update(fresh)
         self._was_enabled.update(fresh)
         for name in names:
@@ -288,7 +301,7 @@ class EventLayer:
             if name in self._soft_disabled:
                 self._soft_disabled.discard(name)
                 if self.enabled(name):
-                    self.registry.change_probes([ProbeChange(name, event_probe(name), False)])
+                    self.registry.change_probes([ProbeChange(name, self.probe(name), False)])
 
     def state(self, names: list[str]) -> str:
         """An enable file: 1 all on, 0 all off, X some of each."""
@@ -335,7 +348,7 @@ class EventLayer:
         """The enabled events, from the registry's probed entries (not every event)."""
         probed = self.registry.entries
         return [n for n, entry in probed.items()
-                if event_probe(n) in entry.funcs and self.exists(n)]
+                if self.probe(n) in entry.funcs and self.exists(n)]
 
     def set_event_text(self) -> str:
         return "".join(f"{n}\n" for n in sorted(self._enabled_names(), key=self._position))
@@ -453,6 +466,18 @@ class EventLayer:
         if not triggers:
             del self._triggers[name]
         self._soft_leave(users + ([] if trigger.target is None else [trigger.target]))
+
+    def detach(self) -> None:
+        """Its instance is removed: every trigger, filter and enabled event goes,
+        and the layer stops following modules."""
+        for name, triggers in list(self._triggers.items()):
+            for trigger in list(triggers):
+                self._remove_trigger(name, trigger)
+        self.disable_all()
+        for name in list(self._filters):
+            self._drop_filter(name)
+        self.registry.module_coming_hooks.remove(self._module_coming)
+        self.registry.module_going_hooks.remove(self._module_going)
 
     # -- modules coming and going ------------------------------------------
     def _module_coming(self, module: Module) -> None:

@@ -35,7 +35,7 @@ from __future__ import annotations
 import errno
 import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from ..kernel.errors import TpfsError
@@ -83,10 +83,12 @@ def _number(word: str, low: int, high: int, what: str) -> int:
 class Firer:
     """Parses ``fire`` writes and fires them through the registry."""
 
-    def __init__(self, registry: Registry, layer: EventLayer, trace: TraceArray) -> None:
+    def __init__(self, registry: Registry, layer: EventLayer,
+                 targets: Mapping[int, tuple[EventLayer, TraceArray]]) -> None:
         self.registry = registry
-        self.layer = layer
-        self.trace = trace
+        self.layer = layer  # the top level's: names and formats
+        #: Each trace instance's events and buffers, by the data of its event probes.
+        self.targets = targets
 
     def parse(self, words: list[str], opener: Opener,
               writer_comm: Callable[[], str | None] | None = None) -> Firing:
@@ -94,7 +96,7 @@ class Firer:
         name = parse_event_name(words[0])
         if not self.layer.exists(name):
             raise TpfsError(errno.ENOENT, f"no tracepoint {name} is registered")
-        ncpus = self.trace.tracing.ncpus
+        ncpus = self.layer.ncpus
         cpu, pid, count = 0, opener.pid, 1
         comm: str | None = None
         named = False  # @pid without @comm: a task whose name was not saved
@@ -141,19 +143,23 @@ class Firer:
                 self.registry.fire(firing.name, call)
 
     def _probe_call(self, firing: Firing) -> ProbeCall:
-        name, record, cpu = firing.name, firing.record, firing.cpu
-        own = event_probe(name)
-        layer, trace = self.layer, self.trace
-        tracing = trace.tracing
-        allowed = ((not tracing.event_pids or firing.pid in tracing.event_pids)
-                   and firing.pid not in tracing.notrace_pids)
+        name, record, cpu, pid = firing.name, firing.record, firing.cpu, firing.pid
+        own = event_probe(name).func
         subsys = name.partition(":")[0]
-        fmt = layer.format(name)
+        fmt = self.layer.format(name)
         comm = task_comm(firing.comm)
+        targets = self.targets
 
         def call(tp: Tracepoint, probe: Probe) -> None:
-            if probe.func != own.func or probe.data != own.data:
+            if probe.func != own:
                 return
+            target = targets.get(probe.data)  # the instance whose probe this is
+            if target is None:
+                return
+            layer, trace = target
+            tracing = trace.tracing
+            allowed = ((not tracing.event_pids or pid in tracing.event_pids)
+                       and pid not in tracing.notrace_pids)
             triggers = layer.triggers(name)
             if not triggers:  # the common case, in short: the same steps as below
                 if allowed and not layer.soft_disabled(name):
@@ -164,7 +170,7 @@ class Firer:
             cond = any(t.needs_record for t in triggers)
             if not cond:  # trace_trigger_soft_disabled
                 for trigger in triggers:
-                    self._act(trigger, firing)
+                    self._act(trigger, firing, layer, trace)
                 if layer.soft_disabled(name):
                     return
             if not allowed:
@@ -182,18 +188,19 @@ class Firer:
                     if trigger.post:
                         post.append(trigger)
                     else:
-                        self._act(trigger, firing)
+                        self._act(trigger, firing, layer, trace)
             if (reserved and not layer.soft_disabled(name)
                     and (predicate is None or predicate(record, cpu, comm))):
                 trace.record(cpu, record, firing.comm, subsys, fmt)
             for trigger in post:  # event_triggers_post_call
-                self._act(trigger, firing)
+                self._act(trigger, firing, layer, trace)
 
         return call
 
-    def _act(self, trigger: Trigger, firing: Firing) -> None:
+    def _act(self, trigger: Trigger, firing: Firing, layer: EventLayer,
+             trace: TraceArray) -> None:
         """One trigger's ``func``: each acts, and counts, only when it changes something."""
-        tracing = self.trace.tracing
+        tracing = trace.tracing
         command = trigger.command
         if command == "traceon":
             if trigger.take(tracing.tracing_on):
@@ -203,10 +210,10 @@ class Firer:
                 tracing.tracing_on = False
         elif command == "stacktrace":
             if trigger.take(False):
-                self.trace.record(firing.cpu, encode_stack(pid=firing.pid), firing.comm,
+                trace.record(firing.cpu, encode_stack(pid=firing.pid), firing.comm,
                                   "ftrace", KERNEL_STACK_FORMAT)
         else:
             assert trigger.target is not None
             disable = command == "disable_event"
-            if trigger.take(self.layer.soft_disabled(trigger.target) == disable):
-                self.layer.set_soft_disabled(trigger.target, disable)
+            if trigger.take(layer.soft_disabled(trigger.target) == disable):
+                layer.set_soft_disabled(trigger.target, disable)

@@ -76,13 +76,16 @@ class Directory:
     """Fixed entries first, then the children, each group in its order.
 
     ``generation`` changes whenever the children might have: the listing is
-    rebuilt only then.
+    rebuilt only then. ``instances/`` alone has ``mkdir`` and ``rmdir``.
     """
 
     mode: int
     fixed: dict[str, Node] = field(default_factory=dict)
     children: Children | None = None
     generation: Callable[[], int] = lambda: 0
+    #: What ``mkdir`` and ``rmdir`` of a name in it do; None: EPERM.
+    mkdir: Callable[[str], None] | None = None
+    rmdir: Callable[[str], None] | None = None
     _cache: tuple[int, list[tuple[Key, str]]] | None = None
 
     @property

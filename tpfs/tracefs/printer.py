@@ -48,18 +48,26 @@ _PERCENT_S = ctypes.c_char_p(b"%s")
 _PRINT_INFO = ctypes.c_char_p(PRINT_INFO)
 
 
-def header(entries: int, written: int, ncpus: int, tracer: str = "nop") -> str:
-    """The ``trace`` file's header (``print_func_help_header_irq``)."""
-    return (f"# tracer: {tracer}\n#\n"
-            f"# entries-in-buffer/entries-written: {entries}/{written}   #P:{ncpus}\n#\n"
-            "#                                _-----=> irqs-off/BH-disabled\n"
-            "#                               / _----=> need-resched\n"
-            "#                              | / _---=> hardirq/softirq\n"
-            "#                              || / _--=> preempt-depth\n"
-            "#                              ||| / _-=> migrate-disable\n"
-            "#                              |||| /     delay\n"
-            "#           TASK-PID     CPU#  |||||  TIMESTAMP  FUNCTION\n"
-            "#              | |         |   |||||     |         |\n")
+def header(entries: int, written: int, ncpus: int, tracer: str = "nop", *,
+           irq_info: bool = True, tgid: bool = False) -> str:
+    """The ``trace`` file's header (``print_func_help_header``, or its ``_irq``
+    form with the ``irq-info`` option; a TGID column with ``record-tgid``)."""
+    top = (f"# tracer: {tracer}\n#\n"
+           f"# entries-in-buffer/entries-written: {entries}/{written}   #P:{ncpus}\n#\n")
+    pad = " " * 10 if tgid else ""
+    cols = "       TGID    CPU#" if tgid else "     CPU#"
+    bars = "           |       |" if tgid else "         |"
+    if not irq_info:
+        return (top + f"#           TASK-PID{cols}     TIMESTAMP  FUNCTION\n"
+                f"#              | |{bars}         |         |\n")
+    return (top + f"#                            {pad}    _-----=> irqs-off/BH-disabled\n"
+            f"#                            {pad}   / _----=> need-resched\n"
+            f"#                            {pad}  | / _---=> hardirq/softirq\n"
+            f"#                            {pad}  || / _--=> preempt-depth\n"
+            f"#                            {pad}  ||| / _-=> migrate-disable\n"
+            f"#                            {pad}  |||| /     delay\n"
+            f"#           TASK-PID{cols}  |||||  TIMESTAMP  FUNCTION\n"
+            f"#              | |{bars}   |||||     |         |\n")
 
 
 def lat_flags(flags: int, preempt_count: int) -> str:
@@ -76,10 +84,19 @@ def lat_flags(flags: int, preempt_count: int) -> str:
     return irqs + resched + irq + depth + migrate
 
 
-def task_column(comm: str | None, pid: int, cpu: int, flags: int, preempt_count: int) -> str:
-    """``TASK-PID [CPU] FLAGS``: the context before the time stamp."""
+def task_column(comm: str | None, pid: int, cpu: int, flags: int, preempt_count: int, *,
+                irq_info: bool = True, tgid: str = "") -> str:
+    """``TASK-PID [CPU] FLAGS``: the context before the time stamp; ``tgid`` is
+    the TGID column with its space (``record-tgid``), the flags only with
+    ``irq-info``."""
     task = comm if comm is not None else "<idle>" if pid == 0 else UNKNOWN_COMM
-    return f"{task:>16}-{pid:<7} [{cpu:03d}] {lat_flags(flags, preempt_count)}"
+    head = f"{task:>16}-{pid:<7} {tgid}[{cpu:03d}] "
+    return head + lat_flags(flags, preempt_count) if irq_info else head
+
+
+def tgid_column(tgid: int | None) -> str:
+    """``record-tgid``'s column: ``(TGID)``, or dashes for a task whose is unknown."""
+    return "(-------) " if tgid is None else f"({tgid:7d}) "
 
 
 def stamp(ts: int, in_ns: bool = True) -> str:
@@ -140,7 +157,8 @@ class Printer:
     _record: TepRecord = field(default_factory=TepRecord, init=False)
     _seq: TraceSeq = field(default_factory=TraceSeq, init=False)
     _texts: dict[bytes, str] = field(default_factory=dict, init=False)
-    _heads: dict[tuple[bytes, int, str | None], str] = field(default_factory=dict, init=False)
+    _heads: dict[tuple[bytes, int, str | None, bool, str], str] = field(
+        default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         self._record.data = ctypes.addressof(self._buf)
@@ -230,17 +248,19 @@ class Printer:
         return body
 
     def line(self, record: bytes, *, cpu: int, ts: int, comm: str | None = None,
-             in_ns: bool = True) -> str:
+             in_ns: bool = True, irq_info: bool = True, tgid: str = "") -> str:
         """The record's whole line in ``trace``, newline included; ``in_ns`` as for
-        ``context``."""
+        ``stamp``, ``irq_info`` and ``tgid`` as for ``task_column``."""
         event_id = record[0] | record[1] << 8
-        key = (record[2:8], cpu, comm)  # flags, preempt count and pid; the CPU; the comm
+        # flags, preempt count and pid; the CPU, the comm and the columns shown
+        key = (record[2:8], cpu, comm, irq_info, tgid)
         head = self._heads.get(key)
         if head is None:
             if len(self._heads) >= TEXT_CACHE:
                 self._heads.clear()
             pid = int.from_bytes(record[4:8], "little", signed=True)
-            head = self._heads[key] = task_column(comm, pid, cpu, record[2], record[3])
+            head = self._heads[key] = task_column(comm, pid, cpu, record[2], record[3],
+                                                  irq_info=irq_info, tgid=tgid)
         # The ftrace events print their own way: ftrace:print as "SYMBOL: TEXT"
         # with the text's newline, ftrace:raw_data as bytes, kernel_stack as lines.
         if event_id == RAW_DATA_ID:

@@ -19,20 +19,19 @@ import errno
 import itertools
 import struct
 import time
-from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from ..kernel.errors import TpfsError
 from ..kernel.ring_buffer import DEFAULT_SIZE_KB, Event, RingBuffer, earliest
 from ..kernel.ring_buffer_format import BUF_MAX_DATA_SIZE
+from .ftrace_settings import SavedCmdlines, SavedTgids
 from .markers import RAW_DATA_FORMAT, RAW_DATA_ID, RAW_MAX, encode_raw
-from .printer import MARKER_IP, Printer, header
+from .options import TraceOptions
+from .printer import MARKER_IP, Printer, header, tgid_column
 from .record import encode_print
 from .seqfile import SeqOperations
 from .settings import Tracing
 
-#: ``saved_cmdlines_size``'s default: how many pid -> comm pairs are kept.
-SAVED_CMDLINES = 128
 #: A longer ``trace_marker`` write is cut here: its ``ftrace:print`` record
 #: (16 bytes, the text, a newline and a NUL) must fit the largest payload.
 MARKER_MAX = BUF_MAX_DATA_SIZE - 18
@@ -49,7 +48,11 @@ class TraceArray:
 
     tracing: Tracing
     buffer: RingBuffer = field(init=False)
-    cmdlines: OrderedDict[int, str] = field(default_factory=OrderedDict)
+    #: The options of this instance (``record-cmd``, ``markers``, ``irq-info``, ...).
+    options: TraceOptions = field(default_factory=TraceOptions)
+    #: The task names and tgids saved as events are recorded (one set for all instances).
+    cmdlines: SavedCmdlines = field(default_factory=SavedCmdlines)
+    tgids: SavedTgids = field(default_factory=SavedTgids)
     _formats: dict[int, tuple[str, str]] = field(default_factory=dict)  # id -> subsys, format
     _printer: Printer | None = None
     _untold: dict[int, tuple[str, str]] = field(default_factory=dict)  # not yet in the printer
@@ -66,16 +69,6 @@ class TraceArray:
             return next(self._counter)
         return time.monotonic_ns()
 
-    def save_cmdline(self, pid: int, comm: str | None) -> None:
-        """``trace_save_cmdline``: a pid keeps its slot and takes the new name; a
-        new pid takes the oldest slot once all ``SAVED_CMDLINES`` are used."""
-        if comm is None or pid == 0:
-            return
-        cmdlines = self.cmdlines
-        if pid not in cmdlines and len(cmdlines) >= SAVED_CMDLINES:
-            cmdlines.popitem(last=False)
-        cmdlines[pid] = comm[:15]
-
     def record(self, cpu: int, record: bytes, comm: str | None, subsys: str,
                fmt: str) -> bool:
         """Record one event on ``cpu`` unless tracing is off; False if it was not kept."""
@@ -86,8 +79,11 @@ class TraceArray:
         known = self._formats.get(ident)
         if known is None or known[1] is not fmt and known != (subsys, fmt):
             self._formats[ident] = self._untold[ident] = (subsys, fmt)  # a new id, or reused
-        if comm is not None and self.cmdlines.get(pid) != comm:
-            self.save_cmdline(pid, comm)
+        values = self.options.values
+        if comm is not None and values["record-cmd"]:
+            self.cmdlines.record(pid, comm)
+        if values["record-tgid"]:
+            self.tgids.record(pid, pid)  # a task of its own: tpfs has no threads
         return self.buffer.write(cpu, self.now(), record)
 
     def mark(self, buf: bytes, pid: int, cpu: int = 0) -> int:
@@ -96,8 +92,7 @@ class TraceArray:
         Its comm is not saved: the kernel saves comms from the scheduler's
         switches, so a marker on a fresh buffer shows ``<...>``.
         """
-        if not self.tracing.tracing_on:
-            raise TpfsError(errno.EBADF, "tracing is off: the marker has nowhere to go")
+        self._check_marking()
         text = buf[:MARKER_MAX]
         # The kernel writes markers with preemption disabled: depth 1.
         record = encode_print(text, ip=MARKER_IP, pid=pid, preempt_count=1)
@@ -108,12 +103,17 @@ class TraceArray:
         """A write to ``trace_marker_raw``: a u32 id and bytes, as one ``ftrace:raw_data``."""
         if not 4 <= len(buf) <= RAW_MAX:
             raise TpfsError(errno.EINVAL, f"a raw marker is 4 to {RAW_MAX} bytes")
-        if not self.tracing.tracing_on:
-            raise TpfsError(errno.EBADF, "tracing is off: the marker has nowhere to go")
+        self._check_marking()
         if RAW_DATA_ID not in self._formats:
             self._formats[RAW_DATA_ID] = self._untold[RAW_DATA_ID] = ("ftrace", RAW_DATA_FORMAT)
         self.buffer.write(cpu, self.now(), encode_raw(buf, pid=pid, preempt_count=1))
         return len(buf)
+
+    def _check_marking(self) -> None:
+        if not self.options.values["markers"]:
+            raise TpfsError(errno.EINVAL, "the markers option is off")
+        if not self.tracing.tracing_on:
+            raise TpfsError(errno.EBADF, "tracing is off: the marker has nowhere to go")
 
     def open_pipe(self, cpu: int | None) -> None:
         """Claim ``cpu`` (every CPU for None) for one consuming reader, or EBUSY."""
@@ -154,13 +154,18 @@ class TraceArray:
         else:
             stats = self.buffer.stats(cpu, 0)
             entries, written = stats.entries, stats.entries + stats.overrun
-        return header(entries, written, self.tracing.ncpus, self.tracing.tracer)
+        values = self.options.values
+        return header(entries, written, self.tracing.ncpus, self.tracing.tracer,
+                      irq_info=values["irq-info"], tgid=values["record-tgid"])
 
     def line(self, event: Event) -> str:
         """One event as ``trace`` prints it."""
         pid = _COMMON.unpack_from(event.payload)[3]
+        values = self.options.values
+        tgid = tgid_column(self.tgids.tgids.get(pid)) if values["record-tgid"] else ""
         return self.printer().line(event.payload, cpu=event.cpu, ts=event.ts,
-                                   comm=self.cmdlines.get(pid), in_ns=self.in_ns)
+                                   comm=self.cmdlines.find(pid), in_ns=self.in_ns,
+                                   irq_info=values["irq-info"], tgid=tgid)
 
     @property
     def in_ns(self) -> bool:
@@ -176,9 +181,6 @@ class TraceArray:
                 f"oldest event ts: {stamp(s.oldest_event_ts)}\n"
                 f"now ts: {stamp(s.now_ts)}\ndropped events: {s.dropped_events}\n"
                 f"read events: {s.read_events}\n")
-
-    def saved_cmdlines(self) -> str:
-        return "".join(f"{pid} {comm}\n" for pid, comm in self.cmdlines.items())
 
 
 def _secs(ns: int) -> str:

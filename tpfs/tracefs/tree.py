@@ -10,7 +10,7 @@ module or event does.
 from __future__ import annotations
 
 import errno
-import os
+import itertools
 from collections.abc import Callable, Sequence
 
 from ..kernel.errors import TpfsError
@@ -21,33 +21,36 @@ from .control import Commands
 from .events import EventLayer, parse_bool
 from .filter import SUBSYSTEM_FILTER_HELP
 from .fire import Firer
-from .handles import Alive, Handle, PipeHandle, SeqHandle, TextHandle
+from .ftrace_events import MODE_FORMAT as FTRACE_MODE_FORMAT
+from .ftrace_events import MODE_ID as FTRACE_MODE_ID
+from .ftrace_events import MODE_TRIGGER as FTRACE_MODE_TRIGGER
+from .ftrace_events import FtraceEvent, ftrace_events
+from .ftrace_settings import MODES, Nsecs, SavedCmdlines, SavedTgids, render_printk_formats
+from .handles import Alive, SeqHandle, TextHandle
+from .howto import MODE_README, readme_text
+from .instance import Instance, Instances, instance_files, make_instance
 from .lines import show_entry, show_module
 from .listings import EventListing, TracepointListing
 from .nodes import (
     CONTROL_MODE,
     DIR_MODE,
     LISTING_MODE,
-    MARKER_MODE,
     ROOT_MODE,
     SETTING_MODE,
     ChildKey,
     Directory,
     File,
     Node,
-    Opener,
-    seq_file,
     text_file,
 )
-from .settings import Setting, Tracing
-from .trace import TraceArray, TraceListing, TracePipe
+from .settings import host_cpus
+from .trace import TraceArray
+from .trigger import TRIGGER_HELP
 
 #: The fixed files of ``events/SUBSYS/``: no event may be called one of these.
 SUBSYSTEM_FILES = {"enable", "filter"}
-
-
-def setting_file(setting: Setting) -> File:
-    return text_file(setting.mode, setting.render, setting.write, setting.clear)
+#: The fixed entries of ``events/``: no subsystem may be called one of these.
+EVENTS_FILES = {"enable", "header_page", "header_event", "ftrace"}
 
 
 def enable_file(layer: EventLayer, names: Callable[[], list[str]],
@@ -168,40 +171,18 @@ class SubsystemEvents:
         })
 
 
-def data_files(trace: TraceArray, firer: Firer) -> dict[str, Node]:
-    """The files events are fired through, recorded by and read from."""
+def ftrace_events_dir() -> Directory:
+    """``events/ftrace/``: the kernel's internal events, their format and id (no enable)."""
 
-    def writer(apply: Callable[[bytes, Opener], int | None]) -> Callable[[Opener], Handle]:
-        return lambda opener: TextHandle(None, lambda buf: apply(buf, opener))
+    def event_dir(event: FtraceEvent) -> Directory:
+        files: dict[str, Node] = {
+            "format": text_file(FTRACE_MODE_FORMAT, lambda: event.format),
+            "id": text_file(FTRACE_MODE_ID, lambda: f"{event.id}\n"),
+            "trigger": text_file(FTRACE_MODE_TRIGGER, lambda: TRIGGER_HELP),
+        }
+        return Directory(DIR_MODE, {name: files[name] for name in event.files})
 
-    def pipe(cpu: int | None) -> File:
-        def open_(opener: Opener) -> Handle:
-            trace.open_pipe(cpu)
-            return PipeHandle(TracePipe(trace, cpu), bool(opener.flags & os.O_NONBLOCK),
-                              lambda: trace.close_pipe(cpu))
-
-        return File(LISTING_MODE, open_)
-
-    def cpu_dir(cpu: int) -> Directory:
-        return Directory(DIR_MODE, {
-            "stats": text_file(LISTING_MODE, lambda: trace.stats(cpu)),
-            "trace": seq_file(SETTING_MODE, TraceListing(trace, cpu), lambda buf: None,
-                              lambda: trace.buffer.reset(cpu)),
-            "trace_pipe": pipe(cpu),
-        })
-
-    return {
-        "fire": File(CONTROL_MODE, writer(firer.write)),
-        "trace": seq_file(SETTING_MODE, TraceListing(trace), lambda buf: None, trace.clear),
-        "trace_pipe": pipe(None),
-        "trace_marker": File(MARKER_MODE, writer(
-            lambda buf, opener: trace.mark(buf, opener.pid))),
-        "trace_marker_raw": File(MARKER_MODE, writer(
-            lambda buf, opener: trace.mark_raw(buf, opener.pid))),
-        "saved_cmdlines": text_file(LISTING_MODE, trace.saved_cmdlines),
-        "per_cpu": Directory(DIR_MODE, {f"cpu{cpu}": cpu_dir(cpu)
-                                        for cpu in range(trace.tracing.ncpus)}),
-    }
+    return Directory(DIR_MODE, {event.name: event_dir(event) for event in ftrace_events()})
 
 
 class Tree:
@@ -210,13 +191,23 @@ class Tree:
     def __init__(self, registry: Registry, catalog: Catalog, *, legacy: bool = False,
                  ncpus: int | None = None) -> None:
         self.registry = registry
+        self.catalog = catalog
         walk = make_walk(registry, legacy)
         self.commands = cmd = Commands(registry, self._check_event_name)
-        self.tracing = Tracing() if ncpus is None else Tracing(ncpus)
-        self.events = layer = EventLayer(registry, catalog, ncpus=self.tracing.ncpus)
+        self.ncpus = host_cpus() if ncpus is None else ncpus
+        self.cmdlines, self.tgids = SavedCmdlines(), SavedTgids()
+        self.top = top = make_instance("", 0, registry, catalog, self.ncpus, None,
+                                       self.cmdlines, self.tgids)
+        self.tracing, self.events, self.trace = top.tracing, top.layer, top.trace
+        #: Each instance's events and buffers, by the data of its event probes.
+        self.targets: dict[int, tuple[EventLayer, TraceArray]] = {0: (top.layer, top.trace)}
+        self._probe_data = itertools.count(1)
+        self.instances = Instances(self._make_instance, self._destroy_instance,
+                                   self._instance_dir)
         gen = self._generation
         # Shared by every open handle: the event listing caches rendered blocks.
         events, tracepoints = EventListing(walk), TracepointListing(walk)
+        self.thresh, self.max_latency = Nsecs(), Nsecs()
         fixed: dict[str, Node] = {
             "available_events": File(LISTING_MODE, lambda opener: SeqHandle(events)),
             "tracepoints": File(LISTING_MODE, lambda opener: SeqHandle(tracepoints)),
@@ -231,21 +222,65 @@ class Tree:
                 "unregister_noupdate": text_file(CONTROL_MODE, apply=cmd.unregister_noupdate),
                 "update": text_file(CONTROL_MODE, apply=cmd.update),
             }, children=EntryFiles(registry, cmd), generation=gen),
-            "events": Directory(DIR_MODE, {
-                "enable": enable_file(layer, layer.all_names),
-                "header_page": text_file(LISTING_MODE, lambda: catalog.header_page),
-                "header_event": text_file(LISTING_MODE, lambda: catalog.header_event),
-            }, children=Subsystems(layer, gen), generation=gen),
-            "set_event": text_file(SETTING_MODE, layer.set_event_text, layer.set_event_write,
-                                   layer.disable_all),
         }
-        for name, setting in self.tracing.settings(layer.error_log).items():
-            fixed[name] = setting_file(setting)
-        self.trace = TraceArray(self.tracing)
-        layer.on_used_module_gone = self.trace.clear
-        self.tracing.resize = self.trace.resize
-        fixed.update(data_files(self.trace, Firer(registry, layer, self.trace)))
+        fixed.update(instance_files(top, self._events_dir(top.layer)))
+        firer = Firer(registry, top.layer, self.targets)
+        cmdlines, tgids = self.cmdlines, self.tgids
+        fixed.update({
+            "fire": File(CONTROL_MODE, lambda opener: TextHandle(
+                None, lambda buf: firer.write(buf, opener))),
+            "README": text_file(MODE_README, readme_text),
+            "printk_formats": text_file(MODES["printk_formats"], lambda: render_printk_formats(())),
+            "saved_cmdlines": text_file(MODES["saved_cmdlines"], cmdlines.render),
+            "saved_cmdlines_size": text_file(MODES["saved_cmdlines_size"], cmdlines.render_size,
+                                             cmdlines.write_size),
+            "saved_tgids": text_file(MODES["saved_tgids"], tgids.render),
+            "tracing_thresh": text_file(MODES["tracing_thresh"], self.thresh.render,
+                                        self.thresh.write),
+            "tracing_max_latency": text_file(MODES["tracing_max_latency"],
+                                             self.max_latency.render, self.max_latency.write),
+            "instances": Directory(DIR_MODE, children=self.instances,
+                                   generation=lambda: self.instances.generation,
+                                   mkdir=self.instances.mkdir, rmdir=self.instances.rmdir),
+        })
         self.root = Directory(ROOT_MODE, fixed, generation=gen)
+
+    def _events_dir(self, layer: EventLayer) -> Directory:
+        catalog = self.catalog
+        return Directory(DIR_MODE, {
+            "enable": enable_file(layer, layer.all_names),
+            "header_page": text_file(LISTING_MODE, lambda: catalog.header_page),
+            "header_event": text_file(LISTING_MODE, lambda: catalog.header_event),
+            "ftrace": ftrace_events_dir(),
+        }, children=Subsystems(layer, self._generation), generation=self._generation)
+
+    def _make_instance(self, name: str) -> Instance:
+        inst = make_instance(name, next(self._probe_data), self.registry, self.catalog,
+                             self.ncpus, self.top.layer, self.cmdlines, self.tgids)
+        self.targets[inst.probe_data] = (inst.layer, inst.trace)
+        return inst
+
+    def _destroy_instance(self, inst: Instance) -> None:
+        inst.layer.detach()
+        del self.targets[inst.probe_data]
+
+    def _instance_dir(self, inst: Instance) -> Directory:
+        return Directory(DIR_MODE, instance_files(inst, self._events_dir(inst.layer)))
+
+    def hold(self, path: Sequence[str]) -> Callable[[], None] | None:
+        """Count a file opened at ``path`` against its instance, if it is in one;
+        returns what its last close must call."""
+        if len(path) < 3 or path[0] != "instances":
+            return None
+        inst = self.instances.by_name.get(path[1])
+        if inst is None:
+            return None
+        inst.open_files += 1
+
+        def release() -> None:
+            inst.open_files -= 1
+
+        return release
 
     def _generation(self) -> int:
         return self.registry.generation
@@ -253,9 +288,7 @@ class Tree:
     def _check_event_name(self, name: str) -> None:
         """Refuse a name whose directory would collide with a fixed file of ``events/``."""
         subsys, _, event = name.partition(":")
-        events = self.root.lookup("events")
-        assert isinstance(events, Directory)
-        if subsys in events.fixed or event in SUBSYSTEM_FILES:
+        if subsys in EVENTS_FILES or event in SUBSYSTEM_FILES:
             raise TpfsError(errno.EINVAL, f"{name} would collide with a file of events/")
 
     def resolve(self, path: Sequence[str]) -> Node | None:
@@ -265,6 +298,16 @@ class Tree:
                 return None
             node = node.lookup(name)
         return node
+
+    def mkdir(self, parent: Directory, name: str) -> None:
+        if parent.mkdir is None:
+            raise TpfsError(errno.EPERM, "directories are fixed here")
+        parent.mkdir(name)
+
+    def rmdir(self, parent: Directory, name: str) -> None:
+        if parent.rmdir is None:
+            raise TpfsError(errno.EPERM, "directories are fixed here")
+        parent.rmdir(name)
 
     def unlink(self, parent: Directory, name: str) -> None:
         node = parent.lookup(name)

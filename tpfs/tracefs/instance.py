@@ -1,0 +1,229 @@
+"""Trace instances: the top level and each ``instances/NAME``, with their files.
+
+An instance (``struct trace_array``) has its own buffers, settings, options
+and event state: which events it enables, their filters and triggers. Its
+event probes carry its number as their data, as the kernel's carry the
+instance's ``trace_event_file``, so that one firing records into every
+instance that enabled the event. Ids and formats of events are shared; the
+saved task names and tgids are one set for all, as in the kernel.
+
+``instance_files`` is the table of what every instance directory holds, the
+top level's included; ``Instances`` is ``instances/``: ``mkdir`` makes a
+complete instance at once, ``rmdir`` takes it away (``EBUSY`` while any of
+its files is open), and nothing else can be made or removed there.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from ..kernel.errors import TpfsError
+from ..kernel.registry import Registry
+from .catalog import Catalog
+from .events import EventLayer
+from .ftrace_settings import MODES, FtracePids, FunctionFilter, SavedCmdlines, SavedTgids
+from .handles import Handle, PipeHandle, TextHandle
+from .nodes import (
+    DIR_MODE,
+    LISTING_MODE,
+    MARKER_MODE,
+    SETTING_MODE,
+    ChildKey,
+    Directory,
+    File,
+    Node,
+    Opener,
+    seq_file,
+    text_file,
+)
+from .options import MODE_OPTION_FILE, MODE_OPTIONS_DIR, MODE_TRACE_OPTIONS, TraceOptions
+from .raw import TraceRawPipe
+from .settings import Setting, Tracing
+from .trace import TraceArray, TraceListing, TracePipe
+
+#: ``instances/`` holds at most this many: each has buffers and an event index.
+MAX_INSTANCES = 64
+#: Files only the top level has, among those ``Tracing.settings`` makes.
+TOP_ONLY_SETTINGS = ("uprobe_events",)
+SUBBUF_SIZE_KB = "4\n"  # one page: the only sub-buffer size tpfs has
+TIMESTAMP_MODE = "[delta] absolute\n"
+
+
+def setting_file(setting: Setting) -> File:
+    return text_file(setting.mode, setting.render, setting.write, setting.clear)
+
+
+@dataclass(eq=False)
+class Instance:
+    """One trace instance: its buffers, settings, options and events."""
+
+    name: str  # "" for the top level
+    tracing: Tracing
+    layer: EventLayer
+    trace: TraceArray
+    options: TraceOptions
+    ftrace_pids: FtracePids = field(default_factory=FtracePids)
+    ftrace_notrace_pids: FtracePids = field(default_factory=FtracePids)
+    ftrace_filter: FunctionFilter = field(default_factory=FunctionFilter)
+    ftrace_notrace: FunctionFilter = field(default_factory=lambda: FunctionFilter(notrace=True))
+    #: Files of this instance open now: ``rmdir`` is EBUSY while there are any.
+    open_files: int = 0
+
+    @property
+    def probe_data(self) -> int:
+        return self.layer.probe_data
+
+
+def make_instance(name: str, probe_data: int, registry: Registry, catalog: Catalog,
+                  ncpus: int, shared: EventLayer | None, cmdlines: SavedCmdlines,
+                  tgids: SavedTgids) -> Instance:
+    """A new instance with the kernel's defaults."""
+    tracing = Tracing(ncpus)
+    layer = EventLayer(registry, catalog, ncpus=ncpus, probe_data=probe_data, shared=shared)
+    options = TraceOptions(current_tracer=lambda: tracing.tracer, top_level=shared is None)
+    trace = TraceArray(tracing, options=options, cmdlines=cmdlines, tgids=tgids)
+    tracing.resize = trace.resize
+    layer.on_used_module_gone = trace.clear
+
+    def overwrite(on: bool) -> None:
+        trace.buffer.overwrite = on
+
+    options.subscribe("overwrite", overwrite)
+    return Instance(name, tracing, layer, trace, options)
+
+
+def _writer(apply: Callable[[bytes, Opener], int | None]) -> Callable[[Opener], Handle]:
+    return lambda opener: TextHandle(None, lambda buf: apply(buf, opener))
+
+
+def trace_files(trace: TraceArray) -> dict[str, Node]:
+    """``trace``, ``trace_pipe``, the markers and ``per_cpu/``."""
+
+    def pipe(cpu: int | None) -> File:
+        def open_(opener: Opener) -> Handle:
+            trace.open_pipe(cpu)
+            return PipeHandle(TracePipe(trace, cpu), bool(opener.flags & os.O_NONBLOCK),
+                              lambda: trace.close_pipe(cpu))
+
+        return File(LISTING_MODE, open_)
+
+    def raw(cpu: int) -> File:
+        return File(LISTING_MODE, lambda opener: PipeHandle(
+            TraceRawPipe(trace, cpu), bool(opener.flags & os.O_NONBLOCK), lambda: None))
+
+    def cpu_dir(cpu: int) -> Directory:
+        return Directory(DIR_MODE, {
+            "buffer_size_kb": text_file(SETTING_MODE, lambda: f"{trace.buffer.size_kb(cpu)}\n"),
+            "stats": text_file(LISTING_MODE, lambda: trace.stats(cpu)),
+            "trace": seq_file(SETTING_MODE, TraceListing(trace, cpu), lambda buf: None,
+                              lambda: trace.buffer.reset(cpu)),
+            "trace_pipe": pipe(cpu),
+            "trace_pipe_raw": raw(cpu),
+        })
+
+    return {
+        "trace": seq_file(SETTING_MODE, TraceListing(trace), lambda buf: None, trace.clear),
+        "trace_pipe": pipe(None),
+        "trace_marker": File(MARKER_MODE, _writer(
+            lambda buf, opener: trace.mark(buf, opener.pid))),
+        "trace_marker_raw": File(MARKER_MODE, _writer(
+            lambda buf, opener: trace.mark_raw(buf, opener.pid))),
+        "per_cpu": Directory(DIR_MODE, {f"cpu{cpu}": cpu_dir(cpu)
+                                        for cpu in range(trace.tracing.ncpus)}),
+    }
+
+
+def option_files(options: TraceOptions) -> dict[str, Node]:
+    """``trace_options`` and ``options/``."""
+
+    def option(name: str) -> File:
+        return text_file(MODE_OPTION_FILE, lambda: options.option_file_render(name),
+                         lambda buf: options.option_file_write(name, buf))
+
+    return {
+        "trace_options": text_file(MODE_TRACE_OPTIONS, options.render_trace_options,
+                                   options.write_trace_options),
+        "options": Directory(MODE_OPTIONS_DIR, {name: option(name) for name in options.names()}),
+    }
+
+
+def instance_files(inst: Instance, events: Directory) -> dict[str, Node]:
+    """Every file an instance directory has (the top level adds its own)."""
+    layer, tracing = inst.layer, inst.tracing
+    files: dict[str, Node] = {
+        "events": events,
+        "set_event": text_file(SETTING_MODE, layer.set_event_text, layer.set_event_write,
+                               layer.disable_all),
+    }
+    for name, setting in tracing.settings(layer.error_log).items():
+        if inst.name == "" or name not in TOP_ONLY_SETTINGS:
+            files[name] = setting_file(setting)
+    files.update(trace_files(inst.trace))
+    files.update(option_files(inst.options))
+    for name, value in (("set_ftrace_pid", inst.ftrace_pids),
+                        ("set_ftrace_notrace_pid", inst.ftrace_notrace_pids),
+                        ("set_ftrace_filter", inst.ftrace_filter),
+                        ("set_ftrace_notrace", inst.ftrace_notrace)):
+        files[name] = text_file(MODES.get(name, SETTING_MODE), value.render, value.write,
+                                value.clear)
+    files["buffer_subbuf_size_kb"] = text_file(SETTING_MODE, lambda: SUBBUF_SIZE_KB,
+                                               _only(SUBBUF_SIZE_KB))
+    files["timestamp_mode"] = text_file(LISTING_MODE, lambda: TIMESTAMP_MODE)
+    return files
+
+
+def _only(value: str) -> Callable[[bytes], None]:
+    """A write that takes the one value the file has."""
+
+    def write(buf: bytes) -> None:
+        if buf.decode("latin-1").strip() != value.strip():
+            raise TpfsError(errno.EINVAL, f"only {value.strip()} is supported")
+
+    return write
+
+
+class Instances:
+    """``instances/``: the instances made with ``mkdir``, by name."""
+
+    def __init__(self, make: Callable[[str], Instance], destroy: Callable[[Instance], None],
+                 directory: Callable[[Instance], Directory]) -> None:
+        self._make = make
+        self._destroy = destroy
+        self._directory = directory
+        self.by_name: dict[str, Instance] = {}
+        self._dirs: dict[str, Directory] = {}
+        self.generation = 0
+
+    def listing(self) -> Sequence[tuple[ChildKey, str]]:
+        return [(name, name) for name in sorted(self.by_name)]
+
+    def lookup(self, name: str) -> Node | None:
+        return self._dirs.get(name)
+
+    def mkdir(self, name: str) -> None:
+        if name in self.by_name:
+            raise TpfsError(errno.EEXIST, f"instance {name} exists")
+        if not name or "/" in name or name in (".", ".."):
+            raise TpfsError(errno.EINVAL, f"bad instance name {name!r}")
+        if len(self.by_name) >= MAX_INSTANCES:
+            raise TpfsError(errno.ENOSPC, f"more than {MAX_INSTANCES} instances")
+        inst = self._make(name)
+        self.by_name[name] = inst
+        self._dirs[name] = self._directory(inst)
+        self.generation += 1
+
+    def rmdir(self, name: str) -> None:
+        inst = self.by_name.get(name)
+        if inst is None:
+            raise TpfsError(errno.ENOENT, f"no instance {name}")
+        if inst.open_files:
+            raise TpfsError(errno.EBUSY, f"instance {name} has open files")
+        del self.by_name[name], self._dirs[name]
+        self._destroy(inst)
+        self.generation += 1
+
+
+
