@@ -96,7 +96,7 @@ class TraceArray:
         text = buf[:MARKER_MAX]
         # The kernel writes markers with preemption disabled: depth 1.
         record = encode_print(text, ip=MARKER_IP, pid=pid, preempt_count=1)
-        self.buffer.write(cpu, self.now(), record)
+        self._commit_marker(cpu, record)
         return len(text)
 
     def mark_raw(self, buf: bytes, pid: int, cpu: int = 0) -> int:
@@ -106,8 +106,13 @@ class TraceArray:
         self._check_marking()
         if RAW_DATA_ID not in self._formats:
             self._formats[RAW_DATA_ID] = self._untold[RAW_DATA_ID] = ("ftrace", RAW_DATA_FORMAT)
-        self.buffer.write(cpu, self.now(), encode_raw(buf, pid=pid, preempt_count=1))
+        self._commit_marker(cpu, encode_raw(buf, pid=pid, preempt_count=1))
         return len(buf)
+
+    def _commit_marker(self, cpu: int, record: bytes) -> None:
+        """A marker the buffer has no room for (``overwrite`` off, full) is EBADF."""
+        if not self.buffer.write(cpu, self.now(), record):
+            raise TpfsError(errno.EBADF, "the buffer is full and overwrite is off")
 
     def _check_marking(self) -> None:
         if not self.options.values["markers"]:
