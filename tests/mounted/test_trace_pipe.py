@@ -155,3 +155,41 @@ def test_cpus_refuses_what_cannot_be(mount_factory, tmp_path: Path, value: str) 
     done = subprocess.run([sys.executable, "-m", "tpfs", str(tmp_path), "--cpus", value],
                           capture_output=True, text=True)
     assert done.returncode == 2 and "--cpus" in done.stderr
+
+
+def test_o_nonblock_set_after_the_open_is_honoured(tpfs: Mount) -> None:
+    """trace-cmd sets O_NONBLOCK with fcntl before its last reads; pyfuse3 does not
+    pass it on, so the daemon finds it in /proc."""
+    fd = os.open(tpfs / "per_cpu/cpu0/trace_pipe_raw", os.O_RDONLY)
+    try:
+        os.set_blocking(fd, False)
+        started = time.monotonic()
+        with pytest.raises(BlockingIOError):
+            os.read(fd, 4096)
+        assert time.monotonic() - started < 1
+    finally:
+        os.close(fd)
+
+
+def test_o_nonblock_set_while_a_read_waits_ends_the_wait(tpfs: Mount) -> None:
+    fd = os.open(tpfs / "trace_pipe", os.O_RDONLY)
+    result: list[BaseException | bytes] = []
+
+    def read() -> None:
+        try:
+            result.append(os.read(fd, 100))
+        except OSError as exc:
+            result.append(exc)
+
+    reader = threading.Thread(target=read, daemon=True)
+    try:
+        reader.start()
+        time.sleep(0.3)
+        assert not result  # waiting
+        os.set_blocking(fd, False)
+        reader.join(2)
+        assert result and isinstance(result[0], BlockingIOError)
+    finally:
+        if reader.is_alive():
+            tpfs.write("trace_marker", "wake up")
+        os.close(fd)

@@ -5,7 +5,9 @@ trace-cmd, perf and libtracefs find the tracing directory as the first
 /sys/kernel/debug/tracing. In a private mount namespace (root only) this
 unmounts every other tracefs, mounts the kernel's at /sys/kernel/tracing
 so that /proc/mounts names it, and binds the tpfs mount on top of it and
-of /sys/kernel/debug/tracing. Nothing outside the namespace changes.
+of /sys/kernel/debug/tracing. trace-cmd also writes
+/proc/sys/kernel/ftrace_enabled, which a container may refuse: a writable
+copy is bound over it. Nothing outside the namespace changes.
 """
 
 from __future__ import annotations
@@ -25,6 +27,10 @@ mount --bind "$mnt" /sys/kernel/tracing
 mount -t tmpfs -o size=64k,mode=0755 none /sys/kernel/debug
 mkdir /sys/kernel/debug/tracing
 mount --bind "$mnt" /sys/kernel/debug/tracing
+if [ -e /proc/sys/kernel/ftrace_enabled ]; then
+    cat /proc/sys/kernel/ftrace_enabled > /sys/kernel/debug/.ftrace_enabled
+    mount --bind /sys/kernel/debug/.ftrace_enabled /proc/sys/kernel/ftrace_enabled
+fi
 exec "$@"
 """
 

@@ -74,7 +74,8 @@ class Operations(pyfuse3.Operations):
         self.inodes = Inodes()
         self.handles: dict[int, Handle] = {}
         self.dirs: dict[int, DirHandle] = {}
-        self.openers: dict[int, int] = {}  # pipe handles: the opening task, for its signals
+        #: Pipe handles: the opening task and the inode, for its signals and flags.
+        self.openers: dict[int, tuple[int, int]] = {}
         self.holds: dict[int, Callable[[], None]] = {}  # files open in an instance
         self.waiters = Waiters(max_waiting)
         self._fh = itertools.count(1)
@@ -246,7 +247,7 @@ class Operations(pyfuse3.Operations):
             self.holds[fh] = hold
         self.waiters.changed()  # an O_TRUNC open may have emptied a buffer
         if isinstance(handle, PipeHandle):
-            self.openers[fh] = ctx.pid
+            self.openers[fh] = (ctx.pid, inode)
             return pyfuse3.FileInfo(fh=fh, direct_io=True, keep_cache=False, nonseekable=True)
         return pyfuse3.FileInfo(fh=fh, direct_io=True, keep_cache=False)
 
@@ -255,7 +256,7 @@ class Operations(pyfuse3.Operations):
         handle = self.handles[fh]
         if isinstance(handle, PipeHandle):
             # pyfuse3's read has no caller: the opener's signals stand for its reader's.
-            await self.waiters.wait(handle, self.openers[fh])
+            await self.waiters.wait(handle, *self.openers[fh])
         return handle.read(off, size)
 
     @_guarded

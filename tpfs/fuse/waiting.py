@@ -12,7 +12,8 @@ Ctrl-C for as long as nothing is traced. So a waiting read also looks at its
 task's pending signals every ``SIGNAL_POLL`` seconds (``/proc/PID/status``:
 pending and not blocked) and ends with EINTR when one is there; the kernel's
 ``trace_pipe`` ends its wait the same way. Unmounting ends every wait with
-EINTR at once.
+EINTR at once. A file set O_NONBLOCK after its open (``fcntl``) is found
+the same way, in ``/proc/PID/fdinfo``, before and while a read waits.
 
 pyfuse3 gives each request a worker task, and each worker holds a request
 buffer, so waiting reads are capped: at most ``max_waiting`` (by default
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
 import select
 
 import pyfuse3
@@ -36,10 +38,42 @@ from ..tracefs.handles import PipeHandle
 log = logging.getLogger(__name__)
 
 SIGNAL_POLL = 0.1
+#: The file system type tpfs mounts show in mountinfo (``subtype=tpfs``).
+FSTYPE = "fuse.tpfs"
 MAX_WAITING = 128
 #: What ``poll`` reports for a file that is always ready (``DEFAULT_POLLMASK``).
 ALWAYS_READY = select.POLLIN | select.POLLOUT | select.POLLRDNORM | select.POLLWRNORM
 READABLE = select.POLLIN | select.POLLRDNORM
+
+
+def set_nonblocking(pid: int, ino: int) -> bool:
+    """Whether task ``pid`` holds inode ``ino`` of the mount open with O_NONBLOCK now.
+
+    pyfuse3 passes a read neither its file's flags nor its caller, so a
+    ``fcntl(F_SETFL, O_NONBLOCK)`` after the open (trace-cmd does that before
+    its last reads) is found in ``/proc/PID/fdinfo``. Only procfs is read:
+    a ``stat`` of the mount here would wait for this very daemon.
+    """
+    try:
+        fds = os.listdir(f"/proc/{pid}/fdinfo")
+        with open(f"/proc/{pid}/mountinfo") as mountinfo:
+            ours = {line.split(maxsplit=1)[0] for line in mountinfo
+                    if f" - {FSTYPE} " in line}
+    except OSError:
+        return False
+    wanted = f"ino:\t{ino}\n"
+    for fd in fds:
+        try:
+            with open(f"/proc/{pid}/fdinfo/{fd}") as info:
+                text = info.read()
+        except OSError:
+            continue
+        if wanted not in text:
+            continue
+        fields = dict(line.split(":\t", 1) for line in text.splitlines() if ":\t" in line)
+        if fields.get("mnt_id") in ours and int(fields.get("flags", "0"), 8) & os.O_NONBLOCK:
+            return True
+    return False
 
 
 def signal_pending(pid: int) -> bool:
@@ -97,10 +131,10 @@ class Waiters:
     def forget(self, fh: int) -> None:
         self._polls.pop(fh, None)
 
-    async def wait(self, handle: PipeHandle, pid: int) -> None:
+    async def wait(self, handle: PipeHandle, pid: int, ino: int) -> None:
         """Return once a read of ``handle`` has something to return (at once if it
-        does, or if it was opened O_NONBLOCK: its read is then EAGAIN)."""
-        if handle.nonblocking or handle.ready():
+        does, or if its file is O_NONBLOCK: its read is then EAGAIN)."""
+        if handle.nonblocking or handle.ready() or set_nonblocking(pid, ino):
             return
         if self.waiting >= self.max_waiting:
             log.warning("%d reads already wait: EAGAIN for task %d", self.waiting, pid)
@@ -114,5 +148,7 @@ class Waiters:
                     await self._changed.wait()
                 if signal_pending(pid):
                     raise TpfsError(errno.EINTR, f"task {pid} has a signal pending")
+                if set_nonblocking(pid, ino):
+                    return
         finally:
             self.waiting -= 1

@@ -49,6 +49,8 @@ from .trigger import TRIGGER_HELP
 
 #: The fixed files of ``events/SUBSYS/``: no event may be called one of these.
 SUBSYSTEM_FILES = {"enable", "filter"}
+#: Subsystem directories kept between lookups (at most; then all are made afresh).
+MAX_MADE = 4096
 #: The fixed entries of ``events/``: no subsystem may be called one of these.
 EVENTS_FILES = {"enable", "header_page", "header_event", "ftrace"}
 
@@ -106,11 +108,28 @@ class Subsystems:
     def __init__(self, layer: EventLayer, generation: Callable[[], int]) -> None:
         self.layer = layer
         self.generation = generation
+        # Each subsystem's directory as made at a generation: a path walk looks a
+        # subsystem up once per component, and making one costs its events.
+        self._made: dict[str, tuple[int, Directory]] = {}
 
     def listing(self) -> Sequence[tuple[ChildKey, str]]:
         return self.layer.subsystem_listing()
 
     def lookup(self, name: str) -> Node | None:
+        gen = self.generation()
+        made = self._made.get(name)
+        if made is not None and made[0] == gen:
+            return made[1]
+        directory = self._make(name)
+        if directory is None:
+            self._made.pop(name, None)
+        else:
+            if len(self._made) > MAX_MADE:
+                self._made.clear()
+            self._made[name] = (gen, directory)
+        return directory
+
+    def _make(self, name: str) -> Directory | None:
         layer = self.layer
         if name not in layer.subsystems():
             return None
