@@ -335,7 +335,10 @@ class Bench:
             for unique in (False, True):
                 for reader in READERS:
                     cases[f"tpfs {reader} {unique}"] = functools.partial(deliver, unique, reader)
-            unavailable = ("not root or tracefs cannot be mounted" if kdir is None
+            # A quick run (the suite's smoke test) leaves the kernel's tracing alone:
+            # the compat tests use it, and may run beside it.
+            unavailable = ("a quick run leaves the kernel's tracing alone" if self.quick
+                           else "not root or tracefs cannot be mounted" if kdir is None
                            else kernel_busy(kdir))
             disturbed: list[str] = []
             with contextlib.ExitStack() as stack:
