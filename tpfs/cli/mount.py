@@ -22,6 +22,7 @@ from ..fuse.operations import Operations
 from ..fuse.waiting import MAX_WAITING
 from ..kernel.registry import Limits, Registry
 from ..tracefs import catalog
+from ..tracefs.printer import MARKER_IP
 from ..tracefs.tree import Tree
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,20 @@ def _group(value: str) -> int:
         return grp.getgrnam(value).gr_gid
     except KeyError:
         raise argparse.ArgumentTypeError(f"no group {value!r}") from None
+
+
+def host_symbol(name: str) -> int | None:
+    """A kernel function's address from /proc/kallsyms (None when hidden or absent):
+    tools that record name addresses with the host's kallsyms."""
+    try:
+        with open("/proc/kallsyms") as kallsyms:
+            for line in kallsyms:
+                addr, _, symbol = line.rstrip("\n").split(" ", 2)
+                if symbol == name:
+                    return int(addr, 16) or None
+    except (OSError, ValueError):
+        return None
+    return None
 
 
 def _cpus(value: str) -> int:
@@ -85,7 +100,8 @@ def build(args: argparse.Namespace, operations: type[Operations] = Operations) -
     limits = Limits(args.max_modules, args.max_probes, args.max_module_tracepoints,
                     args.max_instances)
     registry = Registry([e.name for e in cat.events], seed=args.seed, limits=limits)
-    tree = Tree(registry, cat, legacy=args.legacy_iterator, ncpus=args.cpus)
+    tree = Tree(registry, cat, legacy=args.legacy_iterator, ncpus=args.cpus,
+                marker_ip=host_symbol("tracing_mark_write") or MARKER_IP)
     gid = args.gid if args.gid is not None else os.getgid()
     return operations(tree, uid=os.getuid(), gid=gid, max_waiting=args.max_waiting_reads)
 

@@ -40,6 +40,7 @@ from .nodes import (
     text_file,
 )
 from .options import MODE_OPTION_FILE, MODE_OPTIONS_DIR, MODE_TRACE_OPTIONS, TraceOptions
+from .printer import MARKER_IP
 from .raw import TraceRawPipe
 from .settings import Setting, Tracing
 from .trace import TraceArray, TraceListing, TracePipe
@@ -79,12 +80,13 @@ class Instance:
 
 def make_instance(name: str, probe_data: int, registry: Registry, catalog: Catalog,
                   ncpus: int, shared: EventLayer | None, cmdlines: SavedCmdlines,
-                  tgids: SavedTgids) -> Instance:
+                  tgids: SavedTgids, marker_ip: int = MARKER_IP) -> Instance:
     """A new instance with the kernel's defaults."""
     tracing = Tracing(ncpus)
     layer = EventLayer(registry, catalog, ncpus=ncpus, probe_data=probe_data, shared=shared)
     options = TraceOptions(current_tracer=lambda: tracing.tracer, top_level=shared is None)
-    trace = TraceArray(tracing, options=options, cmdlines=cmdlines, tgids=tgids)
+    trace = TraceArray(tracing, options=options, cmdlines=cmdlines, tgids=tgids,
+                       marker_ip=marker_ip)
     tracing.resize = trace.resize
     layer.on_used_module_gone = trace.clear
 

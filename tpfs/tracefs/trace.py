@@ -53,6 +53,9 @@ class TraceArray:
     #: The task names and tgids saved as events are recorded (one set for all instances).
     cmdlines: SavedCmdlines = field(default_factory=SavedCmdlines)
     tgids: SavedTgids = field(default_factory=SavedTgids)
+    #: The ip markers record: ``tracing_mark_write``'s address (the host's, when the
+    #: daemon could read it, so that tools resolving it with kallsyms name it).
+    marker_ip: int = MARKER_IP
     _formats: dict[int, tuple[str, str]] = field(default_factory=dict)  # id -> subsys, format
     _printer: Printer | None = None
     _untold: dict[int, tuple[str, str]] = field(default_factory=dict)  # not yet in the printer
@@ -95,7 +98,7 @@ class TraceArray:
         self._check_marking()
         text = buf[:MARKER_MAX]
         # The kernel writes markers with preemption disabled: depth 1.
-        record = encode_print(text, ip=MARKER_IP, pid=pid, preempt_count=1)
+        record = encode_print(text, ip=self.marker_ip, pid=pid, preempt_count=1)
         self._commit_marker(cpu, record)
         return len(text)
 
@@ -145,6 +148,7 @@ class TraceArray:
         """The printer, told every format recorded since it was last asked."""
         if self._printer is None:
             self._printer = Printer()
+            self._printer.add_function("tracing_mark_write", self.marker_ip)
             self._untold.update(self._formats)
         printer = self._printer
         while self._untold:

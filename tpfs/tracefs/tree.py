@@ -43,6 +43,7 @@ from .nodes import (
     Node,
     text_file,
 )
+from .printer import MARKER_IP
 from .settings import host_cpus
 from .trace import TraceArray
 from .trigger import TRIGGER_HELP
@@ -208,15 +209,16 @@ class Tree:
     """The whole mounted directory, built over one registry."""
 
     def __init__(self, registry: Registry, catalog: Catalog, *, legacy: bool = False,
-                 ncpus: int | None = None) -> None:
+                 ncpus: int | None = None, marker_ip: int = MARKER_IP) -> None:
         self.registry = registry
         self.catalog = catalog
         walk = make_walk(registry, legacy)
         self.commands = cmd = Commands(registry, self._check_event_name)
         self.ncpus = host_cpus() if ncpus is None else ncpus
         self.cmdlines, self.tgids = SavedCmdlines(), SavedTgids()
+        self.marker_ip = marker_ip
         self.top = top = make_instance("", 0, registry, catalog, self.ncpus, None,
-                                       self.cmdlines, self.tgids)
+                                       self.cmdlines, self.tgids, marker_ip)
         self.tracing, self.events, self.trace = top.tracing, top.layer, top.trace
         #: Each instance's events and buffers, by the data of its event probes.
         self.targets: dict[int, tuple[EventLayer, TraceArray]] = {0: (top.layer, top.trace)}
@@ -275,7 +277,8 @@ class Tree:
 
     def _make_instance(self, name: str) -> Instance:
         inst = make_instance(name, next(self._probe_data), self.registry, self.catalog,
-                             self.ncpus, self.top.layer, self.cmdlines, self.tgids)
+                             self.ncpus, self.top.layer, self.cmdlines, self.tgids,
+                             self.marker_ip)
         self.targets[inst.probe_data] = (inst.layer, inst.trace)
         return inst
 
