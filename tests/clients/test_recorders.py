@@ -206,6 +206,10 @@ def test_start_extract(tpfs, tmp_path) -> None:
     check_raw_fields(report(dat, "-R"))
 
 
+@pytest.mark.xfail(strict=True, raises=subprocess.TimeoutExpired, reason=(
+    "after SIGINT trace-cmd stream's readers splice() trace_pipe_raw, and a FUSE splice "
+    "of a size-0 file returns 0 without asking the daemon: they never get the last "
+    "pages (README, 'Recording'); strict, so that this fails once it works"))
 def test_stream_stops_cleanly(tpfs, tmp_path) -> None:
     """``trace-cmd stream`` prints what was fired, then stops cleanly on SIGINT.
 
@@ -238,7 +242,7 @@ def test_stream_stops_cleanly(tpfs, tmp_path) -> None:
         proc.send_signal(signal.SIGINT)
         time.sleep(1)
         tpfs.write("fire", f"{late_fire} @count={burst}\n")
-        out, err = proc.communicate(timeout=60)
+        out, err = proc.communicate(timeout=15)
     finally:
         if proc.poll() is None or subprocess.run(["pgrep", "-g", str(proc.pid)],
                                                  capture_output=True).returncode == 0:
