@@ -33,7 +33,9 @@ def pytest_runtest_makereport(item: pytest.Item,
                               call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
     outcome = yield
     report = outcome.get_result()
-    if report.skipped and item.config.getoption("--no-skips"):
+    # An expected failure (strict xfail) reports as skipped too: it is no skip.
+    if (report.skipped and not hasattr(report, "wasxfail")
+            and item.config.getoption("--no-skips")):
         report.outcome = "failed"
         report.longrepr = f"skipped under --no-skips: {report.longrepr}"
 
