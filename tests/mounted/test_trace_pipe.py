@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tpfs.tools.mounting import Mount, is_mounted
+from tpfs.tools.mounting import Mount, fuse_unmount, is_mounted
 
 SWITCH = "sched:sched_switch prev_comm=a prev_pid=1 next_comm=b next_pid=2"
 
@@ -193,3 +193,20 @@ def test_o_nonblock_set_while_a_read_waits_ends_the_wait(tpfs: Mount) -> None:
         if reader.is_alive():
             tpfs.write("trace_marker", "wake up")
         os.close(fd)
+
+
+def test_a_lazy_unmount_ends_waiting_readers_and_the_daemon(mount_factory) -> None:
+    mount = mount_factory()
+    reader = subprocess.Popen(["cat", str(mount / "trace_pipe")], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE)
+    try:
+        time.sleep(0.5)
+        assert reader.poll() is None
+        fuse_unmount(mount.path)  # lazy: the reader's file keeps the mount alive
+        assert reader.wait(3) == 0  # its read ended as at the end of the file
+        assert mount.proc.wait(5) == 0
+    finally:
+        if reader.poll() is None:
+            mount.proc.kill()
+            reader.kill()
+        reader.wait(5)

@@ -79,6 +79,7 @@ class Daemon:
         target = os.path.realpath(self.mountpoint)
         pyfuse3.init(self.ops, self.mountpoint, self.options)
         ours = _top_mount(target)
+        self.ops.waiters.attached = lambda: ours is not None and _top_mount(target) == ours
         log.info("mounted %s (pid %d)", self.mountpoint, os.getpid())
         try:
             ready()

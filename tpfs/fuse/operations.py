@@ -254,9 +254,10 @@ class Operations(pyfuse3.Operations):
     @_guarded
     async def read(self, fh: int, off: int, size: int) -> bytes:
         handle = self.handles[fh]
-        if isinstance(handle, PipeHandle):
-            # pyfuse3's read has no caller: the opener's signals stand for its reader's.
-            await self.waiters.wait(handle, *self.openers[fh])
+        # pyfuse3's read has no caller: the opener's signals stand for its reader's.
+        if isinstance(handle, PipeHandle) and not await self.waiters.wait(
+                handle, *self.openers[fh]):
+            return b""  # the mount was detached while the read waited
         return handle.read(off, size)
 
     @_guarded

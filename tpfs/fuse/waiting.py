@@ -12,8 +12,10 @@ Ctrl-C for as long as nothing is traced. So a waiting read also looks at its
 task's pending signals every ``SIGNAL_POLL`` seconds (``/proc/PID/status``:
 pending and not blocked) and ends with EINTR when one is there; the kernel's
 ``trace_pipe`` ends its wait the same way. Unmounting ends every wait with
-EINTR at once. A file set O_NONBLOCK after its open (``fcntl``) is found
-the same way, in ``/proc/PID/fdinfo``, before and while a read waits.
+EINTR at once; after a lazy unmount they end as at the end of the file,
+so that their readers close and the daemon can end. A file set O_NONBLOCK
+after its open (``fcntl``) is found the same way, in ``/proc/PID/fdinfo``,
+before and while a read waits.
 
 pyfuse3 gives each request a worker task, and each worker holds a request
 buffer, so waiting reads are capped: at most ``max_waiting`` (by default
@@ -28,6 +30,7 @@ import errno
 import logging
 import os
 import select
+from collections.abc import Callable
 
 import pyfuse3
 import trio
@@ -101,6 +104,9 @@ class Waiters:
 
     def __init__(self, max_waiting: int = MAX_WAITING) -> None:
         self.max_waiting = max_waiting
+        #: Whether the mount is still attached (the daemon sets it): after a lazy
+        #: unmount waiting reads end, so their files close and the daemon can end.
+        self.attached: Callable[[], bool] = lambda: True
         self.waiting = 0
         self.closing = False
         self._changed = trio.Event()
@@ -131,11 +137,12 @@ class Waiters:
     def forget(self, fh: int) -> None:
         self._polls.pop(fh, None)
 
-    async def wait(self, handle: PipeHandle, pid: int, ino: int) -> None:
+    async def wait(self, handle: PipeHandle, pid: int, ino: int) -> bool:
         """Return once a read of ``handle`` has something to return (at once if it
-        does, or if its file is O_NONBLOCK: its read is then EAGAIN)."""
+        does, or if its file is O_NONBLOCK: its read is then EAGAIN); False when
+        the mount was detached meanwhile: the read is then the end of the file."""
         if handle.nonblocking or handle.ready() or set_nonblocking(pid, ino):
-            return
+            return True
         if self.waiting >= self.max_waiting:
             log.warning("%d reads already wait: EAGAIN for task %d", self.waiting, pid)
             raise TpfsError(errno.EAGAIN, "too many waiting reads")
@@ -149,6 +156,9 @@ class Waiters:
                 if signal_pending(pid):
                     raise TpfsError(errno.EINTR, f"task {pid} has a signal pending")
                 if set_nonblocking(pid, ino):
-                    return
+                    return True
+                if not self.attached():
+                    return False
         finally:
             self.waiting -= 1
+        return True
