@@ -105,3 +105,14 @@ def tracefs(request, tmp_path: Path, mount_factory) -> Iterator[Path]:
     else:
         with kernel_tracefs(tmp_path) as mnt:
             yield mnt
+
+
+@pytest.fixture
+def on_cpu0() -> Iterator[None]:
+    """Run on CPU 0, where tpfs records markers, so that the kernel records them there too."""
+    saved = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {0})
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, saved)

@@ -26,14 +26,7 @@ INSTANCE_FILES = {
 }
 
 
-@pytest.fixture(autouse=True)
-def on_cpu0() -> Iterator[None]:
-    saved = os.sched_getaffinity(0)
-    os.sched_setaffinity(0, {0})
-    try:
-        yield
-    finally:
-        os.sched_setaffinity(0, saved)
+pytestmark = pytest.mark.usefixtures("on_cpu0")
 
 
 @contextlib.contextmanager

@@ -23,14 +23,7 @@ from compat.kernel import errno_of, write
 LINE = re.compile(rb" *(\S+)-(\d+) +\[(\d{3})\] (\S{5}) +(\d+\.\d{6}|\d+): (.*)\n")
 
 
-@pytest.fixture(autouse=True)
-def on_cpu0() -> Iterator[None]:
-    saved = os.sched_getaffinity(0)
-    os.sched_setaffinity(0, {0})
-    try:
-        yield
-    finally:
-        os.sched_setaffinity(0, saved)
+pytestmark = pytest.mark.usefixtures("on_cpu0")
 
 
 @pytest.fixture

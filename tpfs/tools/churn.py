@@ -15,12 +15,13 @@ import contextlib
 import json
 import os
 import random
-import signal
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
+
+from .stopping import StopFlag
 
 
 @dataclass
@@ -110,24 +111,17 @@ def run(args: argparse.Namespace, out: IO[str]) -> int:
     churner = Churner(args.mountpoint, random.Random(args.seed), out,
                       args.prefix or f"c{args.seed}_", args.events, args.taint_fraction,
                       max(args.initial, 1), args.probes)
-    stop = False
-
-    def on_signal(signum: int, frame: object) -> None:
-        nonlocal stop
-        stop = True
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    flag = StopFlag().catch()
     for _ in range(args.initial):
         churner.load()
     print("ready", file=sys.stderr, flush=True)
     interval = 1 / args.rate if args.rate > 0 else 0
     deadline = time.monotonic() + args.duration if args.duration > 0 else float("inf")
     next_at = time.monotonic()
-    while not stop and time.monotonic() < deadline:
+    while not flag.stop and time.monotonic() < deadline:
         churner.step()
         next_at += interval
-        while not stop and (delay := min(next_at, deadline) - time.monotonic()) > 0:
+        while not flag.stop and (delay := min(next_at, deadline) - time.monotonic()) > 0:
             time.sleep(min(delay, 0.05))  # short naps: a signal must end the run soon
     summary = " ".join(f"{op}={n}" for op, n in sorted(churner.counts.items()))
     print(f"churn done: {summary}", file=sys.stderr, flush=True)

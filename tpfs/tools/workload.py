@@ -32,7 +32,6 @@ import logging
 import os
 import random
 import re
-import signal
 import sys
 import time
 from collections.abc import Callable
@@ -42,6 +41,7 @@ from pathlib import Path
 from ..tracefs.control import MAX_WRITE
 from ..tracefs.fire import MAX_FIRINGS
 from ..tracefs.record import FieldLayout, layout
+from .stopping import StopFlag
 
 log = logging.getLogger(__name__)
 
@@ -303,21 +303,14 @@ def run(args: argparse.Namespace, sink: Callable[[bytes], None]) -> int:
 
 def _loop(args: argparse.Namespace, work: Workload, sink: Callable[[bytes], None],
           stats: Stats) -> None:
-    stop = False
-
-    def on_signal(signum: int, frame: object) -> None:
-        nonlocal stop
-        stop = True
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    flag = StopFlag().catch()
     now = time.monotonic()
     deadline = now + args.duration if args.duration > 0 else float("inf")
     per_batch = max(1, min(MAX_FIRINGS, int(args.rate * BATCH_SECONDS))) if args.rate > 0 \
         else MAX_FIRINGS
     next_at = refresh_at = now
     refused = False  # the last batch written was refused
-    while not stop and time.monotonic() < deadline \
+    while not flag.stop and time.monotonic() < deadline \
             and not (args.count and stats.firings >= args.count):
         if time.monotonic() >= refresh_at:
             work.refresh()
@@ -351,7 +344,7 @@ def _loop(args: argparse.Namespace, work: Workload, sink: Callable[[bytes], None
         stats.batches += 1
         if args.rate > 0:
             next_at += firings / args.rate
-            while not stop and (delay := min(next_at, deadline) - time.monotonic()) > 0:
+            while not flag.stop and (delay := min(next_at, deadline) - time.monotonic()) > 0:
                 time.sleep(min(delay, 0.05))  # short naps: a signal must end the run soon
 
 

@@ -27,9 +27,8 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 
 from ..kernel.errors import TpfsError
-from .filter import kstrtoull
 from .options import SPACES, kstrtoul_from_user
-from .settings import PID_LIMIT
+from .settings import parse_pids
 
 #: The modes of the files here (and ``README``/``trace_options``, elsewhere).
 MODES = {
@@ -227,16 +226,7 @@ class FtracePids:
         return "".join(f"{pid}\n" for pid in sorted(self.pids))
 
     def write(self, buf: bytes) -> int:
-        new = set()
-        for word in buf.decode("latin-1").split():
-            try:
-                pid = kstrtoull(word) & 0xFFFFFFFF
-            except (ValueError, OverflowError):
-                raise TpfsError(errno.EINVAL, f"bad pid {word!r}") from None
-            if pid >= PID_LIMIT:
-                raise TpfsError(errno.EPERM, f"pid {word} out of range")
-            new.add(pid)
-        self.pids |= new
+        self.pids |= parse_pids(buf)
         return len(buf)
 
     def clear(self) -> None:

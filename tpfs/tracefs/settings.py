@@ -122,6 +122,20 @@ def parse_uprobe(line: str) -> Uprobe | tuple[str | None, str]:
     return Uprobe(m["type"], m["group"] or "uprobes", event, path, offset, args)
 
 
+def parse_pids(buf: bytes) -> set[int]:
+    """``trace_pid_write``: all pids or (refused) none; each a C ``pid_t`` below 2**30."""
+    new = set()
+    for word in buf.decode("latin-1").split():
+        try:
+            pid = kstrtoull(word) & 0xFFFFFFFF
+        except (ValueError, OverflowError):
+            raise TpfsError(errno.EINVAL, f"bad pid {word!r}") from None
+        if pid >= PID_LIMIT:
+            raise TpfsError(errno.EPERM, f"pid {word} out of range")
+        new.add(pid)
+    return new
+
+
 def _word(buf: bytes) -> str:
     return buf.decode("ascii", "replace").strip()
 
@@ -212,19 +226,8 @@ class Tracing:
 
     @staticmethod
     def _add_pids(pids: set[int]) -> Callable[[bytes], None]:
-        """``trace_pid_write``: all pids or none; each a C ``pid_t`` below 2**30."""
-
         def write(buf: bytes) -> None:
-            new = set()
-            for word in buf.decode("latin-1").split():
-                try:
-                    pid = kstrtoull(word) & 0xFFFFFFFF
-                except (ValueError, OverflowError):
-                    raise TpfsError(errno.EINVAL, f"bad pid {word!r}") from None
-                if pid >= PID_LIMIT:
-                    raise TpfsError(errno.EPERM, f"pid {word} out of range")
-                new.add(pid)
-            pids.update(new)
+            pids.update(parse_pids(buf))
 
         return write
 
