@@ -210,3 +210,24 @@ def test_a_lazy_unmount_ends_waiting_readers_and_the_daemon(mount_factory) -> No
             mount.proc.kill()
             reader.kill()
         reader.wait(5)
+
+
+def test_o_nonblock_cleared_after_the_open_makes_reads_wait(tpfs: Mount) -> None:
+    """The other way round: opened O_NONBLOCK, then made blocking with fcntl."""
+    fd = os.open(tpfs / "trace_pipe", os.O_RDONLY | os.O_NONBLOCK)
+    got: list[bytes] = []
+    try:
+        with pytest.raises(BlockingIOError):
+            os.read(fd, 100)
+        os.set_blocking(fd, True)
+        reader = threading.Thread(target=lambda: got.append(os.read(fd, 4096)), daemon=True)
+        reader.start()
+        time.sleep(0.5)
+        assert not got  # waiting, not EAGAIN
+        tpfs.write("trace_marker", "now")
+        reader.join(5)
+        assert got and got[0].endswith(b"tracing_mark_write: now\n")
+    finally:
+        if not got:
+            tpfs.write("trace_marker", "wake up")
+        os.close(fd)

@@ -13,9 +13,9 @@ task's pending signals every ``SIGNAL_POLL`` seconds (``/proc/PID/status``:
 pending and not blocked) and ends with EINTR when one is there; the kernel's
 ``trace_pipe`` ends its wait the same way. Unmounting ends every wait with
 EINTR at once; after a lazy unmount they end as at the end of the file,
-so that their readers close and the daemon can end. A file set O_NONBLOCK
-after its open (``fcntl``) is found the same way, in ``/proc/PID/fdinfo``,
-before and while a read waits.
+so that their readers close and the daemon can end. O_NONBLOCK set or
+cleared after the open (``fcntl``) is found the same way, in
+``/proc/PID/fdinfo``, before and while a read waits.
 
 pyfuse3 gives each request a worker task, and each worker holds a request
 buffer, so waiting reads are capped: at most ``max_waiting`` (by default
@@ -49,13 +49,15 @@ ALWAYS_READY = select.POLLIN | select.POLLOUT | select.POLLRDNORM | select.POLLW
 READABLE = select.POLLIN | select.POLLRDNORM
 
 
-def set_nonblocking(pid: int, ino: int) -> bool:
-    """Whether task ``pid`` holds inode ``ino`` of the mount open with O_NONBLOCK now.
+def fd_nonblocking(pid: int, ino: int) -> bool | None:
+    """Whether task ``pid`` holds inode ``ino`` of a tpfs mount open with O_NONBLOCK
+    now; None when it holds no such file (gone, or handed on to another task).
 
-    pyfuse3 passes a read neither its file's flags nor its caller, so a
-    ``fcntl(F_SETFL, O_NONBLOCK)`` after the open (trace-cmd does that before
-    its last reads) is found in ``/proc/PID/fdinfo``. Only procfs is read:
-    a ``stat`` of the mount here would wait for this very daemon.
+    pyfuse3 passes a read neither its file's flags nor its caller, so what
+    ``fcntl(F_SETFL)`` did after the open (trace-cmd sets O_NONBLOCK, and
+    clears it again for its last reads) is found in ``/proc/PID/fdinfo``.
+    Only procfs is read: a ``stat`` of the mount here would wait for this
+    very daemon.
     """
     try:
         fds = os.listdir(f"/proc/{pid}/fdinfo")
@@ -63,8 +65,9 @@ def set_nonblocking(pid: int, ino: int) -> bool:
             ours = {line.split(maxsplit=1)[0] for line in mountinfo
                     if f" - {FSTYPE} " in line}
     except OSError:
-        return False
+        return None
     wanted = f"ino:\t{ino}\n"
+    found: bool | None = None
     for fd in fds:
         try:
             with open(f"/proc/{pid}/fdinfo/{fd}") as info:
@@ -74,9 +77,9 @@ def set_nonblocking(pid: int, ino: int) -> bool:
         if wanted not in text:
             continue
         fields = dict(line.split(":\t", 1) for line in text.splitlines() if ":\t" in line)
-        if fields.get("mnt_id") in ours and int(fields.get("flags", "0"), 8) & os.O_NONBLOCK:
-            return True
-    return False
+        if fields.get("mnt_id") in ours:
+            found = bool(found) or bool(int(fields.get("flags", "0"), 8) & os.O_NONBLOCK)
+    return found
 
 
 def signal_pending(pid: int) -> bool:
@@ -92,6 +95,12 @@ def signal_pending(pid: int) -> bool:
         if key in (b"SigPnd", b"ShdPnd", b"SigBlk"):
             masks[key] = int(value, 16)
     return bool((masks.get(b"SigPnd", 0) | masks.get(b"ShdPnd", 0)) & ~masks.get(b"SigBlk", 0))
+
+
+def _nonblocking(handle: PipeHandle, pid: int, ino: int) -> bool:
+    """The file's O_NONBLOCK now, as far as /proc tells; else as it was opened."""
+    now = fd_nonblocking(pid, ino)
+    return handle.nonblocking if now is None else now
 
 
 class Waiters:
@@ -141,7 +150,7 @@ class Waiters:
         """Return once a read of ``handle`` has something to return (at once if it
         does, or if its file is O_NONBLOCK: its read is then EAGAIN); False when
         the mount was detached meanwhile: the read is then the end of the file."""
-        if handle.nonblocking or handle.ready() or set_nonblocking(pid, ino):
+        if handle.ready() or _nonblocking(handle, pid, ino):
             return True
         if self.waiting >= self.max_waiting:
             log.warning("%d reads already wait: EAGAIN for task %d", self.waiting, pid)
@@ -155,7 +164,7 @@ class Waiters:
                     await self._changed.wait()
                 if signal_pending(pid):
                     raise TpfsError(errno.EINTR, f"task {pid} has a signal pending")
-                if set_nonblocking(pid, ino):
+                if fd_nonblocking(pid, ino):
                     return True
                 if not self.attached():
                     return False
