@@ -245,3 +245,16 @@ def test_a_full_buffer_overwrites_the_oldest_and_says_how_many(pipe: Path) -> No
             f"tracing_mark_write: {t}".encode() for t in texts[overrun:]]
     finally:
         write(size, saved)
+
+
+def test_buffer_size_kb_shows_whole_pages(tracefs: Path) -> None:
+    size = tracefs / "buffer_size_kb"
+    saved = size.read_text().split()[0]
+    try:
+        write(size, "16")  # five pages of 4,080 bytes of data
+        assert size.read_text() == "19\n"
+        assert (tracefs / "per_cpu/cpu0/buffer_size_kb").read_text() == "19\n"
+        ncpus = len(os.listdir(tracefs / "per_cpu"))
+        assert (tracefs / "buffer_total_size_kb").read_text() == f"{19 * ncpus}\n"
+    finally:
+        write(size, saved)

@@ -170,8 +170,9 @@ class Tracing:
     event_pids: set[int] = field(default_factory=set)
     notrace_pids: set[int] = field(default_factory=set)
     uprobes: list[Uprobe] = field(default_factory=list)
-    #: Resizes the buffers to a per-CPU size in KiB (the trace array sets it).
-    resize: Callable[[int], None] = lambda size_kb: None
+    #: Resizes the buffers to a per-CPU size in KiB and returns the size they take,
+    #: whole pages (the trace array sets it).
+    resize: Callable[[int], int] = lambda size_kb: size_kb
 
     def __post_init__(self) -> None:
         if not self.cpumask:
@@ -212,8 +213,7 @@ class Tracing:
             raise TpfsError(errno.EINVAL, "buffer size must be positive")
         if size > MAX_BUFFER_KB:
             raise TpfsError(errno.ENOMEM, f"more than {MAX_BUFFER_KB} KiB per CPU")
-        self.resize(size)
-        self.buffer_kb = size
+        self.buffer_kb = self.resize(size)  # shown in whole pages, as the kernel shows it
 
     def _set_percent(self, buf: bytes) -> None:
         percent = _number(buf)

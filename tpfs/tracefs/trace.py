@@ -136,8 +136,10 @@ class TraceArray:
     def _cpu_mask(self, cpu: int | None) -> int:
         return (1 << self.tracing.ncpus) - 1 if cpu is None else 1 << cpu
 
-    def resize(self, size_kb: int) -> None:
+    def resize(self, size_kb: int) -> int:
+        """Every CPU's buffer to ``size_kb``; the KiB its whole pages hold."""
         self.buffer.resize(size_kb)
+        return self.buffer.size_kb(0)
 
     def clear(self) -> None:
         """``echo > trace``: every CPU's buffer emptied."""
