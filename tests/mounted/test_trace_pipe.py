@@ -139,7 +139,8 @@ def test_cpus_sets_the_buffers_files_and_mask(mount_factory) -> None:
     assert sorted(os.listdir(mount / "per_cpu")) == ["cpu0", "cpu1", "cpu2"]
     assert mount.read("tracing_cpumask") == "7\n"
     mount.write("buffer_size_kb", "100")
-    assert mount.read("buffer_total_size_kb") == "300\n"
+    assert mount.read("buffer_size_kb") == "103\n"  # 26 whole pages of 4,080 bytes
+    assert mount.read("buffer_total_size_kb") == "309\n"
     mount.write("events/sched/sched_switch/enable", "1")
     with pytest.raises(OSError) as exc:
         mount.write("fire", f"{SWITCH} @cpu=3\n")
