@@ -15,13 +15,12 @@ from __future__ import annotations
 import collections
 import os
 import re
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from compat.kernel import write
+from compat.kernel import kernel_tracefs, write
 
 from tests.model.kbuffer import decode
 from tpfs.tracefs.printer import Printer, header
@@ -30,20 +29,9 @@ from tpfs.tracefs.record import PRINT_FORMAT, encode_print, layout
 
 @pytest.fixture
 def kernel(tmp_path: Path) -> Iterator[Path]:
-    if os.geteuid() != 0:
-        pytest.skip("mounting the kernel's tracefs needs root")
-    mnt = tmp_path / "kernel"
-    mnt.mkdir()
-    subprocess.run(["mount", "-t", "tracefs", "nodev", str(mnt)], check=True)
-    tracing_on = (mnt / "tracing_on").read_text()
-    enabled = (mnt / "events/sched/sched_switch/enable").read_text()
-    try:
+    """The kernel's tracefs, its events, tracing_on and buffer put back afterwards."""
+    with kernel_tracefs(tmp_path) as mnt:
         yield mnt
-    finally:
-        write(mnt / "events/sched/sched_switch/enable", enabled)
-        write(mnt / "trace", "")
-        write(mnt / "tracing_on", tracing_on)
-        subprocess.run(["umount", str(mnt)], check=True)
 
 
 def raw_events(mnt: Path) -> Iterator[tuple[int, int, bytes]]:
