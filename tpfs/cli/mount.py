@@ -20,6 +20,7 @@ from pathlib import Path
 from ..fuse.daemon import Daemon
 from ..fuse.operations import Operations
 from ..fuse.waiting import MAX_WAITING
+from ..kernel.personality import DEFAULT, kernel_argument, known, personality
 from ..kernel.registry import Limits, Registry
 from ..tracefs import catalog
 from ..tracefs.printer import MARKER_IP
@@ -79,8 +80,11 @@ def parse_args(argv: list[str], epilog: str = "") -> argparse.Namespace:
     p.add_argument("--cpus", type=_cpus, metavar="N",
                    help="CPUs to trace on: per_cpu/cpuN, buffers, tracing_cpumask "
                         "(default: this machine's)")
-    p.add_argument("--legacy-iterator", action="store_true",
-                   help="list with the pre-patch walk (load order), to show its bug")
+    p.add_argument("--kernel", type=kernel_argument, default=DEFAULT, metavar="VERSION",
+                   help=f"the tracepoint.c to model: {known()} (default {DEFAULT.name})")
+    p.add_argument("--legacy-iterator", dest="kernel", action="store_const",
+                   const=personality("3.1"),
+                   help="the same as --kernel 3.1: the pre-patch walk, to show its bug")
     p.add_argument("--allow-other", action="store_true", help="let other users in")
     p.add_argument("--gid", type=_group, metavar="GROUP",
                    help="group of every file (default: the mounting user's)")
@@ -99,8 +103,9 @@ def build(args: argparse.Namespace, operations: type[Operations] = Operations) -
     cat = catalog.load(args.catalog)
     limits = Limits(args.max_modules, args.max_probes, args.max_module_tracepoints,
                     args.max_instances)
-    registry = Registry([e.name for e in cat.events], seed=args.seed, limits=limits)
-    tree = Tree(registry, cat, legacy=args.legacy_iterator, ncpus=args.cpus,
+    registry = Registry([e.name for e in cat.events], seed=args.seed, limits=limits,
+                        personality=args.kernel)
+    tree = Tree(registry, cat, ncpus=args.cpus,
                 marker_ip=host_symbol("tracing_mark_write") or MARKER_IP)
     gid = args.gid if args.gid is not None else os.getgid()
     return operations(tree, uid=os.getuid(), gid=gid, max_waiting=args.max_waiting_reads)

@@ -16,6 +16,7 @@ import bisect
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from .personality import Walk
 from .registry import Registry, TpModule, Tracepoint
 
 
@@ -137,5 +138,8 @@ class LegacyWalk(SortedWalk):
             rng = nxt
 
 
-def make_walk(registry: Registry, legacy: bool = False) -> SortedWalk:
-    return LegacyWalk(registry) if legacy else SortedWalk(registry)
+def make_walk(registry: Registry) -> SortedWalk:
+    """The walk of the registry's kernel version."""
+    if registry.personality.walk is Walk.MODULE_LOADER:
+        return LegacyWalk(registry)
+    return SortedWalk(registry)

@@ -31,9 +31,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from .errors import TpfsError
+from .personality import DEFAULT, Personality
 from .rcu import GracePeriod
 from .slab import Slab
-from .taint import tracepoints_allowed, unknown_letters
+from .taint import unknown_letters
 
 CORE_OWNER = "kernel"
 
@@ -148,8 +149,10 @@ class Registry:
     """All tracepoint state, mutated only through the kernel-named operations."""
 
     def __init__(self, core_names: Iterable[str], *, seed: int = 0,
-                 limits: Limits | None = None) -> None:
+                 limits: Limits | None = None, personality: Personality = DEFAULT) -> None:
         self.limits = limits or Limits()
+        #: The kernel version's rules (the taint rule here, the walk in ``iterator``).
+        self.personality = personality
         self.slab = Slab(seed)
         self.rcu = GracePeriod()
         self.core = TpModule(0, CORE_OWNER,
@@ -430,7 +433,7 @@ class Registry:
     def _coming(self, spec: ModuleSpec) -> Module:
         address = self.slab.alloc()
         tp_mod = None
-        if tracepoints_allowed(spec.taints):
+        if self.personality.registers(spec.taints):
             tps = tuple(Tracepoint(ev, spec.name) for ev in spec.events)
             tp_mod = TpModule(address, spec.name, tps)
             where = bisect.bisect_left(self.tp_addresses, address)

@@ -1,8 +1,7 @@
-"""The taint rule: which loaded modules get their tracepoints registered.
+"""Taint letters: the ones the kernel knows, for checking ``modules/load`` lines.
 
-Linux 3.2's ``tracepoint_module_coming`` skips a module with any taint at
-all. This is the one place that rule lives; the registry and the checker
-both ask it.
+Which taints still let a module's tracepoints register depends on the
+kernel version: that rule is in ``personality``.
 """
 
 from __future__ import annotations
@@ -15,7 +14,3 @@ def unknown_letters(taints: str) -> str:
     """The letters of ``taints`` the kernel does not know, sorted; empty if none."""
     return "".join(sorted(set(taints) - set(TAINT_LETTERS)))
 
-
-def tracepoints_allowed(taints: str) -> bool:
-    """Whether a module with ``taints`` registers its tracepoints (3.2: only untainted)."""
-    return not taints

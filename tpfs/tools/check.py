@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..kernel.personality import DEFAULT, Personality, kernel_argument, known
 from ..kernel.registry import CORE_OWNER
-from ..kernel.taint import tracepoints_allowed
 from ..tracefs.lines import ModuleFile, parse_module, parse_tracepoint
 from .contract import check_listing, split_records
 
@@ -97,6 +97,8 @@ class Window:
     log: ChurnLog
     t0: float
     t1: float
+    #: The mount's kernel version, whose taint rule says which logged loads registered.
+    kernel: Personality = DEFAULT
 
     def stable_modules(self) -> list[tuple[str, ModuleFile]]:
         """Registered modules present for the whole window, by address."""
@@ -113,7 +115,7 @@ class Window:
         """
         logged = self.log.loads_in(self.t0, self.t1)
         for rec in logged:
-            if tracepoints_allowed(str(rec.get("taint", ""))):
+            if self.kernel.registers(str(rec.get("taint", ""))):
                 yield str(rec["name"]), tuple(map(str, rec["events"]))
         logged_names = {rec["name"] for rec in logged}
         for name, info in self.before.items():
@@ -294,7 +296,7 @@ def check_listing_file(args: argparse.Namespace) -> int:
         t.join()
     after = snapshot_modules(mnt)
     t1 = time.monotonic()
-    window = Window(before, after, ChurnLog.read(args.churn_log), t0, t1)
+    window = Window(before, after, ChurnLog.read(args.churn_log), t0, t1, args.kernel)
     stable, ever = expected(listing, core, window)
     violations: list[str] = []
     for i, res in enumerate(results):
@@ -332,6 +334,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--readers", type=int, default=1, help="concurrent readers, own handles")
     p.add_argument("--churn-log", type=Path, action="append",
                    help="a log written by tpfs.churn (repeat for several)")
+    p.add_argument("--kernel", type=kernel_argument, default=DEFAULT, metavar="VERSION",
+                   help=f"the mount's --kernel ({known()}; default {DEFAULT.name})")
     p.add_argument("--dir", choices=sorted(CONTROL), help="check a directory listing instead")
     p.add_argument("--bufsize", type=int, default=256, help="getdents64 buffer for --dir")
     p.add_argument("--repeat", type=int, default=10, help="listings for --dir")

@@ -208,11 +208,11 @@ def ftrace_events_dir() -> Directory:
 class Tree:
     """The whole mounted directory, built over one registry."""
 
-    def __init__(self, registry: Registry, catalog: Catalog, *, legacy: bool = False,
+    def __init__(self, registry: Registry, catalog: Catalog, *,
                  ncpus: int | None = None, marker_ip: int = MARKER_IP) -> None:
         self.registry = registry
         self.catalog = catalog
-        walk = make_walk(registry, legacy)
+        walk = make_walk(registry)
         self.commands = cmd = Commands(registry, self._check_event_name)
         self.ncpus = host_cpus() if ncpus is None else ncpus
         self.cmdlines, self.tgids = SavedCmdlines(), SavedTgids()
