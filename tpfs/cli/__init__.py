@@ -1,7 +1,8 @@
 """The ``tpfs`` command and its subcommands.
 
 ``tpfs MOUNTPOINT [options]`` mounts (the default); ``tpfs exec-as-tracefs``,
-``tpfs churn``, ``tpfs check`` and ``tpfs workload`` run the other tools.
+``tpfs churn``, ``tpfs check``, ``tpfs workload`` and ``tpfs explore`` run the other
+tools.
 ``python -m tpfs`` is the same command.
 """
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import sys
 
-from ..tools import check, churn, workload
+from ..tools import check, churn, explore, workload
 from . import mount, nsexec
 
 SUBCOMMANDS = {
@@ -17,10 +18,11 @@ SUBCOMMANDS = {
     "churn": churn.main,
     "check": check.main,
     "workload": workload.main,
+    "explore": explore.main,
 }
 USAGE = ("tpfs exec-as-tracefs MOUNTPOINT -- COMMAND [ARG...]; "
          "tpfs churn MOUNTPOINT [options]; tpfs check MOUNTPOINT [options]; "
-         "tpfs workload MOUNTPOINT [options]")
+         "tpfs workload MOUNTPOINT [options]; tpfs explore [options]")
 
 
 def main(argv: list[str] | None = None) -> int:
