@@ -12,7 +12,7 @@ import pytest
 
 from tpfs.kernel.errors import TpfsError
 from tpfs.tracefs.filter import cpulist_valid, kstrtoull
-from tpfs.tracefs.settings import Uprobe, parse_cpumask, parse_uprobe, show_cpumask
+from tpfs.tracefs.settings import parse_cpumask, show_cpumask
 
 
 @pytest.mark.parametrize(("nbits", "mask", "shown"), [
@@ -62,14 +62,3 @@ def test_kstrtoull_refuses(text: str, signed: bool, error: type[Exception]) -> N
     ("1-", False), ("4294967296", False), ("0\n-1:1/2", True), ("0-1:1/2\nx", False)])
 def test_cpulist_as_bitmap_parselist_with_eight_cpus(text: str, ok: bool) -> None:
     assert cpulist_valid(text, 8) is ok
-
-
-def test_uprobe_definitions_are_named_and_shown_as_the_kernel_does() -> None:
-    probe = parse_uprobe("r /usr/lib/libc.so.6:0x10 %ax x=%bx")
-    assert probe == Uprobe("r", "uprobes", "p_libc_0x10", "/usr/lib/libc.so.6", 16,
-                           ("arg1=%ax", "x=%bx"))
-    assert probe.show() == "r:uprobes/p_libc_0x10 /usr/lib/libc.so.6:0x0000000000000010 " \
-                           "arg1=%ax x=%bx"
-    assert parse_uprobe("-:g/ev") == ("g", "ev")
-    with pytest.raises(TpfsError):
-        parse_uprobe("p /bin/true:zz")

@@ -234,6 +234,14 @@ class EventLayer:
         return (f"name: {event}\nID: {self.event_id(name)}\nformat:\n{COMMON_FIELDS}\n\n"
                 f'print fmt: "%s", ""\n')
 
+    def define_format(self, name: str, make: Callable[[int], str]) -> None:
+        """Give ``name`` (a dynamic event) the format ``make`` writes for its id."""
+        self._formats[name] = make(self.event_id(name))
+
+    def forget_format(self, name: str) -> None:
+        """The dynamic event ``name`` is gone: a later one of that name has its own."""
+        self._formats.pop(name, None)
+
     # -- enabling ----------------------------------------------------------
     def probe(self, name: str) -> Probe:
         """This layer's probe for ``name``."""

@@ -35,7 +35,7 @@ from __future__ import annotations
 import errno
 import functools
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from ..kernel.errors import TpfsError
@@ -44,6 +44,7 @@ from .control import parse_event_name, split_lines
 from .events import EventLayer, event_probe
 from .filter import task_comm
 from .nodes import Opener
+from .probes import ProbeEvent, fetch_value
 from .record import KERNEL_STACK_FORMAT, Value, encode_stack, layout
 from .trace import TraceArray
 from .trigger import Trigger
@@ -84,11 +85,14 @@ class Firer:
     """Parses ``fire`` writes and fires them through the registry."""
 
     def __init__(self, registry: Registry, layer: EventLayer,
-                 targets: Mapping[int, tuple[EventLayer, TraceArray]]) -> None:
+                 targets: Mapping[int, tuple[EventLayer, TraceArray]],
+                 eprobes: Callable[[str], Sequence[ProbeEvent]] = lambda name: ()) -> None:
         self.registry = registry
         self.layer = layer  # the top level's: names and formats
         #: Each trace instance's events and buffers, by the data of its event probes.
         self.targets = targets
+        #: The event probes attached to an event: each fires when the event does.
+        self.eprobes = eprobes
 
     def parse(self, words: list[str], opener: Opener,
               writer_comm: Callable[[], str | None] | None = None) -> Firing:
@@ -138,9 +142,19 @@ class Firer:
         if sum(f.count for f in firings) > MAX_FIRINGS:
             raise _invalid(f"more than {MAX_FIRINGS} firings in one write")
         for firing in firings:
-            call = self._probe_call(firing)
+            calls = [(firing.name, self._probe_call(firing))]
+            calls.extend((e.name, self._probe_call(self._eprobe_firing(e, firing)))
+                         for e in self.eprobes(firing.name))
             for _ in range(firing.count):
-                self.registry.fire(firing.name, call)
+                for name, call in calls:
+                    self.registry.fire(name, call)
+
+    def _eprobe_firing(self, eprobe: ProbeEvent, firing: Firing) -> Firing:
+        """An eprobe's record: its arguments fetched from its attached event's."""
+        event = layout(self.layer.format(eprobe.name))
+        values: dict[str, Value] = {a.name: fetch_value(a, firing.record) for a in eprobe.args}
+        record = event.encode(values, pid=firing.pid)
+        return Firing(eprobe.name, firing.cpu, firing.pid, firing.comm, 1, record)
 
     def _probe_call(self, firing: Firing) -> ProbeCall:
         name, record, cpu, pid = firing.name, firing.record, firing.cpu, firing.pid

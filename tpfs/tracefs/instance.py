@@ -47,8 +47,6 @@ from .trace import TraceArray, TraceListing, TracePipe
 
 #: ``instances/`` holds at most this many: each has buffers and an event index.
 MAX_INSTANCES = 64
-#: Files only the top level has, among those ``Tracing.settings`` makes.
-TOP_ONLY_SETTINGS = ("uprobe_events",)
 SUBBUF_SIZE_KB = "4\n"  # one page: the only sub-buffer size tpfs has
 TIMESTAMP_MODE = "[delta] absolute\n"
 
@@ -161,8 +159,7 @@ def instance_files(inst: Instance, events: Directory) -> dict[str, Node]:
                                layer.disable_all),
     }
     for name, setting in tracing.settings(layer.error_log).items():
-        if inst.name == "" or name not in TOP_ONLY_SETTINGS:
-            files[name] = setting_file(setting)
+        files[name] = setting_file(setting)
     files.update(trace_files(inst.trace))
     files.update(option_files(inst.options))
     for name, value in (("set_ftrace_pid", inst.ftrace_pids),

@@ -2,7 +2,7 @@
 
 Nothing here traces anything: these files hold the values a real tracefs
 would show (tracing_on, current_tracer, trace_clock, buffer sizes, the cpu
-mask, pid filters, uprobe definitions, the error log and an empty trace),
+mask, pid filters, the error log and an empty trace),
 and accept or refuse writes the way the kernel's files do.
 """
 
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import errno
 import os
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,10 +28,6 @@ ERROR_LOG_MAX = 8  # TRACING_LOG_ERRS_MAX: the error log keeps the newest eight
 CMD_PREFIX = "  Command: "
 PID_LIMIT = 1 << 30  # the pid lists' 30 bits: a larger pid is EPERM
 _HEX = "0123456789abcdefABCDEF"
-_UPROBE_RE = re.compile(r"(?P<type>[pr])(?::(?:(?P<group>\w+)/)?(?P<event>\w+))?\s+"
-                        r"(?P<path>\S+):(?P<offset>\w+)(?P<args>(?:\s+\S+)*)"
-                        r"|-:(?:(?P<dgroup>\w+)/)?(?P<devent>\w+)")
-
 def host_cpus() -> int:
     """The CPUs a mask or a cpulist may name (``nr_cpu_ids``)."""
     return os.cpu_count() or 1
@@ -88,40 +83,6 @@ def show_cpumask(mask: int, nbits: int) -> str:
     return ",".join(chunks)
 
 
-@dataclass(frozen=True, slots=True)
-class Uprobe:
-    """One ``uprobe_events`` definition, as the kernel shows it back."""
-
-    kind: str
-    group: str
-    event: str
-    path: str
-    offset: int
-    args: tuple[str, ...]
-
-    def show(self) -> str:
-        args = "".join(f" {a}" for a in self.args)
-        return f"{self.kind}:{self.group}/{self.event} {self.path}:0x{self.offset:016x}{args}"
-
-
-def parse_uprobe(line: str) -> Uprobe | tuple[str | None, str]:
-    """A definition, or the ``(group, event)`` a ``-:`` line removes."""
-    m = _UPROBE_RE.fullmatch(line)
-    if m is None:
-        raise TpfsError(errno.EINVAL, f"bad uprobe definition {line!r}")
-    if m["devent"]:
-        return m["dgroup"], m["devent"]
-    path, _, offset_text = line.split(None, 1)[1].split()[0].rpartition(":")
-    try:
-        offset = kstrtoull(offset_text)
-    except (ValueError, OverflowError):
-        raise TpfsError(errno.EINVAL, f"bad uprobe offset {offset_text!r}") from None
-    event = m["event"] or f"p_{re.split(r'[._-]', os.path.basename(path))[0]}_{offset:#x}"
-    args = tuple(a if "=" in a else f"arg{i}={a}"
-                 for i, a in enumerate(m["args"].split(), start=1))
-    return Uprobe(m["type"], m["group"] or "uprobes", event, path, offset, args)
-
-
 def parse_pids(buf: bytes) -> set[int]:
     """``trace_pid_write``: all pids or (refused) none; each a C ``pid_t`` below 2**30."""
     new = set()
@@ -169,7 +130,6 @@ class Tracing:
     buffer_percent: int = 50
     event_pids: set[int] = field(default_factory=set)
     notrace_pids: set[int] = field(default_factory=set)
-    uprobes: list[Uprobe] = field(default_factory=list)
     #: Resizes the buffers to a per-CPU size in KiB and returns the size they take,
     #: whole pages (the trace array sets it).
     resize: Callable[[int], int] = lambda size_kb: size_kb
@@ -231,31 +191,6 @@ class Tracing:
 
         return write
 
-    def _add_uprobes(self, buf: bytes, error_log: list[str]) -> None:
-        """Each line in turn, as the kernel runs them: a refused line stops the rest."""
-        for line in buf.decode("latin-1").splitlines():
-            words = line.split("#", 1)[0].split()
-            if words:
-                self._add_uprobe(" ".join(words), error_log)
-
-    def _add_uprobe(self, line: str, error_log: list[str]) -> None:
-        probe = parse_uprobe(line)
-        if not isinstance(probe, Uprobe):
-            group, event = probe
-            kept = [u for u in self.uprobes if u.event != event or group not in (None, u.group)]
-            if len(kept) == len(self.uprobes):
-                raise TpfsError(errno.ENOENT, f"no uprobe {event}")
-            self.uprobes = kept
-            return
-        same = [u for u in self.uprobes if (u.group, u.event) == (probe.group, probe.event)]
-        why = ("Probe type is different from existing probe"
-               if any(u.kind != probe.kind for u in same) else
-               "There is already the exact same probe event" if probe in same else None)
-        if why is not None:
-            log_error(error_log, "trace_uprobe", why, line, 0)
-            raise TpfsError(errno.EEXIST, f"uprobe {line!r}: {why}")
-        self.uprobes.append(probe)
-
     def settings(self, error_log: list[str]) -> dict[str, Setting]:
         """The top-level files, by name, with their modes as on a real tracefs."""
         return {
@@ -276,7 +211,4 @@ class Tracing:
                                              self.notrace_pids.clear),
             "error_log": Setting(0o640, lambda: "".join(error_log), lambda buf: None,
                                  error_log.clear),  # only O_TRUNC clears it
-            "uprobe_events": Setting(0o640, lambda: "".join(f"{u.show()}\n" for u in self.uprobes),
-                                     lambda buf: self._add_uprobes(buf, error_log),
-                                     self.uprobes.clear),
         }

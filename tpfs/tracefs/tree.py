@@ -18,6 +18,7 @@ from ..kernel.iterator import make_walk
 from ..kernel.registry import Registry
 from .catalog import Catalog
 from .control import Commands
+from .dynevents import FILE_KINDS, DynamicEvents, is_provider
 from .events import EventLayer, parse_bool
 from .filter import SUBSYSTEM_FILTER_HELP
 from .fire import Firer
@@ -63,6 +64,13 @@ def enable_file(layer: EventLayer, names: Callable[[], list[str]],
                      lambda buf: layer.set_enabled(names(), parse_bool(buf)), alive=alive)
 
 
+def dynamic_events_file(dynamic: DynamicEvents, file: str) -> File:
+    """``dynamic_events`` and its kin: definitions in, the listing out; O_TRUNC
+    removes every definition the file takes."""
+    return text_file(SETTING_MODE, lambda: dynamic.render(file),
+                     lambda buf: dynamic.write(file, buf), lambda: dynamic.truncate(file))
+
+
 class ModuleFiles:
     """``modules/NAME``, one per loaded module, in address order."""
 
@@ -71,12 +79,13 @@ class ModuleFiles:
         self.commands = commands
 
     def listing(self) -> Sequence[tuple[ChildKey, str]]:
-        return [(m.address, m.name) for m in self.registry.modules_by_address()]
+        return [(m.address, m.name) for m in self.registry.modules_by_address()
+                if not is_provider(m.name)]
 
     def lookup(self, name: str) -> Node | None:
         modules = self.registry.modules
         module = modules.get(name)
-        if module is None:
+        if module is None or is_provider(name):
             return None
         return text_file(LISTING_MODE, lambda: show_module(module),
                          remove=lambda: self.commands.remove_module(name),
@@ -245,7 +254,12 @@ class Tree:
             }, children=EntryFiles(registry, cmd), generation=gen),
         }
         fixed.update(instance_files(top, self._events_dir(top.layer)))
-        firer = Firer(registry, top.layer, self.targets)
+        targets = self.targets
+        self.dynamic = dynamic = DynamicEvents(
+            registry, top.layer, lambda: [layer for layer, _ in targets.values()],
+            top.layer.error_log)
+        fixed.update({file: dynamic_events_file(dynamic, file) for file in FILE_KINDS})
+        firer = Firer(registry, top.layer, self.targets, dynamic.eprobes)
         cmdlines, tgids = self.cmdlines, self.tgids
         fixed.update({
             "fire": File(CONTROL_MODE, lambda opener: TextHandle(

@@ -1,0 +1,280 @@
+"""Dynamic events: what ``dynamic_events``, ``kprobe_events``, ``uprobe_events`` and
+``synthetic_events`` hold, and the events each definition makes.
+
+Every definition makes its event at once, in every instance, and its removal
+takes it away at once. tpfs models the event's coming and going as the
+registry models a module's: each definition is a provider of one tracepoint
+(named ``[GROUP/EVENT]``, a name no module can have, and not listed in
+``modules/``), so the event has an id from the allocator every tpfs-only
+event uses, ``enable``, ``filter``, ``trigger`` and ``format`` in each
+instance, a place in ``available_events``, and fires through ``fire``;
+removing one that was used empties the buffers, as the kernel does.
+
+Each file takes its own kinds (``dynamic_events`` all of them) and lists them
+in creation order; a line is refused (``EINVAL`` with the kernel's
+``error_log`` entry, ``EEXIST`` for a name in use, ``ENOENT`` for removing
+what is not there, ``EBUSY`` for removing an enabled event) without changing
+anything, and a refused line stops the lines after it, as the kernel runs
+them one at a time. Opening a file with ``O_TRUNC`` removes all its kinds,
+or (``EBUSY``, one enabled) none.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+from ..kernel.errors import TpfsError
+from ..kernel.registry import Registry
+from .events import COMMON_FIELDS, EventLayer
+from .filter import Field, filter_fields
+from .probes import ProbeError, ProbeEvent, Removal, parse_probe, parse_removal
+from .settings import log_error
+from .synth import SYNTH_SYSTEM, SynthError, SynthEvent, parse_synth_event
+
+#: Definitions at once: each holds an event in every instance.
+MAX_DYNAMIC_EVENTS = 4096
+#: Kinds of definition, and the files that take each.
+KPROBE, UPROBE, EPROBE, SYNTH = "kprobe", "uprobe", "eprobe", "synth"
+FILE_KINDS = {
+    "dynamic_events": (KPROBE, UPROBE, EPROBE, SYNTH),
+    "kprobe_events": (KPROBE,),
+    "uprobe_events": (UPROBE,),
+    "synthetic_events": (SYNTH,),
+}
+#: Where each kind's errors are logged (``trace_probe_log_init`` and ``synth_err``).
+_LOG_AS = {KPROBE: "trace_kprobe", UPROBE: "trace_uprobe", EPROBE: "event_probe",
+           SYNTH: "synthetic_events"}
+
+
+def provider_name(name: str) -> str:
+    """The registry's name for the provider of dynamic event ``name``."""
+    group, _, event = name.partition(":")
+    return f"[{group}/{event}]"
+
+
+def is_provider(module_name: str) -> bool:
+    return module_name.startswith("[")
+
+
+@dataclass(frozen=True, slots=True)
+class Synthetic:
+    """A synthetic event's definition, as the dynamic event list holds it."""
+
+    synth: SynthEvent
+
+    @property
+    def name(self) -> str:
+        return f"{SYNTH_SYSTEM}:{self.synth.name}"
+
+    kind = SYNTH
+
+    def show(self) -> str:
+        return f"s:{SYNTH_SYSTEM}/{self.synth.show()}"
+
+    def format(self, event_id: int, common_fields: str) -> str:
+        return self.synth.format(event_id, common_fields)
+
+
+Definition = ProbeEvent | Synthetic
+
+
+def _kind(definition: Definition) -> str:
+    return definition.kind
+
+
+class DynamicEvents:
+    """The dynamic events there are, in creation order, over one registry."""
+
+    def __init__(self, registry: Registry, layer: EventLayer,
+                 layers: Callable[[], Iterable[EventLayer]], error_log: list[str],
+                 exists: Callable[[str], bool] = os.path.exists) -> None:
+        self.registry = registry
+        self.layer = layer  # the top level's: ids and formats
+        self.layers = layers  # every instance's, to see what is enabled
+        self.error_log = error_log
+        self.exists = exists
+        #: Each event's definitions (a probe event may have several places), by name.
+        self.definitions: dict[str, list[Definition]] = {}
+        #: Every definition, in creation order: what the files list.
+        self._lines: list[Definition] = []
+        #: Synthetic events by their bare name (the hist triggers' actions name them).
+        self.synth_events: dict[str, SynthEvent] = {}
+        #: Eprobes by the event they attach to.
+        self._eprobes: dict[str, list[ProbeEvent]] = {}
+        #: Asked before a synthetic event goes: whether something still uses it.
+        self.synth_in_use: Callable[[str], bool] = lambda name: False
+
+    # -- what there is -----------------------------------------------------
+    def render(self, file: str) -> str:
+        kinds = FILE_KINDS[file]
+        if file == "synthetic_events":
+            return "".join(d.synth.show() for d in self._lines if isinstance(d, Synthetic))
+        return "".join(d.show() for d in self._lines if _kind(d) in kinds)
+
+    def eprobes(self, attached: str) -> list[ProbeEvent]:
+        """The eprobes that fire when ``attached`` fires."""
+        return self._eprobes.get(attached, [])
+
+    def _fields(self, name: str) -> Mapping[str, Field] | None:
+        if not self.layer.exists(name):
+            return None
+        return filter_fields(self.layer.format(name))
+
+    # -- writes ------------------------------------------------------------
+    def write(self, file: str, buf: bytes) -> None:
+        """Each line in turn, as the kernel runs them: a refused line stops the rest."""
+        kinds = FILE_KINDS[file]
+        for raw in buf.decode("latin-1").splitlines():
+            line = " ".join(raw.split("#", 1)[0].split())
+            if line:
+                self._line(file, kinds, line)
+
+    def _line(self, file: str, kinds: tuple[str, ...], line: str) -> None:
+        if file == "synthetic_events":
+            if line.startswith("!"):
+                self._remove_synthetic(line[1:].split()[0] if line[1:].split() else "")
+                return
+            self._create(self._parse_synthetic(line, file))
+            return
+        removal = parse_removal(line)
+        if removal is not None:
+            self._remove(removal, kinds)
+            return
+        if line.startswith("s:") or line.startswith("s "):
+            if SYNTH not in kinds:
+                raise TpfsError(errno.EINVAL, f"{file} takes no synthetic events")
+            self._create(self._parse_synthetic(line, file))
+            return
+        allowed = "pr" if KPROBE in kinds or UPROBE in kinds else ""
+        allowed += "e" if EPROBE in kinds else ""
+        try:
+            probe = parse_probe(line, self.exists, self._fields, allowed)
+        except ProbeError as exc:
+            if exc.message is not None:
+                where = _LOG_AS[EPROBE if line.startswith("e") else
+                                UPROBE if file == "uprobe_events" else KPROBE]
+                log_error(self.error_log, where, exc.message, line, exc.pos)
+            raise
+        if probe.kind not in kinds:
+            raise TpfsError(errno.EINVAL, f"{file} takes no {probe.kind} definitions")
+        self._create(probe, line)
+
+    def _parse_synthetic(self, line: str, file: str) -> Synthetic:
+        try:
+            return Synthetic(parse_synth_event(line, self.synth_events))
+        except SynthError as exc:
+            if exc.message is not None:
+                log_error(self.error_log, "synthetic_events", exc.message, line, 0)
+            raise
+
+    def _create(self, definition: Definition, line: str = "") -> None:
+        name = definition.name
+        same = self.definitions.get(name)
+        if same is not None and isinstance(definition, ProbeEvent):
+            self._append(same, definition, line)
+            return
+        if same is not None or self.layer.exists(name):
+            if definition.kind != SYNTH:
+                self._log(definition, "Given group/event name is already used by another event",
+                          line, line.find(":") + 1)
+            raise TpfsError(errno.EEXIST, f"event {name} exists")
+        if len(self._lines) >= MAX_DYNAMIC_EVENTS:
+            raise TpfsError(errno.ENOSPC, f"more than {MAX_DYNAMIC_EVENTS} dynamic events")
+        self.layer.define_format(name, lambda ident: definition.format(ident, COMMON_FIELDS))
+        try:
+            self.registry.module_coming(provider_name(name), [name])
+        except TpfsError:
+            self.layer.forget_format(name)
+            raise
+        self.definitions[name] = [definition]
+        self._lines.append(definition)
+        if isinstance(definition, Synthetic):
+            self.synth_events[definition.synth.name] = definition.synth
+        elif definition.attached is not None:
+            self._eprobes.setdefault(definition.attached, []).append(definition)
+
+    def _append(self, same: list[Definition], probe: ProbeEvent, line: str) -> None:
+        """Another place for a probe event (``append_trace_kprobe``): the same kind
+        and arguments, a place it does not have yet."""
+        first = same[0]
+        why = None
+        if (not isinstance(first, ProbeEvent) or first.kind != probe.kind
+                or first.is_return != probe.is_return or probe.kind == EPROBE):
+            why = "Probe type is different from existing probe"
+        elif any(d == probe for d in same):
+            why = "There is already the exact same probe event"
+        elif [(a.name, a.type) for a in first.args] != [(a.name, a.type) for a in probe.args]:
+            why = "Argument type or name is different from existing probe"
+        if why is not None:
+            self._log(probe, why, line, 0)
+            raise TpfsError(errno.EEXIST, f"{probe.name}: {why}")
+        if len(self._lines) >= MAX_DYNAMIC_EVENTS:
+            raise TpfsError(errno.ENOSPC, f"more than {MAX_DYNAMIC_EVENTS} dynamic events")
+        same.append(probe)
+        self._lines.append(probe)
+
+    def _log(self, definition: Definition, message: str, line: str, pos: int) -> None:
+        log_error(self.error_log, _LOG_AS[definition.kind], message, line, pos)
+
+    # -- removal -----------------------------------------------------------
+    def _busy(self, name: str) -> bool:
+        if any(layer.enabled(name) for layer in self.layers()):
+            return True
+        definition = self.definitions[name][0]
+        if isinstance(definition, Synthetic):
+            return self.synth_in_use(definition.synth.name)
+        return bool(self._eprobes.get(name))  # an eprobe holds the event it attaches to
+
+    def _remove(self, removal: Removal, kinds: tuple[str, ...]) -> None:
+        found = [n for n, (d, *_) in self.definitions.items()
+                 if _kind(d) in kinds and n.partition(":")[2] == removal.event
+                 and removal.group in (None, n.partition(":")[0])]
+        if not found:
+            raise TpfsError(errno.ENOENT, f"no dynamic event {removal.event}")
+        self._remove_all(found)
+
+    def _remove_synthetic(self, bare: str) -> None:
+        name = f"{SYNTH_SYSTEM}:{bare}"
+        if name not in self.definitions:
+            raise TpfsError(errno.ENOENT, f"no synthetic event {bare}")
+        self._remove_all([name])
+
+    def _remove_all(self, names: list[str]) -> None:
+        """Every one of ``names``, or (EBUSY, one of them in use) none."""
+        busy = [n for n in names if self._busy(n)]
+        if busy:
+            raise TpfsError(errno.EBUSY, f"{busy[0]} is in use")
+        self._drop(names)
+
+    def truncate(self, file: str) -> None:
+        """``O_TRUNC``: every definition of the file's kinds, or none."""
+        kinds = FILE_KINDS[file]
+        names = [n for n, (d, *_) in self.definitions.items() if _kind(d) in kinds]
+        # eprobes first: each holds the event it attaches to
+        names.sort(key=lambda n: _kind(self.definitions[n][0]) != EPROBE)
+        held = {d.attached for d, *_ in self.definitions.values()
+                if isinstance(d, ProbeEvent) and d.attached is not None and d.name not in names}
+        if any(n in held for n in names):
+            raise TpfsError(errno.EBUSY, "an eprobe holds one of these events")
+        busy = [n for n in names if any(layer.enabled(n) for layer in self.layers())
+                or (n.startswith(SYNTH_SYSTEM + ":") and self.synth_in_use(n.partition(":")[2]))]
+        if busy:
+            raise TpfsError(errno.EBUSY, f"{busy[0]} is in use")
+        self._drop(names)
+
+    def _drop(self, names: list[str]) -> None:
+        for name in names:
+            definition = self.definitions.pop(name)[0]
+            self._lines = [d for d in self._lines if d.name != name]
+            self.registry.module_going(provider_name(name))
+            self.layer.forget_format(name)
+            if isinstance(definition, Synthetic):
+                del self.synth_events[definition.synth.name]
+            elif definition.attached is not None:
+                same = self._eprobes[definition.attached]
+                same.remove(definition)
+                if not same:
+                    del self._eprobes[definition.attached]

@@ -1,0 +1,535 @@
+"""Probe event definitions (kprobes, uprobes, eprobes), parsed as ``trace_probe.c`` parses them.
+
+A definition is one line of ``kprobe_events``, ``uprobe_events`` or
+``dynamic_events``::
+
+    p[:[GRP/][EVENT]] [MOD:]SYM[+OFFS]|ADDR [FETCHARGS]        kprobe
+    r[MAXACTIVE][:[GRP/][EVENT]] [MOD:]SYM[+0] [FETCHARGS]     kretprobe
+    p|r[:[GRP/][EVENT]] PATH:OFFSET[%return][(REF)] [FETCHARGS]   uprobe
+    e[:[GRP/][EVENT]] SYS.EVENT [FETCHARGS]                    eprobe
+
+Each fetch argument is ``[NAME=]FETCH[:TYPE]``, checked as the kernel checks
+it (``traceprobe_parse_probe_arg``): registers, ``$stackN``, ``$retval`` on
+return probes only, ``$argN`` at function entry or exit only, ``$comm``,
+``@ADDR``/``@SYM[+-OFFS]`` (``@+OFFS`` in a uprobe's file), ``+|-OFFS(FETCH)``
+dereferences, ``\\IMM`` and ``\\"STR"`` immediates, and an eprobe's
+``$FIELD`` of the event it attaches to; types ``u8``..``u64``, ``s8``..``s64``,
+``x8``..``x64``, ``char``, ``string``, ``ustring``, ``symbol`` (kprobes) and
+``bWIDTH@OFFS/SIZE`` bitfields. A refused definition is a ``ProbeError``
+carrying the kernel's ``error_log`` message and where its caret goes.
+
+What the definition makes is a ``ProbeEvent``: the line the listing shows
+back, and the ``format`` the kernel generates (``__probe_ip``, or
+``__probe_func`` and ``__probe_ret_ip`` for return probes, then one field per
+argument, packed, and the print fmt naming them).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from ..kernel.errors import TpfsError
+from .filter import Field, kstrtoull
+
+KPROBE_GROUP, UPROBE_GROUP, EPROBE_GROUP = "kprobes", "uprobes", "eprobes"
+MAX_EVENT_NAME_LEN = 64  # MAX_EVENT_NAME_LEN, and the group's limit too
+MAX_TRACE_ARGS = 128
+MAX_ARG_NAME_LEN = 32
+MAX_DEREF_DEPTH = 16  # FETCH_INSN_MAX less the load and store
+MAX_ACTIVE = 4096  # KRETPROBE_MAXACTIVE_MAX
+#: The registers of x86-64's ``pt_regs`` a fetch argument may name.
+REGISTERS = frozenset({
+    "r15", "r14", "r13", "r12", "bp", "bx", "r11", "r10", "r9", "r8", "ax", "cx", "dx",
+    "si", "di", "orig_ax", "ip", "cs", "flags", "sp", "ss"})
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_BITFIELD = re.compile(r"b(\d+)@(\d+)/(\d+)")
+_SYMBOL = re.compile(r"(?:[A-Za-z_][A-Za-z0-9_]*:)?[A-Za-z_.][A-Za-z0-9_.]*")
+
+
+@dataclass(frozen=True, slots=True)
+class FetchType:
+    """A fetch type as the format shows it: C type, size, sign and print format."""
+
+    name: str
+    ctype: str
+    size: int
+    signed: bool
+    fmt: str
+
+    @property
+    def is_string(self) -> bool:
+        return self.ctype == "__data_loc char[]"
+
+
+def _types() -> dict[str, FetchType]:
+    types = {}
+    for bits in (8, 16, 32, 64):
+        wide = "L" if bits == 64 else ""
+        types[f"u{bits}"] = FetchType(f"u{bits}", f"u{bits}", bits // 8, False, f"%{wide}u")
+        types[f"s{bits}"] = FetchType(f"s{bits}", f"s{bits}", bits // 8, True, f"%{wide}d")
+        types[f"x{bits}"] = FetchType(f"x{bits}", f"u{bits}", bits // 8, False, f"0x%{wide}x")
+    types["char"] = FetchType("char", "u8", 1, False, "'%c'")
+    types["string"] = FetchType("string", "__data_loc char[]", 4, True, '\\"%s\\"')
+    types["ustring"] = FetchType("ustring", "__data_loc char[]", 4, True, '\\"%s\\"')
+    types["symbol"] = FetchType("symbol", "u64", 8, False, "%pS")
+    return types
+
+
+FETCH_TYPES = _types()
+DEFAULT_TYPE = FETCH_TYPES["x64"]
+
+
+class ProbeError(TpfsError):
+    """A refused definition: ``message`` and ``pos`` for ``error_log`` (None: not logged)."""
+
+    def __init__(self, err: int, message: str | None = None, pos: int = 0) -> None:
+        super().__init__(err, message or "bad probe definition")
+        self.message = message
+        self.pos = pos
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeArg:
+    """One fetch argument: its field's name, what was written, and its type."""
+
+    name: str
+    comm: str
+    type: FetchType
+    #: An eprobe's ``$FIELD``: the attached event's field it copies.
+    source: Field | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeEvent:
+    """A probe event: its kind (``kprobe``, ``uprobe`` or ``eprobe``) and how it shows."""
+
+    kind: str
+    group: str
+    event: str
+    is_return: bool
+    place: str  # the probed place as the listing shows it
+    args: tuple[ProbeArg, ...]
+    maxactive: int = 0
+    attached: str | None = None  # an eprobe's SYS:EVENT
+
+    @property
+    def name(self) -> str:
+        return f"{self.group}:{self.event}"
+
+    def show(self) -> str:
+        """The listing's line (``probes_seq_show`` and its kin)."""
+        kind = "e" if self.kind == "eprobe" else "r" if self.is_return else "p"
+        if self.maxactive:
+            kind += str(self.maxactive)
+        args = "".join(f" {a.name}={a.comm}" for a in self.args)
+        return f"{kind}:{self.group}/{self.event} {self.place}{args}\n"
+
+    def head_fields(self) -> list[tuple[str, str, int]]:
+        """The fields before the arguments: (C type, name, size)."""
+        if self.kind == "eprobe":
+            return []
+        if self.is_return:
+            return [("unsigned long", "__probe_func", 8), ("unsigned long", "__probe_ret_ip", 8)]
+        return [("unsigned long", "__probe_ip", 8)]
+
+    def format(self, event_id: int, common_fields: str) -> str:
+        lines, offset = [], 8
+        for ctype, name, size in self.head_fields():
+            lines.append(f"\tfield:{ctype} {name};\toffset:{offset};\tsize:{size};\tsigned:0;\n")
+            offset += size
+        for arg in self.args:
+            t = arg.type
+            lines.append(f"\tfield:{t.ctype} {arg.name};\toffset:{offset};\tsize:{t.size};"
+                         f"\tsigned:{int(t.signed)};\n")
+            offset += t.size
+        head = ("" if self.kind == "eprobe" else "(%lx <- %lx)" if self.is_return
+                else "(%lx)")
+        refs = "".join(f", REC->{name}" for _, name, _ in self.head_fields())
+        text = head + "".join(f" {a.name}={a.type.fmt}" for a in self.args)
+        refs += "".join(f", __get_str({a.name})" if a.type.is_string else f", REC->{a.name}"
+                        for a in self.args)
+        return (f"name: {self.event}\nID: {event_id}\nformat:\n{common_fields}\n"
+                f"{''.join(lines)}\nprint fmt: \"{text}\"{refs}\n")
+
+
+@dataclass(frozen=True, slots=True)
+class Removal:
+    """A ``-:[GRP/]EVENT`` line: what it removes (group None: any group)."""
+
+    group: str | None
+    event: str
+
+
+class _Context:
+    """What a fetch argument may use: the probe's kind, and an eprobe's fields."""
+
+    def __init__(self, kind: str, is_return: bool, at_entry: bool,
+                 fields: Mapping[str, Field]) -> None:
+        self.kind = kind
+        self.is_return = is_return
+        self.at_entry = at_entry
+        self.fields = fields
+
+
+def _words(line: str) -> list[str]:
+    return line.split()
+
+
+def _offset_of(words: list[str], index: int) -> int:
+    """Where word ``index`` starts in the command the error log shows (words joined)."""
+    return sum(len(w) + 1 for w in words[:index])
+
+
+def _err(message: str, pos: int, err: int = errno.EINVAL) -> ProbeError:
+    return ProbeError(err, message, pos)
+
+
+def parse_removal(line: str) -> Removal | None:
+    """``-:[GRP/]EVENT``, or None when the line defines instead."""
+    words = _words(line)
+    if not words or not words[0].startswith("-:"):
+        return None
+    group, slash, event = words[0][2:].rpartition("/")
+    if not event or not _IDENT.fullmatch(event) or (slash and not _IDENT.fullmatch(group)):
+        raise ProbeError(errno.EINVAL)
+    return Removal(group if slash else None, event)
+
+
+def _group_event(head: str, pos: int, default_group: str) -> tuple[str, str | None]:
+    """``:[GRP/][EVENT]`` after the probe type: the group and the event (None: default)."""
+    if not head:
+        return default_group, None
+    group, slash, event = head.rpartition("/")
+    if slash:
+        if not group:
+            raise _err("Group name is not specified", pos)
+        if len(group) >= MAX_EVENT_NAME_LEN:
+            raise _err("Group name is too long", pos)
+        if not _IDENT.fullmatch(group):
+            raise _err("Group name must follow the same rules as C identifiers", pos)
+    else:
+        group = default_group
+    epos = pos + len(head) - len(event)
+    if not event:
+        return group, None
+    if len(event) >= MAX_EVENT_NAME_LEN:
+        raise _err("Event name is too long", epos)
+    if not _IDENT.fullmatch(event):
+        raise _err("Event name must follow the same rules as C identifiers", epos)
+    return group, event
+
+
+def _sanitize(name: str) -> str:
+    """``sanitize_event_name``: anything not alphanumeric becomes ``_``."""
+    return re.sub(r"[^A-Za-z0-9_]", "_", name)[:MAX_EVENT_NAME_LEN - 1]
+
+
+def parse_probe(line: str, files: Callable[[str], bool] | None = None,
+                event_fields: Callable[[str], Mapping[str, Field] | None] | None = None,
+                allowed: str = "pre") -> ProbeEvent:
+    """A definition line. ``allowed``: the kinds the file takes (``p``/``r`` for
+    kprobes and uprobes, ``e`` for eprobes); ``files`` says whether a uprobe's
+    path exists, ``event_fields`` gives an eprobe's attached event's fields."""
+    words = _words(line)
+    if not words:
+        raise ProbeError(errno.EINVAL)
+    kind_text, _, head = words[0].partition(":")
+    letter = kind_text[:1]
+    if letter not in allowed or letter not in "pre":
+        raise ProbeError(errno.EINVAL)
+    maxactive = 0
+    if kind_text[1:]:
+        if letter != "r" or not kind_text[1:].isdigit():
+            raise _err("Invalid maxactive number", 1)
+        maxactive = int(kind_text[1:])
+        if not 0 < maxactive <= MAX_ACTIVE:
+            raise _err("Maxactive is too big" if maxactive else "Invalid maxactive number", 1)
+    if len(words) < 2:
+        raise ProbeError(errno.EINVAL)
+    hpos = len(kind_text) + 1
+    if letter == "e":
+        return _eprobe(words, head, hpos, event_fields)
+    target = words[1]
+    tpos = _offset_of(words, 1)
+    if "/" in target.split(":", 1)[0] or (":" in target and target.startswith("/")):
+        if maxactive:
+            raise _err("Maxactive is not for uprobe", 1)
+        return _uprobe(words, letter == "r", head, hpos, tpos, files)
+    return _kprobe(words, letter == "r", maxactive, head, hpos, tpos)
+
+
+def _kprobe(words: list[str], is_return: bool, maxactive: int, head: str, hpos: int,
+            tpos: int) -> ProbeEvent:
+    target = words[1]
+    if target.endswith("%return"):
+        if is_return:
+            raise _err("Invalid probed address suffix", tpos + len(target) - 7)
+        is_return, target = True, target[:-7]
+    offset = 0
+    if re.fullmatch(r"0[xX][0-9a-fA-F]+|[0-9]+", target):
+        place = target
+        default = f"{'r' if is_return else 'p'}_0x{int(target, 0):x}"
+        at_entry = False
+    else:
+        symbol, plus, offs = target.partition("+")
+        if plus:
+            try:
+                offset = kstrtoull(offs)
+            except (ValueError, OverflowError):
+                raise _err("Invalid probed address or symbol", tpos) from None
+        if not _SYMBOL.fullmatch(symbol):
+            raise _err("Invalid probed address or symbol", tpos)
+        if is_return and offset:
+            raise _err("Retprobe address must be an function entry", tpos)
+        place = f"{symbol}+{offset}" if offset else symbol
+        default = _sanitize(f"{'r' if is_return else 'p'}_{symbol}_{offset}")
+        at_entry = offset == 0
+    group, event = _group_event(head, hpos, KPROBE_GROUP)
+    ctx = _Context("kprobe", is_return, at_entry, {})
+    args = _args(words, 2, ctx)
+    return ProbeEvent("kprobe", group, event or default, is_return, place, args, maxactive)
+
+
+def _uprobe(words: list[str], is_return: bool, head: str, hpos: int, tpos: int,
+            files: Callable[[str], bool] | None) -> ProbeEvent:
+    target = words[1]
+    if target.endswith("%return"):
+        is_return, target = True, target[:-7]
+    ref = None
+    m = re.fullmatch(r"(.*)\((.*)\)", target)
+    if m:
+        target, ref_text = m[1], m[2]
+        try:
+            ref = kstrtoull(ref_text)
+        except (ValueError, OverflowError):
+            raise _err("Invalid reference counter offset", tpos + len(target) + 1) from None
+    path, colon, offs = target.rpartition(":")
+    if not colon or not path:
+        raise ProbeError(errno.EINVAL)
+    if files is not None and not files(path):
+        raise _err("Failed to find the given file", tpos, errno.ENOENT)
+    try:
+        offset = kstrtoull(offs)
+    except (ValueError, OverflowError):
+        raise _err("Invalid uprobe offset", tpos + len(path) + 1) from None
+    group, event = _group_event(head, hpos, UPROBE_GROUP)
+    default = _sanitize(f"{'r' if is_return else 'p'}_{os.path.basename(path)}_0x{offset:x}")
+    place = f"{path}:0x{offset:016x}" + ("" if ref is None else f"(0x{ref:x})")
+    ctx = _Context("uprobe", is_return, False, {})
+    args = _args(words, 2, ctx)
+    return ProbeEvent("uprobe", group, event or default, is_return, place, args)
+
+
+def _eprobe(words: list[str], head: str, hpos: int,
+            event_fields: Callable[[str], Mapping[str, Field] | None] | None) -> ProbeEvent:
+    target = words[1]
+    tpos = _offset_of(words, 1)
+    system, dot, event_name = target.partition(".")
+    if not dot or not system or not event_name:
+        raise _err("Event name is not specified" if not event_name else
+                   "Group name is not specified", tpos)
+    attached = f"{system}:{event_name}"
+    fields = None if event_fields is None else event_fields(attached)
+    if fields is None:
+        raise _err("Tracepoint is not found", tpos)
+    group, event = _group_event(head, hpos, EPROBE_GROUP)
+    ctx = _Context("eprobe", False, False, fields)
+    args = _args(words, 2, ctx)
+    return ProbeEvent("eprobe", group, event or event_name, False, target, args,
+                      attached=attached)
+
+
+def _args(words: list[str], first: int, ctx: _Context) -> tuple[ProbeArg, ...]:
+    if len(words) - first > MAX_TRACE_ARGS:
+        raise _err("Too many arguments are specified", _offset_of(words, first + MAX_TRACE_ARGS))
+    args: list[ProbeArg] = []
+    for i, word in enumerate(words[first:], start=1):
+        pos = _offset_of(words, first + i - 1)
+        name, eq, body = word.partition("=")
+        if not eq:
+            name, body = f"arg{i}", word
+            bpos = pos
+        else:
+            if not name:
+                raise _err("Argument name is not specified", pos)
+            if len(name) > MAX_ARG_NAME_LEN:
+                raise _err("Argument name is too long", pos)
+            if not _IDENT.fullmatch(name):
+                raise _err("Argument name must follow the same rules as C identifiers", pos)
+            bpos = pos + len(name) + 1
+        if any(a.name == name for a in args):
+            raise _err("This argument name is already used", pos)
+        if not body:
+            raise _err("Invalid fetch argument", bpos)
+        args.append(_arg(name, body, bpos, ctx))
+    return tuple(args)
+
+
+def _arg(name: str, body: str, pos: int, ctx: _Context) -> ProbeArg:
+    """``traceprobe_parse_probe_arg_body``: the fetch, then its type."""
+    fetch, type_name = body, None
+    if not body.startswith('\\"'):
+        cut = body.rfind(":")
+        if cut >= 0 and ")" not in body[cut:]:
+            fetch, type_name = body[:cut], body[cut + 1:]
+    source, what = _fetch(fetch, pos, ctx, 0)
+    tpos = pos + len(fetch) + 1
+    if type_name is None:
+        ftype = DEFAULT_TYPE
+        if what in ("comm", "immstr"):
+            ftype = FETCH_TYPES["string"]
+        elif source is not None:
+            ftype = _field_type(source)
+    else:
+        bits = _BITFIELD.fullmatch(type_name)
+        if bits:
+            width, offset, size = (int(g) for g in bits.groups())
+            if size not in (8, 16, 32, 64) or not 0 < width <= size or offset + width > size:
+                raise _err("Invalid bitfield", tpos)
+            ftype = FETCH_TYPES[f"u{size}"]
+        else:
+            found = FETCH_TYPES.get(type_name)
+            if found is None or (type_name == "symbol" and ctx.kind != "kprobe"):
+                raise _err("Unknown type is specified", tpos)
+            ftype = found
+        if ftype.is_string and what not in ("deref", "mem", "comm", "immstr", "field"):
+            raise _err("String accepts only memory argument", tpos)
+        if what == "comm" and not ftype.is_string:
+            raise _err("$comm can not be dereferenced" if what == "deref" else
+                       "Unknown type is specified", tpos)
+    return ProbeArg(name, body, ftype, source)
+
+
+def _field_type(source: Field) -> FetchType:
+    """An eprobe ``$FIELD`` without a type: a string for text, else its size and sign."""
+    if source.is_string:
+        return FETCH_TYPES["string"]
+    size = source.size if source.size in (1, 2, 4, 8) else 8
+    return FETCH_TYPES[f"{'s' if source.signed else 'u'}{size * 8}"]
+
+
+def _fetch(text: str, pos: int, ctx: _Context, depth: int) -> tuple[Field | None, str]:
+    """One fetch (``parse_probe_arg``): the eprobe field it reads, and what it is."""
+    head = text[:1]
+    if head == "%":
+        if text[1:] not in REGISTERS:
+            raise _err("Invalid register name", pos + 1)
+        return None, "reg"
+    if head == "$":
+        return _variable(text[1:], pos, ctx)
+    if head == "@":
+        return None, _memory(text[1:], pos, ctx)
+    if head in "+-" and text:
+        return _deref(text, pos, ctx, depth)
+    if head == "\\":
+        if text[1:2] == '"':
+            if len(text) < 3 or not text.endswith('"'):
+                raise _err("String is not closed with '\"'", pos)
+            return None, "immstr"
+        try:
+            kstrtoull(text[1:].lstrip("-+"))
+        except (ValueError, OverflowError):
+            raise _err("Invalid immediate value", pos + 1) from None
+        return None, "imm"
+    raise _err("Invalid fetch argument", pos)
+
+
+def _variable(var: str, pos: int, ctx: _Context) -> tuple[Field | None, str]:
+    if ctx.kind == "eprobe":
+        fld = ctx.fields.get(var)
+        if fld is not None:
+            return fld, "field"
+    if var == "retval":
+        if not ctx.is_return:
+            raise _err("$retval is not available on probe", pos)
+        return None, "retval"
+    if var.startswith("stack"):
+        number = var[5:]
+        if number and (not number.isdigit() or int(number) > 1024):
+            raise _err("Invalid stack number", pos)
+        return None, "stack"
+    if var in ("comm", "COMM"):
+        return None, "comm"
+    if var.startswith("arg"):
+        if ctx.kind != "kprobe" or not (ctx.at_entry or ctx.is_return):
+            raise _err("$arg* can be used only on function entry or exit", pos)
+        number = var[3:]
+        if not number.isdigit() or not 0 < int(number) <= MAX_TRACE_ARGS:
+            raise _err("Invalid argument number", pos)
+        return None, "arg"
+    raise _err("Invalid $-valiable specified", pos)
+
+
+def _memory(addr: str, pos: int, ctx: _Context) -> str:
+    if ctx.kind == "uprobe":
+        if addr.startswith("+"):
+            try:
+                kstrtoull(addr[1:])
+            except (ValueError, OverflowError):
+                raise _err("Invalid file offset value", pos) from None
+            return "mem"
+        if not addr[:1].isdigit():
+            raise _err("Symbol is not available with uprobe", pos)
+    if addr[:1].isdigit():
+        try:
+            kstrtoull(addr)
+        except (ValueError, OverflowError):
+            raise _err("Invalid memory address", pos) from None
+        return "mem"
+    if ctx.kind == "eprobe":
+        raise _err("Invalid memory address", pos)
+    symbol = re.split(r"[+-]", addr, maxsplit=1)[0]
+    rest = addr[len(symbol):]
+    if not _SYMBOL.fullmatch(symbol) or (rest and not re.fullmatch(r"[+-](?:0[xX][0-9a-fA-F]+|"
+                                                                   r"[0-9]+)", rest)):
+        raise _err("Invalid memory address", pos)
+    return "mem"
+
+
+def _deref(text: str, pos: int, ctx: _Context, depth: int) -> tuple[Field | None, str]:
+    if depth >= MAX_DEREF_DEPTH:
+        raise _err("Dereference is too much nested", pos)
+    body = text[1:]
+    if body.startswith("u"):
+        body = body[1:]
+    cut = body.find("(")
+    if cut < 0:
+        raise _err("Dereference needs a brace", pos)
+    try:
+        kstrtoull(body[:cut])
+    except (ValueError, OverflowError):
+        raise _err("Invalid dereference offset", pos) from None
+    if not body.endswith(")"):
+        raise _err("Dereference brace is not closed", pos + len(text) - 1)
+    inner = body[cut + 1:-1]
+    ipos = pos + len(text) - len(body) + cut + 1
+    if inner in ("$comm", "$COMM"):
+        raise _err("$comm can not be dereferenced", ipos)
+    source, _ = _fetch(inner, ipos, ctx, depth + 1)
+    return source, "deref"
+
+
+def fetch_value(arg: ProbeArg, record: bytes) -> int | str:
+    """What an eprobe argument takes from its attached event's ``record``: the
+    field it names, read as the field is laid out. Anything it would read from
+    memory or registers tpfs does not have: zero, or an empty string."""
+    src = arg.source
+    if src is None or arg.comm.startswith(("+", "-")):
+        return "" if arg.type.is_string else 0
+    kind = src.filter_type
+    if kind in ("dyn_string", "rdyn_string"):
+        loc = int.from_bytes(record[src.offset:src.offset + 4], "little")
+        start = (loc & 0xFFFF) + (src.offset + 4 if kind == "rdyn_string" else 0)
+        raw = record[start:start + (loc >> 16)]
+    elif kind == "static_string":
+        raw = record[src.offset:src.offset + src.size]
+    else:
+        value = int.from_bytes(record[src.offset:src.offset + src.size], "little",
+                               signed=src.signed)
+        return value if not arg.type.is_string else str(value)
+    text = raw.split(b"\0", 1)[0].decode("latin-1")
+    return text if arg.type.is_string else 0
