@@ -243,8 +243,10 @@ def parse_probe(line: str, files: Callable[[str], bool] | None = None,
         raise ProbeError(errno.EINVAL)
     maxactive = 0
     if kind_text[1:]:
-        if letter != "r" or not kind_text[1:].isdigit():
+        if not kind_text[1:].isdigit():
             raise _err("Invalid maxactive number", 1)
+        if letter != "r":
+            raise _err("Maxactive is not for kprobe", 1)
         maxactive = int(kind_text[1:])
         if not 0 < maxactive <= MAX_ACTIVE:
             raise _err("Maxactive is too big" if maxactive else "Invalid maxactive number", 1)
@@ -335,7 +337,7 @@ def _eprobe(words: list[str], head: str, hpos: int,
     attached = f"{system}:{event_name}"
     fields = None if event_fields is None else event_fields(attached)
     if fields is None:
-        raise _err("Tracepoint is not found", tpos)
+        raise _err("Attached event does not exist", tpos)
     group, event = _group_event(head, hpos, EPROBE_GROUP)
     ctx = _Context("eprobe", False, False, fields)
     args = _args(words, 2, ctx)
@@ -416,8 +418,10 @@ def _fetch(text: str, pos: int, ctx: _Context, depth: int) -> tuple[Field | None
     """One fetch (``parse_probe_arg``): the eprobe field it reads, and what it is."""
     head = text[:1]
     if head == "%":
+        if ctx.kind == "eprobe":  # an event has no registers to read
+            raise _err("Invalid $-valiable specified", pos)
         if text[1:] not in REGISTERS:
-            raise _err("Invalid register name", pos + 1)
+            raise _err("Invalid register name", pos)
         return None, "reg"
     if head == "$":
         return _variable(text[1:], pos, ctx)
@@ -461,6 +465,8 @@ def _variable(var: str, pos: int, ctx: _Context) -> tuple[Field | None, str]:
         if not number.isdigit() or not 0 < int(number) <= MAX_TRACE_ARGS:
             raise _err("Invalid argument number", pos)
         return None, "arg"
+    if ctx.kind == "eprobe":
+        raise _err("Attached event does not have this field", pos)
     raise _err("Invalid $-valiable specified", pos)
 
 

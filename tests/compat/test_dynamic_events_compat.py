@@ -1,0 +1,163 @@
+"""Dynamic events on tpfs and on the kernel's own tracefs: the same checks on both.
+
+This kernel has uprobes (``uprobe_events`` and ``dynamic_events``) but no
+kprobes, eprobes or synthetic events, so only uprobes are compared here;
+the rest are checked against the kernel's documentation and sources in
+tests/tracefs/test_probes.py and tests/mounted/test_dynamic_events.py.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+from pathlib import Path
+
+import pytest
+from compat.kernel import errno_of, write
+from compat.test_tracefs_compat import last_error
+
+APPEND = os.O_WRONLY | os.O_APPEND
+#: Every fetch and type a uprobe takes, as the kernel shows it back.
+ALL_KINDS = ("p:tpfs_test/tpfs_all /bin/true:0x1000 a=%ax:u8 b=%ax:s16 c=%ax:x32 d=%ax:s64 "
+             "e=+0(%ax):string g=%ax:char h=+0(%ax):ustring i=$stack2 j=@0x1000 "
+             "k=%ax:b4@2/32 l=$comm m=+8(+0(%sp)):u16 %bx")
+
+
+def no_id(text: str) -> str:
+    return re.sub(r"(?m)^ID: \d+$", "ID: N", text)
+
+
+def test_uprobe_listing_and_format(tracefs: Path) -> None:
+    before = (tracefs / "uprobe_events").read_text()
+    write(tracefs / "uprobe_events", ALL_KINDS + "\n", APPEND)
+    try:
+        line = ALL_KINDS.replace("/bin/true:0x1000", "/bin/true:0x0000000000001000")
+        line = line.replace(" %bx", " arg13=%bx")
+        assert (tracefs / "uprobe_events").read_text() == before + line + "\n"
+        assert (tracefs / "dynamic_events").read_text().endswith(line + "\n")
+        edir = tracefs / "events/tpfs_test/tpfs_all"
+        assert sorted(os.listdir(edir)) == ["enable", "filter", "format", "id", "trigger"]
+        fmt = (edir / "format").read_text()
+        assert f"ID: {(edir / 'id').read_text().strip()}\n" in fmt
+        assert no_id(fmt) == no_id(
+            "name: tpfs_all\nID: 0\nformat:\n"
+            "\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n"
+            "\tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;\n"
+            "\tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;\n"
+            "\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;\n\n"
+            "\tfield:unsigned long __probe_ip;\toffset:8;\tsize:8;\tsigned:0;\n"
+            "\tfield:u8 a;\toffset:16;\tsize:1;\tsigned:0;\n"
+            "\tfield:s16 b;\toffset:17;\tsize:2;\tsigned:1;\n"
+            "\tfield:u32 c;\toffset:19;\tsize:4;\tsigned:0;\n"
+            "\tfield:s64 d;\toffset:23;\tsize:8;\tsigned:1;\n"
+            "\tfield:__data_loc char[] e;\toffset:31;\tsize:4;\tsigned:1;\n"
+            "\tfield:u8 g;\toffset:35;\tsize:1;\tsigned:0;\n"
+            "\tfield:__data_loc char[] h;\toffset:36;\tsize:4;\tsigned:1;\n"
+            "\tfield:u64 i;\toffset:40;\tsize:8;\tsigned:0;\n"
+            "\tfield:u64 j;\toffset:48;\tsize:8;\tsigned:0;\n"
+            "\tfield:u32 k;\toffset:56;\tsize:4;\tsigned:0;\n"
+            "\tfield:__data_loc char[] l;\toffset:60;\tsize:4;\tsigned:1;\n"
+            "\tfield:u16 m;\toffset:64;\tsize:2;\tsigned:0;\n"
+            "\tfield:u64 arg13;\toffset:66;\tsize:8;\tsigned:0;\n\n"
+            'print fmt: "(%lx) a=%u b=%d c=0x%x d=%Ld e=\\"%s\\" g=\'%c\' h=\\"%s\\" i=0x%Lx '
+            'j=0x%Lx k=%u l=\\"%s\\" m=%u arg13=0x%Lx", REC->__probe_ip, REC->a, REC->b, '
+            "REC->c, REC->d, __get_str(e), REC->g, __get_str(h), REC->i, REC->j, REC->k, "
+            "__get_str(l), REC->m, REC->arg13\n")
+        assert "tpfs_test:tpfs_all\n" in (tracefs / "available_events").read_text()
+    finally:
+        write(tracefs / "uprobe_events", "-:tpfs_test/tpfs_all\n", APPEND)
+    assert (tracefs / "uprobe_events").read_text() == before
+    assert not (tracefs / "events/tpfs_test").exists()
+
+
+def test_return_uprobe_and_default_names(tracefs: Path) -> None:
+    events = tracefs / "uprobe_events"
+    before = events.read_text()
+    write(events, "r:tpfs_test/tpfs_ret /bin/true:0x1000 %ax\np /bin/true:0x2000\n", APPEND)
+    try:
+        assert events.read_text() == before + (
+            "r:tpfs_test/tpfs_ret /bin/true:0x0000000000001000 arg1=%ax\n"
+            "p:uprobes/p_true_0x2000 /bin/true:0x0000000000002000\n")
+        fmt = (tracefs / "events/tpfs_test/tpfs_ret/format").read_text()
+        assert ("\tfield:unsigned long __probe_func;\toffset:8;\tsize:8;\tsigned:0;\n"
+                "\tfield:unsigned long __probe_ret_ip;\toffset:16;\tsize:8;\tsigned:0;\n"
+                "\tfield:u64 arg1;\toffset:24;\tsize:8;\tsigned:0;\n") in fmt
+        assert fmt.endswith('print fmt: "(%lx <- %lx) arg1=0x%Lx", REC->__probe_func, '
+                            "REC->__probe_ret_ip, REC->arg1\n")
+    finally:
+        write(events, "-:tpfs_test/tpfs_ret\n-:p_true_0x2000\n", APPEND)
+    assert events.read_text() == before
+
+
+# (definition, errno, error_log message or None, caret column in the command)
+BAD_UPROBES = [
+    ("p:tpfs_bad /nonexistent:0x10", errno.ENOENT, "Failed to find the given file", 11),
+    ("p:tpfs_bad /bin/true", errno.EINVAL, None, 0),
+    ("p:tpfs_bad /bin/true:0x10 $retval", errno.EINVAL, "$retval is not available on probe", 26),
+    ("p:tpfs_bad /bin/true:0x10 a=%zz", errno.EINVAL, "Invalid register name", 28),
+    ("p:tpfs_bad /bin/true:0x10 a=%ax:u7", errno.EINVAL, "Unknown type is specified", 32),
+    ("p:9bad /bin/true:0x10", errno.EINVAL,
+     "Event name must follow the same rules as C identifiers", 2),
+    ("p:tpfs_bad /bin/true:0x10 a=%ax a=%bx", errno.EINVAL,
+     "This argument name is already used", 32),
+    ("x:tpfs_bad /bin/true:0x10", errno.EINVAL, None, 0),
+    ("p:tpfs_bad /bin/true:0x10 $arg1", errno.EINVAL,
+     "$arg* can be used only on function entry or exit", 26),
+    ("p:tpfs_bad /bin/true:0x10 a=%ax:symbol", errno.EINVAL, "Unknown type is specified", 32),
+    ("p:tpfs_bad /bin/true:0x10 a=%ax:string", errno.EINVAL,
+     "String accepts only memory argument", 32),
+    ("p:tpfs_bad /bin/true:0x10 a=+0%ax", errno.EINVAL, "Dereference needs a brace", 28),
+]
+
+
+@pytest.mark.parametrize(("line", "err", "message", "caret"), BAD_UPROBES)
+def test_bad_uprobes_are_refused_as_the_kernel_refuses_them(
+        tracefs: Path, line: str, err: int, message: str | None, caret: int) -> None:
+    events = tracefs / "uprobe_events"
+    before = events.read_text()
+    write(tracefs / "error_log", "", os.O_WRONLY | os.O_TRUNC)
+    assert errno_of(write, events, line + "\n", APPEND) == err
+    assert events.read_text() == before
+    log = (tracefs / "error_log").read_text()
+    if message is None:
+        assert log == ""
+    else:
+        assert last_error(tracefs) == (f"trace_uprobe: error: {message}\n  Command: {line}\n"
+                                       f"{' ' * (11 + caret)}^\n")
+
+
+def test_enabled_uprobe_cannot_be_removed(tracefs: Path) -> None:
+    events = tracefs / "uprobe_events"
+    before = events.read_text()
+    write(events, "p:tpfs_test/tpfs_busy /bin/true:0x1000\n", APPEND)
+    enable = tracefs / "events/tpfs_test/tpfs_busy/enable"
+    write(enable, "1\n")
+    try:
+        assert errno_of(write, events, "-:tpfs_test/tpfs_busy\n", APPEND) == errno.EBUSY
+        assert errno_of(write, tracefs / "dynamic_events", "-:tpfs_busy\n", APPEND) == errno.EBUSY
+        if not before:  # O_TRUNC removes every uprobe, or (one enabled) none
+            assert errno_of(write, events, "", os.O_WRONLY | os.O_TRUNC) == errno.EBUSY
+        assert events.read_text().endswith("tpfs_busy /bin/true:0x0000000000001000\n")
+    finally:
+        write(enable, "0\n")
+    write(tracefs / "dynamic_events", "-:tpfs_test/tpfs_busy\n", APPEND)
+    assert events.read_text() == before
+    assert errno_of(write, events, "-:tpfs_test/tpfs_busy\n", APPEND) == errno.ENOENT
+
+
+def test_a_second_place_is_appended_to_the_event(tracefs: Path) -> None:
+    events = tracefs / "uprobe_events"
+    before = events.read_text()
+    write(events, "p:tpfs_test/tpfs_two /bin/true:0x1000 x=%ax\n", APPEND)
+    try:
+        write(events, "p:tpfs_test/tpfs_two /bin/true:0x2000 x=%ax\n", APPEND)
+        assert events.read_text() == before + (
+            "p:tpfs_test/tpfs_two /bin/true:0x0000000000001000 x=%ax\n"
+            "p:tpfs_test/tpfs_two /bin/true:0x0000000000002000 x=%ax\n")
+        assert errno_of(write, events, "p:tpfs_test/tpfs_two /bin/true:0x3000 y=%ax\n",
+                        APPEND) == errno.EEXIST
+        assert "Argument type or name is different" in last_error(tracefs)
+    finally:
+        write(events, "-:tpfs_test/tpfs_two\n", APPEND)
+    assert events.read_text() == before

@@ -1,0 +1,126 @@
+"""Probe definitions the kernel here cannot check (kprobes, eprobes), as its
+documentation (Documentation/trace/kprobetrace.rst, eprobetrace.rst) and
+trace_probe.c give them; uprobes are compared with the kernel in
+tests/compat/test_dynamic_events_compat.py."""
+
+from __future__ import annotations
+
+import errno
+
+import pytest
+
+from tpfs.tracefs.events import COMMON_FIELDS
+from tpfs.tracefs.filter import filter_fields
+from tpfs.tracefs.probes import ProbeError, Removal, fetch_value, parse_probe, parse_removal
+from tpfs.tracefs.record import layout
+
+SWITCH_FORMAT = (
+    "name: sched_switch\nID: 1\nformat:\n" + COMMON_FIELDS + "\n"
+    "\tfield:char prev_comm[16];\toffset:8;\tsize:16;\tsigned:0;\n"
+    "\tfield:pid_t prev_pid;\toffset:24;\tsize:4;\tsigned:1;\n"
+    "\tfield:__data_loc char[] name;\toffset:28;\tsize:4;\tsigned:0;\n\n"
+    'print fmt: "%d", REC->prev_pid\n')
+
+
+def fields(name: str):
+    return filter_fields(SWITCH_FORMAT) if name == "sched:sched_switch" else None
+
+
+@pytest.mark.parametrize(("line", "shown", "name"), [
+    ("p vfs_read", "p:kprobes/p_vfs_read_0 vfs_read\n", "kprobes:p_vfs_read_0"),
+    ("r vfs_read", "r:kprobes/r_vfs_read_0 vfs_read\n", "kprobes:r_vfs_read_0"),
+    ("p vfs_read+16 %di", "p:kprobes/p_vfs_read_16 vfs_read+16 arg1=%di\n",
+     "kprobes:p_vfs_read_16"),
+    ("r10:my/ret vfs_read $retval:s32", "r10:my/ret vfs_read arg1=$retval:s32\n", "my:ret"),
+    ("p:myprobe do_sys_open dfd=%ax filename=%dx flags=%cx mode=+4($stack)",
+     "p:kprobes/myprobe do_sys_open dfd=%ax filename=%dx flags=%cx mode=+4($stack)\n",
+     "kprobes:myprobe"),
+    ("p:open do_sys_open name=+0($arg2):string sym=@jiffies:symbol",
+     "p:kprobes/open do_sys_open name=+0($arg2):string sym=@jiffies:symbol\n", "kprobes:open"),
+    ("e:sched/switch sched.sched_switch prev=$prev_pid:u32 comm=$prev_comm",
+     "e:sched/switch sched.sched_switch prev=$prev_pid:u32 comm=$prev_comm\n", "sched:switch"),
+    ("e sched.sched_switch $prev_pid", "e:eprobes/sched_switch sched.sched_switch "
+     "arg1=$prev_pid\n", "eprobes:sched_switch"),
+])
+def test_definitions_are_named_and_shown_as_the_kernel_does(line: str, shown: str,
+                                                            name: str) -> None:
+    probe = parse_probe(line, event_fields=fields)
+    assert probe.show() == shown
+    assert probe.name == name
+
+
+def test_a_return_probe_by_suffix() -> None:
+    probe = parse_probe("p:myret vfs_read%return $retval")
+    assert probe.is_return and probe.show() == "r:kprobes/myret vfs_read arg1=$retval\n"
+
+
+def test_kprobe_format_has_the_probe_ip_then_packed_arguments() -> None:
+    fmt = parse_probe("p:k vfs_read a=%di:u16 s=+0(%si):string y=@jiffies:symbol c=$comm"
+                      ).format(7, COMMON_FIELDS)
+    assert fmt == (
+        "name: k\nID: 7\nformat:\n" + COMMON_FIELDS + "\n"
+        "\tfield:unsigned long __probe_ip;\toffset:8;\tsize:8;\tsigned:0;\n"
+        "\tfield:u16 a;\toffset:16;\tsize:2;\tsigned:0;\n"
+        "\tfield:__data_loc char[] s;\toffset:18;\tsize:4;\tsigned:1;\n"
+        "\tfield:u64 y;\toffset:22;\tsize:8;\tsigned:0;\n"
+        "\tfield:__data_loc char[] c;\toffset:30;\tsize:4;\tsigned:1;\n\n"
+        'print fmt: "(%lx) a=%u s=\\"%s\\" y=%pS c=\\"%s\\"", REC->__probe_ip, REC->a, '
+        "__get_str(s), REC->y, __get_str(c)\n")
+
+
+def test_eprobe_format_has_no_probe_ip_and_its_arguments_follow_the_fields() -> None:
+    probe = parse_probe("e:ep sched.sched_switch pid=$prev_pid comm=$prev_comm n=$name",
+                        event_fields=fields)
+    fmt = probe.format(9, COMMON_FIELDS)
+    assert fmt.endswith(
+        "\tfield:s32 pid;\toffset:8;\tsize:4;\tsigned:1;\n"
+        "\tfield:__data_loc char[] comm;\toffset:12;\tsize:4;\tsigned:1;\n"
+        "\tfield:__data_loc char[] n;\toffset:16;\tsize:4;\tsigned:1;\n\n"
+        'print fmt: " pid=%d comm=\\"%s\\" n=\\"%s\\"", REC->pid, __get_str(comm), '
+        "__get_str(n)\n")
+    record = layout(SWITCH_FORMAT).encode({"prev_comm": "bash", "prev_pid": -3, "name": "xy"})
+    assert [fetch_value(a, record) for a in probe.args] == [-3, "bash", "xy"]
+
+
+# (definition, the kernel's error_log message, where its caret goes)
+BAD = [
+    ("r vfs_read+4", "Retprobe address must be an function entry", 2),
+    ("p:x vfs_read $retval", "$retval is not available on probe", 13),
+    ("p:x vfs_read+4 $arg1", "$arg* can be used only on function entry or exit", 15),
+    ("p:x vfs_read $arg0", "Invalid argument number", 13),
+    ("p:x vfs_read $stackx", "Invalid stack number", 13),
+    ("p:x vfs_read $foo", "Invalid $-valiable specified", 13),
+    ("p:x vfs_read a=+0(%ax", "Dereference brace is not closed", 20),
+    ("p:x vfs_read a=+0($comm)", "$comm can not be dereferenced", 18),
+    ("p:x vfs_read a=\\zz", "Invalid immediate value", 16),
+    ("p:x vfs_read a=@9zz", "Invalid memory address", 15),
+    ("p10:x vfs_read", "Maxactive is not for kprobe", 1),
+    ("r5000:x vfs_read", "Maxactive is too big", 1),
+    ("p:x/ vfs_read", None, 0),
+    ("p:/x vfs_read", "Group name is not specified", 2),
+    ("p:x 9vfs", "Invalid probed address or symbol", 4),
+    ("p:x vfs_read 1a=%ax", "Argument name must follow the same rules as C identifiers", 13),
+    ("e:x sched.nosuch", "Attached event does not exist", 4),
+    ("e:x sched.sched_switch $nosuch", "Attached event does not have this field", 23),
+    ("e:x sched.sched_switch a=%ax", "Invalid $-valiable specified", 25),
+]
+
+
+@pytest.mark.parametrize(("line", "message", "caret"), BAD)
+def test_bad_definitions_carry_the_kernels_message(line: str, message: str | None,
+                                                   caret: int) -> None:
+    if message is None:  # an empty event name after the group: the default name
+        assert parse_probe(line).name == "x:p_vfs_read_0"
+        return
+    with pytest.raises(ProbeError) as info:
+        parse_probe(line, event_fields=fields)
+    assert info.value.errno == errno.EINVAL
+    assert (info.value.message, info.value.pos) == (message, caret)
+
+
+def test_removals() -> None:
+    assert parse_removal("-:g/ev") == Removal("g", "ev")
+    assert parse_removal("-:ev") == Removal(None, "ev")
+    assert parse_removal("p:ev vfs_read") is None
+    with pytest.raises(ProbeError):
+        parse_removal("-:9")
