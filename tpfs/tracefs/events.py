@@ -50,8 +50,9 @@ from .filter import (
     compile_filter,
     filter_fields,
 )
+from .hist import HistContext, HistError
 from .settings import host_cpus, log_error
-from .trigger import TRIGGER_HELP, Trigger, parse_trigger
+from .trigger import TRIGGER_HELP, Trigger, hist_line, parse_trigger
 
 COMMON_FIELDS = (
     "\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n"
@@ -87,6 +88,12 @@ def parse_bool(buf: bytes) -> bool:
     return bool(value)
 
 
+def _split(name: str) -> tuple[str, str]:
+    """``S:E`` as the hist layer names events."""
+    system, _, event = name.partition(":")
+    return system, event
+
+
 def _written(buf: bytes) -> str:
     """A filter or trigger write as the kernel reads it: one page at most, to a NUL,
     without trailing blanks (leading ones stay: ``strstrip`` keeps the pointer)."""
@@ -115,7 +122,9 @@ class EventLayer:
     _filters: dict[str, str] = field(default_factory=dict)
     _predicates: dict[str, Predicate] = field(default_factory=dict)  # of filters taken
     _triggers: dict[str, list[Trigger]] = field(default_factory=dict)
-    _ntriggers: int = 0
+    _ntriggers: int = 0  # hist triggers included
+    #: The hist triggers of this instance's events (``hist:...`` in ``trigger``).
+    hist: HistContext = field(init=False)
     # Soft mode: users (triggers) per event, and which of those record nothing.
     _soft_users: dict[str, int] = field(default_factory=dict)
     _soft_disabled: set[str] = field(default_factory=set)
@@ -134,6 +143,7 @@ class EventLayer:
     _module_index: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self.hist = HistContext(self._hist_format, ncpus=self.ncpus)
         for ev in self.catalog.events:
             self._ids[ev.name] = ev.id
             self._formats[ev.name] = ev.format
@@ -429,19 +439,39 @@ class EventLayer:
 
     # -- triggers ----------------------------------------------------------
     def trigger_text(self, name: str) -> str:
+        """The kernel's one list: triggers go in at its head, hist triggers at its tail."""
+        hists = self.hist.triggers(*_split(name))
         triggers = self._triggers.get(name)
-        if not triggers:
+        if not triggers and not hists:
             return TRIGGER_HELP
-        return "".join(t.render() + "\n" for t in triggers)
+        return "".join(t.render() + "\n" for t in triggers or ()) + "".join(
+            h.render() for h in hists)
 
     def triggers(self, name: str) -> list[Trigger]:
-        """The event's triggers, newest first (a live list; empty if none)."""
+        """The event's triggers but hist ones, newest first (a live list; empty if none)."""
         return self._triggers.get(name, [])
+
+    def _has_triggers(self, name: str) -> bool:
+        """Whether the event has triggers of any kind: then it is in soft mode."""
+        return name in self._triggers or self.hist.triggered(*_split(name))
+
+    def _hist_format(self, system: str, event: str) -> str | None:
+        name = f"{system}:{event}"
+        return self.format(name) if self.exists(name) else None
+
+    def hist_text(self, name: str) -> str:
+        """The event's ``hist`` file: each of its histograms, empty if none."""
+        return self.hist.show(*_split(name))
 
     def set_trigger(self, name: str, buf: bytes) -> None:
         if not buf:
             return
-        line = parse_trigger(_written(buf), self.exists)
+        text = _written(buf)
+        hist = hist_line(text)
+        if hist is not None:
+            self._hist_command(name, hist)
+            return
+        line = parse_trigger(text, self.exists)
         trigger = line.trigger
         same = [t for t in self.triggers(name) if t.kind == trigger.kind]
         if line.remove:
@@ -462,7 +492,7 @@ class EventLayer:
             raise TpfsError(errno.ENOSPC, f"more than {MAX_TRIGGERS} triggers")
         # The target first, then the triggering event (its first trigger only).
         users = [] if trigger.target is None else [trigger.target]
-        self._soft_enter(users + ([] if name in self._triggers else [name]))
+        self._soft_enter(users + ([] if self._has_triggers(name) else [name]))
         self._triggers.setdefault(name, []).insert(0, trigger)
         self._ntriggers += 1
 
@@ -470,10 +500,46 @@ class EventLayer:
         triggers = self._triggers[name]
         triggers.remove(trigger)
         self._ntriggers -= 1
-        users = [] if triggers else [name]
         if not triggers:
             del self._triggers[name]
+        users = [] if self._has_triggers(name) else [name]
         self._soft_leave(users + ([] if trigger.target is None else [trigger.target]))
+
+    def _hist_command(self, name: str, line: str) -> None:
+        """``event_hist_trigger_parse``: a refused command logs its errors at
+        ``hist:S:E``; the event's first trigger puts it in soft mode, as
+        ``hist_trigger_enable`` does, and its last one takes it out."""
+        system, event = _split(name)
+        if not line.startswith("!") and self._ntriggers >= MAX_TRIGGERS:
+            raise TpfsError(errno.ENOSPC, f"more than {MAX_TRIGGERS} triggers")
+        had = self._has_triggers(name)
+        before = len(self.hist.triggers(system, event))
+        try:
+            self.hist.command(system, event, line)
+        except HistError as exc:
+            for message, (_, pos) in zip(exc.messages, exc.log, strict=True):
+                log_error(self.error_log, f"hist:{system}:{event}", message, exc.command, pos)
+            raise
+        added = len(self.hist.triggers(system, event)) - before
+        self._ntriggers += added
+        if not had and added:
+            try:
+                self._soft_enter([name])
+            except TpfsError:  # the registry refused its probe: the trigger does not stay
+                del self.hist.hists[system, event]
+                self._ntriggers -= added
+                raise
+        elif had and not self._has_triggers(name):
+            self._soft_leave([name])
+
+    def _drop_hists(self, system: str, event: str) -> None:
+        """The event's hist triggers go, and those that depend on them."""
+        before = {key: len(ts) for key, ts in self.hist.hists.items()}
+        for key in self.hist.drop_event(system, event):
+            self._ntriggers -= before[key] - len(self.hist.triggers(*key))
+            name = f"{key[0]}:{key[1]}"
+            if not self._has_triggers(name):
+                self._soft_leave([name])
 
     def detach(self) -> None:
         """Its instance is removed: every trigger, filter and enabled event goes,
@@ -481,6 +547,8 @@ class EventLayer:
         for name, triggers in list(self._triggers.items()):
             for trigger in list(triggers):
                 self._remove_trigger(name, trigger)
+        for system, event in list(self.hist.hists):
+            self._drop_hists(system, event)
         self.disable_all()
         for name in list(self._filters):
             self._drop_filter(name)
@@ -507,6 +575,8 @@ class EventLayer:
         for other, triggers in list(self._triggers.items()):
             for trigger in [t for t in triggers if t.target in targets]:
                 self._remove_trigger(other, trigger)
+        for name in gone:  # its histograms, and those that match it or read them
+            self._drop_hists(*_split(name))
         for name in gone:
             self._soft_users.pop(name, None)
             self._soft_disabled.discard(name)

@@ -43,14 +43,22 @@ from ..kernel.registry import Probe, ProbeCall, Registry, Tracepoint
 from .control import parse_event_name, split_lines
 from .events import EventLayer, event_probe
 from .filter import task_comm
+from .hist import Firing as HistFiring
+from .hist import SynthFiring
 from .nodes import Opener
 from .probes import ProbeEvent, fetch_value
 from .record import KERNEL_STACK_FORMAT, Value, encode_stack, layout
+from .synth import SYNTH_SYSTEM
 from .trace import TraceArray
 from .trigger import Trigger
 
 #: Firings one write may ask for: the daemon serves nothing else meanwhile.
 MAX_FIRINGS = 100_000
+#: How deep synthetic events fired by hist actions may nest: the kernel's ring
+#: buffer lets an event be written inside another only a few levels deep
+#: (``ring_buffer_nest_start``), so a synthetic event whose histogram fires
+#: itself stops there.
+MAX_SYNTH_NESTING = 4
 MAX_PID = (1 << 22) - 1  # pid_max's ceiling on 64-bit kernels
 _NUMBER_RE = re.compile(r"-?(?:0[xX][0-9a-fA-F]+|[0-9]+)")
 _COMM_MAX = 15  # TASK_COMM_LEN less its NUL
@@ -93,6 +101,8 @@ class Firer:
         self.targets = targets
         #: The event probes attached to an event: each fires when the event does.
         self.eprobes = eprobes
+        #: Synthetic events being fired now, one inside another.
+        self._nesting = 0
 
     def parse(self, words: list[str], opener: Opener,
               writer_comm: Callable[[], str | None] | None = None) -> Firing:
@@ -142,12 +152,32 @@ class Firer:
         if sum(f.count for f in firings) > MAX_FIRINGS:
             raise _invalid(f"more than {MAX_FIRINGS} firings in one write")
         for firing in firings:
-            calls = [(firing.name, self._probe_call(firing))]
-            calls.extend((e.name, self._probe_call(self._eprobe_firing(e, firing)))
-                         for e in self.eprobes(firing.name))
+            calls = self._calls(firing)
             for _ in range(firing.count):
                 for name, call in calls:
                     self.registry.fire(name, call)
+
+    def _calls(self, firing: Firing) -> list[tuple[str, ProbeCall]]:
+        """What firing the event calls: its probes, and those of the eprobes on it."""
+        calls = [(firing.name, self._probe_call(firing))]
+        calls.extend((e.name, self._probe_call(self._eprobe_firing(e, firing)))
+                     for e in self.eprobes(firing.name))
+        return calls
+
+    def _fire_synth(self, synth: SynthFiring, cause: Firing) -> None:
+        """``trace_synth``: a hist action fires a synthetic event, as the task and
+        on the CPU of the event that caused it, in every instance."""
+        if self._nesting >= MAX_SYNTH_NESTING:
+            return
+        name = f"{SYNTH_SYSTEM}:{synth.event}"
+        record = layout(self.layer.format(name)).encode(synth.values, pid=cause.pid)
+        self._nesting += 1
+        try:
+            for event, call in self._calls(Firing(name, cause.cpu, cause.pid, cause.comm, 1,
+                                                  record)):
+                self.registry.fire(event, call)
+        finally:
+            self._nesting -= 1
 
     def _eprobe_firing(self, eprobe: ProbeEvent, firing: Firing) -> Firing:
         """An eprobe's record: its arguments fetched from its attached event's."""
@@ -159,7 +189,7 @@ class Firer:
     def _probe_call(self, firing: Firing) -> ProbeCall:
         name, record, cpu, pid = firing.name, firing.record, firing.cpu, firing.pid
         own = event_probe(name).func
-        subsys = name.partition(":")[0]
+        subsys, _, event = name.partition(":")
         fmt = self.layer.format(name)
         comm = task_comm(firing.comm)
         targets = self.targets
@@ -175,13 +205,15 @@ class Firer:
             allowed = ((not tracing.event_pids or pid in tracing.event_pids)
                        and pid not in tracing.notrace_pids)
             triggers = layer.triggers(name)
-            if not triggers:  # the common case, in short: the same steps as below
+            hists = layer.hist.triggered(subsys, event)
+            if not triggers and not hists:  # the common case, in short: the same steps
                 if allowed and not layer.soft_disabled(name):
                     predicate = layer.predicate(name)
                     if predicate is None or predicate(record, cpu, comm):
                         trace.record(cpu, record, firing.comm, subsys, fmt)
                 return
-            cond = any(t.needs_record for t in triggers)
+            # A hist trigger needs the record (EVENT_CMD_FL_NEEDS_REC).
+            cond = hists or any(t.needs_record for t in triggers)
             if not cond:  # trace_trigger_soft_disabled
                 for trigger in triggers:
                     self._act(trigger, firing, layer, trace)
@@ -203,9 +235,15 @@ class Firer:
                         post.append(trigger)
                     else:
                         self._act(trigger, firing, layer, trace)
+            # Hist triggers are at the list's tail; the time stamp is the buffer clock's.
+            synths = layer.hist.fire(subsys, event, HistFiring(
+                record, cpu, pid, trace.cmdlines.find(pid) if firing.comm is None
+                else firing.comm, trace.now())) if hists else []
             if (reserved and not layer.soft_disabled(name)
                     and (predicate is None or predicate(record, cpu, comm))):
                 trace.record(cpu, record, firing.comm, subsys, fmt)
+            for synth in synths:  # nested in the event, which took its place first
+                self._fire_synth(synth, firing)
             for trigger in post:  # event_triggers_post_call
                 self._act(trigger, firing, layer, trace)
 

@@ -344,10 +344,12 @@ class HistTriggerData:
 class _Parser:
     """``event_hist_trigger_parse`` and the ``create_*`` functions it calls."""
 
-    def __init__(self, ctx: HistContext, data: HistTriggerData, command: str) -> None:
+    def __init__(self, ctx: HistContext, data: HistTriggerData, command: str,
+                 remove: bool = False) -> None:
         self.ctx = ctx
         self.data = data
         self.command = command
+        self.remove = remove  # ``hist_data->remove``: a ``!hist`` may name its variables
         self.log: list[tuple[int, int]] = []
         self.var_defs: list[tuple[str, str]] = []
 
@@ -650,7 +652,7 @@ class _Parser:
         d.vals.append(self.create(None, FL_HITCOUNT, None))
         self.val_fields()
         for name, expr in self.var_defs:
-            if self.ctx.var_defined(d, name):
+            if self.ctx.var_defined(d, name) and not self.remove:
                 raise self.fail(ERR_DUPLICATE_VAR, name)
             hf = self.val_field(expr, FL_VAR, name)
             if hf.flags & FL_EXECNAME:
@@ -1377,6 +1379,10 @@ class HistContext:
         """The event's hist triggers, in the order they came (the ``trigger`` file's)."""
         return list(self.hists.get((system, event), ()))
 
+    def triggered(self, system: str, event: str) -> bool:
+        """Whether the event has hist triggers (the firing path's quick question)."""
+        return (system, event) in self.hists
+
     def _named(self, name: str) -> HistTrigger | None:
         return next((t for ts in self.hists.values() for t in ts if t.name == name), None)
 
@@ -1436,7 +1442,7 @@ class HistContext:
         if glob not in ("hist", "!hist") or not colon or not param_and_filter.strip(SPACES):
             raise HistError(errno.EINVAL, [], command)
         data = HistTriggerData(system, event, fmt)
-        parser = _Parser(self, data, command)
+        parser = _Parser(self, data, command, remove)
         try:
             trigger = self._parse(parser, param_and_filter, fmt)
             if remove:
@@ -1523,6 +1529,42 @@ class HistContext:
         else:
             parser.create_actions()
         self.hists.setdefault((d.system, d.event), []).append(trigger)
+
+    def uses_synth(self, name: str) -> bool:
+        """Whether an action of a trigger here fires the synthetic event ``name``."""
+        return any(a.synth is not None and a.synth.name == name
+                   for ts in self.hists.values() for t in ts for a in t.data.actions)
+
+    def drop_event(self, system: str, event: str) -> set[tuple[str, str]]:
+        """The event went: its triggers go, and with them those that match it
+        (``onmatch``) or read variables of a trigger gone, and so on. Returns the
+        events that lost triggers."""
+        lost: set[HistTriggerData] = set()
+
+        def stale(t: HistTrigger) -> bool:
+            d = t.data
+            return ((d.system, d.event) == (system, event)
+                    or any(ref.owner in lost for ref in d.var_refs)
+                    or any((a.match_system, a.match_event) == (system, event)
+                           for a in d.actions if a.handler == "onmatch"))
+
+        dropped: set[tuple[str, str]] = set()
+        while True:
+            more = False
+            for key, ts in list(self.hists.items()):
+                gone = [t for t in ts if stale(t)]
+                if not gone:
+                    continue
+                more = True
+                dropped.add(key)
+                lost.update(t.data for t in gone)
+                keep = [t for t in ts if t not in gone]
+                if keep:
+                    self.hists[key] = keep
+                else:
+                    del self.hists[key]
+            if not more:
+                return dropped
 
     def show(self, system: str, event: str, res: Resolvers | None = None) -> str:
         """The event's ``hist`` file."""

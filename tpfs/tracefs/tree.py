@@ -197,6 +197,7 @@ class SubsystemEvents:
                                  lambda buf: layer.set_trigger(name, buf), alive=alive),
             "format": text_file(LISTING_MODE, lambda: layer.format(name), alive=alive),
             "id": text_file(LISTING_MODE, lambda: f"{layer.event_id(name)}\n", alive=alive),
+            "hist": text_file(LISTING_MODE, lambda: layer.hist_text(name), alive=alive),
         })
 
 
@@ -259,6 +260,11 @@ class Tree:
             registry, top.layer, lambda: [layer for layer, _ in targets.values()],
             top.layer.error_log)
         fixed.update({file: dynamic_events_file(dynamic, file) for file in FILE_KINDS})
+        # Every instance's hist actions name the same synthetic events, and one that
+        # an action fires cannot go.
+        top.layer.hist.synth_events = dynamic.synth_events
+        dynamic.synth_in_use = lambda name: any(layer.hist.uses_synth(name)
+                                                for layer, _ in targets.values())
         firer = Firer(registry, top.layer, self.targets, dynamic.eprobes)
         cmdlines, tgids = self.cmdlines, self.tgids
         fixed.update({
@@ -293,6 +299,7 @@ class Tree:
         inst = make_instance(name, next(self._probe_data), self.registry, self.catalog,
                              self.ncpus, self.top.layer, self.cmdlines, self.tgids,
                              self.marker_ip)
+        inst.layer.hist.synth_events = self.dynamic.synth_events
         self.targets[inst.probe_data] = (inst.layer, inst.trace)
         return inst
 

@@ -9,6 +9,7 @@ removes it. Commands of one type exclude each other on an event:
 ``traceon`` and ``traceoff`` are one type, and so are ``enable_event`` and
 ``disable_event`` of one target. What a trigger does when its event fires
 is the firing path's (``fire.py``); here is when it may act and how it counts.
+``hist`` commands are recognised here and handed to the hist layer (``hist.py``).
 """
 
 from __future__ import annotations
@@ -98,14 +99,30 @@ def _param_and_filter(text: str) -> tuple[str, str | None]:
     return param, rest
 
 
+def split_command(text: str) -> tuple[str, str | None]:
+    """``trigger_process_regex``: the command word (``!`` kept) and its parameters,
+    None when there are none."""
+    command, rest = _strsep(text.lstrip(SPACES), ": \t")
+    return command, None if rest is None else rest.lstrip(SPACES) or None
+
+
+def hist_line(text: str) -> str | None:
+    """A ``[!]hist`` command as the hist layer takes it (``hist:PARAMS``), or None
+    for another command: the kernel's ``hist`` command gets its parameters
+    after a ``:`` or a blank alike."""
+    command, rest = split_command(text)
+    if command not in ("hist", "!hist"):
+        return None
+    return command if rest is None else f"{command}:{rest}"
+
+
 def parse_trigger(text: str, exists: Callable[[str], bool]) -> TriggerLine:
     """A trigger write without trailing blanks; ``exists`` says which events there are.
 
     Refuses as the kernel does, in its order: EINVAL for a bad command, target,
     count or filter keyword, ERANGE for a count over 64 bits.
     """
-    command, rest = _strsep(text.lstrip(SPACES), ": \t")
-    rest = None if rest is None else rest.lstrip(SPACES) or None
+    command, rest = split_command(text)
     remove = command.startswith("!")
     command = command[remove:]
     if command not in _TYPES:

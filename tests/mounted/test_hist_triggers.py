@@ -1,0 +1,199 @@
+"""Hist triggers through a mount: written to ``events/S/E/trigger``, fed by
+firings through ``fire``, read back from ``events/S/E/hist``, per instance;
+their actions fire synthetic events that record where those are enabled.
+
+Expected text is the kernel's (Documentation/trace/histogram.rst and the
+format strings of trace_events_hist.c), as tests/tracefs/test_hist.py cites.
+"""
+
+from __future__ import annotations
+
+import errno
+import stat
+
+import pytest
+
+from tpfs.tools.mounting import Mount
+
+KMALLOC = "events/kmem/kmalloc/"
+WAKING = "events/sched/sched_waking/"
+SWITCH = "events/sched/sched_switch/"
+HIST_HELP = "# Available triggers:\n"
+KMALLOC_HIST = "hist:keys=call_site:vals=hitcount,bytes_req:sort=hitcount:size=2048"
+
+
+def kmalloc(site: int, req: int, extra: str = "") -> str:
+    return f"kmem:kmalloc call_site={site} bytes_req={req} {extra}\n"
+
+
+def refused(mount: Mount, name: str, text: str) -> int:
+    with pytest.raises(OSError) as info:
+        mount.write(name, text)
+    assert info.value.errno is not None
+    return info.value.errno
+
+
+def test_kmalloc_histogram_through_the_mount(tpfs: Mount) -> None:
+    """histogram.rst 6.2: keys and sums, entries sorted by hitcount, the totals;
+    the event needs no ``enable``: the trigger puts it in soft mode."""
+    assert tpfs.read(KMALLOC + "hist") == ""
+    assert stat.S_IMODE((tpfs / (KMALLOC + "hist")).stat().st_mode) == 0o440
+    tpfs.write(KMALLOC + "trigger", "hist:key=call_site:val=bytes_req")
+    assert tpfs.read(KMALLOC + "enable") == "0*\n"
+    tpfs.write("fire", kmalloc(18446744071580795365, 48, "@count=3")
+               + kmalloc(18446744072106379007, 176))
+    assert tpfs.read(KMALLOC + "hist") == (
+        "# event histogram\n#\n"
+        f"# trigger info: {KMALLOC_HIST} [active]\n#\n\n"
+        "{ call_site: 18446744072106379007 } hitcount:          1  bytes_req:        176\n"
+        "{ call_site: 18446744071580795365 } hitcount:          3  bytes_req:        144\n"
+        "\nTotals:\n    Hits: 4\n    Entries: 2\n    Dropped: 0\n")
+    assert tpfs.read("trace").count("kmalloc:") == 0  # soft-disabled: aggregated, not recorded
+
+
+def test_trigger_file_lists_triggers_then_histograms(tpfs: Mount) -> None:
+    """``register_trigger`` adds at the list's head, ``hist_trigger_enable`` at its tail."""
+    tpfs.write(KMALLOC + "trigger", "hist:keys=call_site")
+    tpfs.write(KMALLOC + "trigger", "traceoff if bytes_req > 1000")
+    tpfs.write(KMALLOC + "trigger", "hist:keys=bytes_req.log2 if bytes_req > 8")
+    tpfs.write(KMALLOC + "trigger", "stacktrace:2")
+    assert tpfs.read(KMALLOC + "trigger") == (
+        "stacktrace:count=2\n"
+        "traceoff:unlimited if bytes_req > 1000\n"
+        "hist:keys=call_site:vals=hitcount:sort=hitcount:size=2048 [active]\n"
+        "hist:keys=bytes_req.log2:vals=hitcount:sort=hitcount:size=2048 if bytes_req > 8"
+        " [active]\n")
+    tpfs.write("fire", kmalloc(1, 4) + kmalloc(1, 100) + kmalloc(2, 2000))
+    first, second = tpfs.read(KMALLOC + "hist").split("\n\n\n# event histogram")
+    assert "Hits: 3\n" in first  # every firing, though the traceoff came before
+    assert "{ bytes_req: ~ 2^7  } hitcount:          1\n" in second
+    assert "{ bytes_req: ~ 2^11 } hitcount:          1\n" in second
+    assert "Hits: 2\n" in second  # its filter left one out
+    assert tpfs.read("tracing_on") == "0\n"
+
+
+def test_pause_cont_clear_and_remove(tpfs: Mount) -> None:
+    tpfs.write(KMALLOC + "trigger", "hist:keys=call_site")
+    tpfs.write("fire", kmalloc(1, 1))
+    tpfs.write(KMALLOC + "trigger", "hist:keys=call_site:pause")
+    tpfs.write("fire", kmalloc(1, 1))
+    assert tpfs.read(KMALLOC + "trigger").endswith(" [paused]\n")
+    assert "Hits: 1\n" in tpfs.read(KMALLOC + "hist")
+    tpfs.write(KMALLOC + "trigger", "hist:keys=call_site:cont")
+    tpfs.write("fire", kmalloc(1, 1))
+    assert "{ call_site:          1 } hitcount:          2\n" in tpfs.read(KMALLOC + "hist")
+    tpfs.write(KMALLOC + "trigger", "hist:keys=call_site:clear")
+    assert "Hits: 0\n    Entries: 0\n" in tpfs.read(KMALLOC + "hist")
+    tpfs.write(KMALLOC + "trigger", "!hist:keys=call_site")
+    assert tpfs.read(KMALLOC + "hist") == ""
+    assert tpfs.read(KMALLOC + "trigger").startswith(HIST_HELP)
+    assert tpfs.read(KMALLOC + "enable") == "0\n"  # out of soft mode with its last trigger
+
+
+def test_errors_give_the_errno_and_an_error_log_entry(tpfs: Mount) -> None:
+    assert refused(tpfs, KMALLOC + "trigger", "hist:keys=nosuch") == errno.EINVAL
+    log = tpfs.read("error_log")
+    assert "hist:kmem:kmalloc: error: Couldn't find field\n" in log
+    assert log.endswith("  Command: hist:keys=nosuch\n" + " " * len("  Command: hist:keys=")
+                        + "^\n")
+    tpfs.write(KMALLOC + "trigger", "hist:keys=call_site")
+    assert refused(tpfs, KMALLOC + "trigger", "hist:keys=call_site") == errno.EEXIST
+    assert refused(tpfs, KMALLOC + "trigger", "hist:keys=ptr:cont") == errno.ENOENT
+    assert tpfs.read(KMALLOC + "trigger") == (
+        "hist:keys=call_site:vals=hitcount:sort=hitcount:size=2048 [active]\n")
+
+
+def test_each_instance_has_its_own_histograms(tpfs: Mount) -> None:
+    (tpfs / "instances" / "other").mkdir()
+    inst = "instances/other/"
+    tpfs.write(inst + KMALLOC + "trigger", "hist:keys=bytes_req")
+    tpfs.write("fire", kmalloc(1, 8) + kmalloc(2, 8))
+    assert tpfs.read(KMALLOC + "hist") == ""
+    assert tpfs.read(KMALLOC + "enable") == "0\n"
+    assert "{ bytes_req:          8 } hitcount:          2\n" in tpfs.read(inst + KMALLOC + "hist")
+    assert refused(tpfs, inst + KMALLOC + "trigger", "hist:keys=nosuch") == errno.EINVAL
+    assert "hist:kmem:kmalloc" in tpfs.read(inst + "error_log")
+    assert tpfs.read("error_log") == ""
+    (tpfs / "instances" / "other").rmdir()
+
+
+def wakeup_latency(mount: Mount) -> None:
+    """histogram.rst 6.3's wakeup latency, in raw time stamps (``trace_clock``
+    ``counter`` makes them counts)."""
+    mount.write("synthetic_events", "wakeup_latency u64 lat; pid_t pid; int prio\n")
+    mount.write(WAKING + "trigger", 'hist:keys=pid:ts0=common_timestamp if comm=="cyclictest"')
+    mount.write(SWITCH + "trigger",
+                "hist:keys=next_pid:wakeup_lat=common_timestamp-$ts0:"
+                "onmatch(sched.sched_waking).trace(wakeup_latency,$wakeup_lat,next_pid,next_prio)"
+                ' if next_comm=="cyclictest"')
+
+
+def test_onmatch_fires_a_synthetic_event_in_every_instance(tpfs: Mount) -> None:
+    (tpfs / "instances" / "other").mkdir()
+    inst = "instances/other/"
+    for root in ("", inst):
+        tpfs.write(root + "trace_clock", "counter")
+    wakeup_latency(tpfs)
+    tpfs.write("events/synthetic/wakeup_latency/enable", "1")
+    tpfs.write(inst + "events/synthetic/wakeup_latency/enable", "1")
+    tpfs.write("fire", "sched:sched_waking comm=cyclictest pid=42 prio=120\n"
+               "sched:sched_waking comm=other pid=43 prio=120\n"
+               "sched:sched_switch prev_pid=1 next_comm=cyclictest next_pid=42 next_prio=19\n"
+               "sched:sched_switch prev_pid=1 next_comm=cyclictest next_pid=43 next_prio=19\n")
+    # Each firing that reaches the top level's histograms reads its clock once:
+    # 1 and 2 for the wakings, 3 for the switch. The values are that instance's,
+    # the event records in both.
+    for root in ("", inst):
+        [line] = [x for x in tpfs.read(root + "trace").splitlines() if "wakeup_latency:" in x]
+        assert line.endswith("wakeup_latency: lat=2, pid=42, prio=19"), line
+    hist = tpfs.read(SWITCH + "hist")
+    assert ":onmatch(sched.sched_waking).trace(wakeup_latency,$wakeup_lat,next_pid,next_prio)" \
+        in hist
+    assert "{ next_pid:         42 } hitcount:          1\n" in hist
+    # The histograms on the synthetic event itself run too.
+    tpfs.write("events/synthetic/wakeup_latency/trigger", "hist:keys=pid:vals=lat")
+    tpfs.write("fire", "sched:sched_waking comm=cyclictest pid=42\n"
+               "sched:sched_switch next_comm=cyclictest next_pid=42\n")
+    assert "{ pid:         42 } hitcount:          1  lat:          1\n" in tpfs.read(
+        "events/synthetic/wakeup_latency/hist")
+
+
+def test_a_synthetic_event_in_use_cannot_go(tpfs: Mount) -> None:
+    wakeup_latency(tpfs)
+    assert refused(tpfs, "synthetic_events", "!wakeup_latency\n") == errno.EBUSY
+    assert "wakeup_latency" in tpfs.read("synthetic_events")
+    tpfs.write(SWITCH + "trigger", "!hist:keys=next_pid:wakeup_lat=common_timestamp-$ts0:"
+               "onmatch(sched.sched_waking).trace(wakeup_latency,$wakeup_lat,next_pid,next_prio)"
+               ' if next_comm=="cyclictest"')
+    tpfs.write("synthetic_events", "!wakeup_latency\n")
+    assert tpfs.read("synthetic_events") == ""
+
+
+def test_a_self_firing_synthetic_event_stops(tpfs: Mount) -> None:
+    """A histogram on a synthetic event whose action fires that event: the
+    nesting stops a few levels deep, as the ring buffer's recursion guard does."""
+    tpfs.write("synthetic_events", "loop u64 n\n")
+    tpfs.write("events/synthetic/loop/enable", "1")
+    tpfs.write("events/synthetic/loop/trigger",
+               "hist:keys=n:v=common_timestamp:onchange($v).trace(loop,$v)")
+    tpfs.write("fire", "synthetic:loop n=5\n")
+    lines = [line for line in tpfs.read("trace").splitlines() if " loop: n=" in line]
+    assert len(lines) == 5 and lines[0].endswith(" loop: n=5")  # the firing, four nested
+
+
+def test_hist_goes_with_its_event(tpfs: Mount) -> None:
+    tpfs.write("modules/load", "m m:ev\n")
+    tpfs.write("events/m/ev/trigger", "hist:keys=common_pid")
+    tpfs.write("fire", "m:ev\n")
+    hist = tpfs / "events/m/ev/hist"
+    with hist.open() as held:
+        assert "Hits: 1\n" in held.read()
+        tpfs.write("modules/unload", "m\n")
+        assert not hist.exists()
+        held.seek(0)
+        with pytest.raises(OSError) as info:
+            held.read()
+        assert info.value.errno == errno.ENODEV
+    tpfs.write("modules/load", "m m:ev\n")
+    assert tpfs.read("events/m/ev/hist") == ""
+    assert tpfs.read("events/m/ev/trigger").startswith(HIST_HELP)
