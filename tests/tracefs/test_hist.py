@@ -8,14 +8,22 @@ and trace_events_synth.c (Linux 6.6 and later), cited per test.
 from __future__ import annotations
 
 import errno
+import os
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tpfs.kernel.errors import TpfsError
+from tpfs.kernel.registry import Registry
+from tpfs.tracefs.catalog import Catalog, CatalogEvent
+from tpfs.tracefs.fire import MAX_SYNTH_NESTING
 from tpfs.tracefs.hist import Firing, HistContext, HistError, Resolvers
+from tpfs.tracefs.nodes import File, Opener
 from tpfs.tracefs.record import layout
 from tpfs.tracefs.synth import SynthError, parse_synth_event
+from tpfs.tracefs.tree import Tree
+from tpfs.tracefs.trigger import hist_line
 
 COMMON = (
     "\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n"
@@ -379,3 +387,117 @@ def test_onchange_counts_changes() -> None:
         kmalloc(ctx, pid=5, bytes_req=size, call_site=site)
     body = ctx.show("kmem", "kmalloc").split("\n{")[1]
     assert "\n\tchanged:          8  call_site:          3\n" in body
+
+
+# -- the hist layer in a tree: trigger files, soft mode, firing ----------------
+
+
+class TreeRig:
+    """A tree over the three events above, written and read through its nodes."""
+
+    def __init__(self) -> None:
+        catalog = Catalog(tuple(CatalogEvent(s, e, layout(f).id, f)
+                                for (s, e), f in FORMATS.items()))
+        self.registry = Registry([f"{s}:{e}" for s, e in FORMATS], seed=1)
+        self.tree = Tree(self.registry, catalog, ncpus=2)
+
+    def write(self, path: str, text: str) -> None:
+        node = self.tree.resolve(path.split("/"))
+        assert isinstance(node, File)
+        node.open(Opener(os.O_WRONLY, pid=100)).write(0, text.encode())
+
+    def read(self, path: str) -> str:
+        node = self.tree.resolve(path.split("/"))
+        assert isinstance(node, File)
+        return node.open(Opener(os.O_RDONLY, pid=100)).read(0, 1 << 20).decode()
+
+
+def test_hist_line_takes_a_colon_or_a_blank() -> None:
+    """``trigger_process_regex`` splits the command at ``:``, a blank or a tab."""
+    assert hist_line("hist:keys=a") == "hist:keys=a"
+    assert hist_line("  hist keys=a if b == 1") == "hist:keys=a if b == 1"
+    assert hist_line("!hist:keys=a") == "!hist:keys=a"
+    assert hist_line("hist") == "hist"
+    assert hist_line("traceon:hist") is None and hist_line("histx:keys=a") is None
+
+
+def test_removing_a_trigger_that_defines_variables() -> None:
+    """``create_var_field`` checks for a duplicate variable only when adding."""
+    ctx = make_ctx()
+    ctx.command("sched", "sched_waking", "hist:keys=pid:ts0=common_timestamp")
+    assert refused(ctx, "hist:keys=pid:ts0=common_timestamp", "sched_waking",
+                   "sched").messages == ["Variable already defined"]
+    ctx.command("sched", "sched_waking", "!hist:keys=pid:ts0=common_timestamp")
+    assert ctx.triggers("sched", "sched_waking") == []
+
+
+def test_drop_event_takes_what_depends_on_it() -> None:
+    """An event gone: its histograms, those matching it, those reading their
+    variables; the others stay."""
+    ctx = wakeup_ctx()
+    ctx.command("sched", "sched_switch",
+                "hist:keys=next_pid:lat=common_timestamp.usecs-$ts0:"
+                "onmatch(sched.sched_waking).wakeup_latency($lat,next_pid,next_prio)")
+    ctx.command("sched", "sched_switch", "hist:keys=prev_pid")
+    ctx.command("kmem", "kmalloc", "hist:keys=call_site")
+    assert ctx.uses_synth("wakeup_latency") and not ctx.uses_synth("other")
+    assert ctx.drop_event("sched", "sched_waking") == {("sched", "sched_waking"),
+                                                     ("sched", "sched_switch")}
+    assert [t.render().split(":")[1] for t in ctx.triggers("sched", "sched_switch")] == [
+        "keys=prev_pid"]
+    assert not ctx.uses_synth("wakeup_latency") and ctx.triggered("kmem", "kmalloc")
+    assert ctx.drop_event("sched", "sched_waking") == set()
+
+
+def test_trigger_file_order_soft_mode_and_counting() -> None:
+    """Triggers at the head, hist triggers at the tail; the first trigger of
+    either kind puts the event in soft mode, the last takes it out."""
+    rig = TreeRig()
+    ev = "events/kmem/kmalloc/"
+    rig.write(ev + "trigger", "hist:keys=call_site")
+    assert rig.read(ev + "enable") == "0*\n"
+    rig.write(ev + "trigger", "traceon")
+    assert rig.read(ev + "trigger") == (
+        "traceon:unlimited\nhist:keys=call_site:vals=hitcount:sort=hitcount:size=2048 [active]\n")
+    rig.write(ev + "trigger", "!traceon")
+    assert rig.read(ev + "enable") == "0*\n"  # the hist trigger holds it
+    rig.write("fire", "kmem:kmalloc call_site=3\n")
+    assert "{ call_site:          3 } hitcount:          1\n" in rig.read(ev + "hist")
+    assert rig.read("trace").count("kmalloc") == 0
+    rig.write(ev + "trigger", "!hist:keys=call_site")
+    assert rig.read(ev + "enable") == "0\n" and rig.read(ev + "hist") == ""
+
+
+def test_a_refused_hist_command_leaves_no_soft_mode() -> None:
+    rig = TreeRig()
+    with pytest.raises(HistError):
+        rig.write("events/kmem/kmalloc/trigger", "hist:keys=nosuch")
+    assert rig.read("events/kmem/kmalloc/enable") == "0\n"
+    assert "hist:kmem:kmalloc: error: Couldn't find field" in rig.read("error_log")
+
+
+def test_synthetic_events_nest_at_most_four_deep() -> None:
+    rig = TreeRig()
+    rig.write("synthetic_events", "loop u64 n\n")
+    rig.write("events/synthetic/loop/enable", "1")
+    rig.write("events/synthetic/loop/trigger", "hist:keys=n:v=common_timestamp:"
+              "onchange($v).trace(loop,$v)")
+    rig.write("fire", "synthetic:loop n=1\n")
+    assert rig.read("trace").count(" loop: n=") == 1 + MAX_SYNTH_NESTING
+    with pytest.raises(TpfsError) as info:
+        rig.write("synthetic_events", "!loop\n")  # its triggers hold it
+    assert info.value.errno == errno.EBUSY
+
+
+def test_a_module_going_takes_its_histograms() -> None:
+    rig = TreeRig()
+    rig.registry.module_coming("m", ["m:ev"])
+    rig.write("events/m/ev/trigger", "hist:keys=common_pid")
+    rig.write("fire", "m:ev\n")
+    layer = rig.tree.events
+    assert layer.enabled("m:ev")
+    rig.registry.module_going("m")
+    assert not layer.hist.triggered("m", "ev") and not rig.registry.entries.get("m:ev")
+    rig.registry.module_coming("m", ["m:ev"])
+    assert rig.read("events/m/ev/hist") == ""
+    assert rig.read("events/m/ev/enable") == "0\n"
