@@ -12,8 +12,10 @@
 5. the data plane: events fired into the buffers per second (with and without
    a filter), events delivered through ``trace_pipe`` per second (to a Python
    O_NONBLOCK reader and to cat) against the kernel's own
-   ``trace_marker``→``trace_pipe`` (as root), and the daemon's memory per
-   buffered event.
+   ``trace_marker``→``trace_pipe`` (as root), the daemon's memory per
+   buffered event, and ``trace-cmd record`` through the mount of events fired
+   at steady rates (``bench/steady.py``), lost events counted, against the
+   kernel's ``trace-cmd record`` of its own markers.
 
 Prints a table, checks the targets, and writes everything as JSON.
 """
@@ -53,12 +55,14 @@ TARGETS = {
     "churn/quiet": 1.2, "read per instance 100k/1k": 1.3, "registration 100k/1k": 1.5,
     "peak RSS at 100k (MiB)": 80,
     "filter match/none (time)": 2.0, "filter reject/none (time)": 2.0,
+    "trace-cmd record (splice) lost %": 0.0,
 }
 #: Targets that a value must reach (rates, events per second).
 AT_LEAST = {
     "fire @count (identical) ev/s": 200_000, "fire distinct lines ev/s": 200_000,
     "trace_pipe python (identical) ev/s": 100_000, "trace_pipe cat (identical) ev/s": 100_000,
     "trace_pipe python (distinct) ev/s": 100_000, "trace_pipe cat (distinct) ev/s": 100_000,
+    "trace-cmd record --nosplice lossless ev/s": 100_000,
 }
 #: The dataplane's firing line; ``{pid}`` varies it. Rendered, the kernel's
 #: marker shows the same text as this event does, so lines are alike in size.
@@ -67,6 +71,25 @@ MARKER = ("prev_comm=a prev_pid={pid} prev_prio=0 prev_state=R ==> next_comm=b n
           " next_prio=0")
 #: sched_switch's payload (64 bytes) and the ring buffer's 4-byte event header.
 SWITCH_RECORD_BYTES = 68
+#: ``trace-cmd record``'s firing rates (events a second), and its ``-b`` (KiB per CPU):
+#: the kernel's default size. The kernel's baseline records at the highest rate.
+RECORD_RATES = (50_000, 100_000, 200_000)
+RECORD_BUFFER_KB = 1408
+#: Events per ``fire`` write (``@count``) while recording; markers take a write each.
+RECORD_BATCH = 500
+#: trace-cmd with the kernel's tracefs alone at /sys/kernel/tracing, in a private mount
+#: namespace. trace-cmd clears the function tracer's filters, which a locked-down
+#: kernel refuses to open even for root: there they are /dev/null.
+KERNEL_NS = r"""
+set -e
+for m in $(awk '$3 == "tracefs" { print $2 }' /proc/mounts | sort -r); do umount -l "$m"; done
+mount -t tracefs nodev /sys/kernel/tracing
+for f in set_ftrace_filter set_ftrace_notrace set_ftrace_pid set_ftrace_notrace_pid; do
+    f=/sys/kernel/tracing/$f
+    if [ -e "$f" ] && ! (: >> "$f") 2>/dev/null; then mount --bind /dev/null "$f"; fi
+done
+exec "$@"
+"""
 
 
 def read_cmd(method: str, path: Path) -> list[str]:
@@ -340,6 +363,7 @@ class Bench:
             unavailable = ("a quick run leaves the kernel's tracing alone" if self.quick
                            else "not root or tracefs cannot be mounted" if kdir is None
                            else kernel_busy(kdir))
+            baseline = None if unavailable else kdir  # trace-cmd's, even if this one is dropped
             disturbed: list[str] = []
             with contextlib.ExitStack() as stack:
                 if kdir is not None and not unavailable:
@@ -374,8 +398,102 @@ class Bench:
             if disturbed:
                 unavailable = f"another user of the kernel's tracefs disturbed it ({disturbed[0]})"
                 got = {k: v for k, v in got.items() if not k.startswith("kernel ")}
-        self.results["dataplane"] = self._dataplane_table(got, memory, count, n, len(distinct),
-                                                          unavailable)
+            table = self._dataplane_table(got, memory, count, n, len(distinct), unavailable)
+            table.update(self._recording(mount, baseline))
+        self.results["dataplane"] = table
+
+    def _recording(self, mount: Mount, kdir: Path | None) -> dict[str, object]:
+        """``trace-cmd record`` through the mount of sched_switch fired at steady rates
+        (``@count`` writes every 10 ms), with and without splice, and the kernel
+        recording its own markers (one write each) at the highest rate on ``kdir``.
+
+        Lost events are those fired and not in ``trace-cmd report``. Runs last: trace-cmd
+        leaves the mount's buffer at its ``-b`` and sched_switch disabled.
+        """
+        if shutil.which("trace-cmd") is None or os.geteuid() != 0:
+            return {"trace-cmd record": "unavailable: needs trace-cmd and root"}
+        rates = RECORD_RATES[:1] if self.quick else RECORD_RATES
+        secs = 0.5 if self.quick else 1.0
+        top = rates[-1]
+        if kdir is not None and not (kdir / "events/sched/sched_process_hang").is_dir():
+            kdir = None
+
+        def record(rate: int, how: str) -> dict[str, float]:
+            dat = self._name("record").with_suffix(".dat")
+            fired_file = dat.with_suffix(".json")
+            if how == "kernel":
+                cmd = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                       KERNEL_NS, "tpfs-bench"]
+                event = "sched:sched_process_hang"  # rare: markers are recorded anyway
+                target, data, per_write = "trace_marker", MARKER.format(pid=1), 1
+                needle = data.encode()
+            else:
+                cmd = [sys.executable, "-m", "tpfs", "exec-as-tracefs", str(mount.path), "--"]
+                event = "sched:sched_switch"
+                per_write = RECORD_BATCH
+                target, data = "fire", SWITCH.format(pid=1) + f" @count={per_write}\n"
+                needle = b" sched_switch: "
+            cmd += ["trace-cmd", "record", "-d", *(["--nosplice"] if how == "nosplice" else []),
+                    "-b", str(RECORD_BUFFER_KB), "-o", str(dat), "-e", event, "--",
+                    sys.executable, str(HERE / "steady.py"), str(fired_file), str(secs),
+                    f"/sys/kernel/tracing/{target}", data, str(rate), str(per_write)]
+            try:
+                res = subprocess.run(cmd, capture_output=True, text=True, timeout=120,
+                                     cwd=self.work)
+                if res.returncode:
+                    raise RuntimeError(f"trace-cmd record: {res.stderr.strip()[-300:]}")
+                fired = json.loads(fired_file.read_text())
+                report = subprocess.run(["trace-cmd", "report", "-i", str(dat)],
+                                        capture_output=True, check=True, timeout=120).stdout
+            finally:
+                dat.unlink(missing_ok=True)
+                fired_file.unlink(missing_ok=True)
+            recorded = report.count(needle)
+            lost = fired["events"] - recorded
+            if lost < 0:
+                raise RuntimeError(f"{recorded} events recorded of {fired['events']} fired")
+            return {"fired ev/s": fired["events"] / fired["seconds"],
+                    "recorded ev/s": recorded / fired["seconds"], "lost": lost,
+                    "lost %": 100 * lost / fired["events"]}
+
+        disturbed: list[str] = []
+
+        def kernel_record(rate: int) -> dict[str, float]:
+            """As kernel_deliver: another user of the kernel's tracing drops the baseline."""
+            if disturbed:
+                return {}
+            try:
+                return record(rate, "kernel")
+            except (OSError, RuntimeError, subprocess.SubprocessError) as e:
+                disturbed.append(f"{type(e).__name__}: {e}")
+                return {}
+
+        cases: dict[str, Callable[[], dict[str, float]]] = {
+            f"nosplice {rate}": functools.partial(record, rate, "nosplice") for rate in rates}
+        cases[f"splice {rates[0]}"] = functools.partial(record, rates[0], "splice")
+        with contextlib.ExitStack() as stack:
+            if kdir is not None:
+                stack.enter_context(kernel_markers(kdir, 0))  # trace-cmd -b resizes it
+                cases[f"kernel {top}"] = functools.partial(kernel_record, top)
+            got = interleaved(cases, 1 if self.quick else min(self.repeat, 3))
+        table: dict[str, object] = {}
+        for rate in rates:
+            table[f"trace-cmd record --nosplice, {rate} ev/s for {secs:g} s"] = (
+                got[f"nosplice {rate}"])
+        table[f"trace-cmd record (splice), {rates[0]} ev/s for {secs:g} s"] = (
+            got[f"splice {rates[0]}"])
+        self.ratios["trace-cmd record --nosplice lossless ev/s"] = max(
+            (rate for rate in rates if got[f"nosplice {rate}"]["lost"] == 0), default=0)
+        self.ratios["trace-cmd record (splice) lost %"] = got[f"splice {rates[0]}"]["lost %"]
+        kernel = got.get(f"kernel {top}")
+        if kernel:
+            table[f"kernel trace-cmd record of trace_marker, {top} ev/s for {secs:g} s"] = kernel
+            self.ratios[f"kernel trace-cmd record lost % at {top} ev/s"] = kernel["lost %"]
+            self.ratios[f"tpfs/kernel trace-cmd record recorded ev/s at {top}"] = (
+                got[f"nosplice {top}"]["recorded ev/s"] / kernel["recorded ev/s"])
+        elif disturbed:
+            table["kernel trace-cmd record baseline"] = f"unavailable: {disturbed[0]}"
+        return table
 
     def _buffered_memory(self, mount: Mount, held: int) -> dict[str, float]:
         """The daemon's RSS with the buffers empty and holding ``held`` sched_switch events."""
@@ -610,8 +728,10 @@ def kernel_busy(kdir: Path) -> str | None:
 @contextlib.contextmanager
 def kernel_markers(kdir: Path, n: int) -> Iterator[None]:
     """The kernel's tracefs on, empty and with room for ``n`` markers per CPU;
-    its buffer sizes and ``tracing_on`` as they were afterwards."""
-    sizes = {cpu: (cpu / "buffer_size_kb").read_text().split()[0]
+    its buffer sizes and ``tracing_on`` as they were afterwards. A buffer not
+    yet expanded (``7 (expanded: 1408)``) gets its expanded size back: the
+    kernel cannot go back to the unexpanded one, and 7 would be taken as 7 KiB."""
+    sizes = {cpu: (cpu / "buffer_size_kb").read_text().split()[-1].rstrip(")")
              for cpu in sorted((kdir / "per_cpu").glob("cpu*"))}
     was_on = (kdir / "tracing_on").read_text().strip()
     need_kb = n * 256 // 1024  # a marker of this text takes about 120 bytes

@@ -31,6 +31,7 @@ def test_bench_quick_run(tmp_path: Path) -> None:
                and "overrun" in row)
     assert ("kernel baseline" in rows) != any("kernel ev/s" in row for row in rows.values()
                                               if isinstance(row, dict))
+    assert any(key.startswith("trace-cmd record") for key in rows)
     assert "== ratios and targets" in res.stdout
     leftovers = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()
                  if "tpfs-bench-" in line.split()[1]]
