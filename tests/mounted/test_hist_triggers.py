@@ -63,7 +63,11 @@ def test_trigger_file_lists_triggers_then_histograms(tpfs: Mount) -> None:
         "hist:keys=call_site:vals=hitcount:sort=hitcount:size=2048 [active]\n"
         "hist:keys=bytes_req.log2:vals=hitcount:sort=hitcount:size=2048 if bytes_req > 8"
         " [active]\n")
+    # Triggers run before the event's filter is asked (__event_trigger_test_discard).
+    tpfs.write(KMALLOC + "enable", "1")
+    tpfs.write(KMALLOC + "filter", "bytes_req > 5000")
     tpfs.write("fire", kmalloc(1, 4) + kmalloc(1, 100) + kmalloc(2, 2000))
+    assert "kmalloc:" not in tpfs.read("trace")
     first, second = tpfs.read(KMALLOC + "hist").split("\n\n\n# event histogram")
     assert "Hits: 3\n" in first  # every firing, though the traceoff came before
     assert "{ bytes_req: ~ 2^7  } hitcount:          1\n" in second

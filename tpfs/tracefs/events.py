@@ -23,9 +23,11 @@ an error instead of counting some host event. An id stays with its name for
 the daemon's life unless the range runs out; then the ids of names gone are
 reused. Filters (their text and, when the text was taken, its compiled
 predicate) and triggers are remembered per event and dropped when the
-last instance of the name goes; at most ``MAX_FILTERS`` events hold a
-filter and ``MAX_TRIGGERS`` triggers exist at once (each text is under a
-page, as the kernel requires), which bounds their memory.
+last instance of the name goes (hist triggers, kept by the layer's
+``HistContext``, with those that match the event or read its variables);
+at most ``MAX_FILTERS`` events hold a filter and ``MAX_TRIGGERS``
+triggers, hist ones included, exist at once (each text is under a page,
+as the kernel requires), which bounds their number.
 """
 
 from __future__ import annotations

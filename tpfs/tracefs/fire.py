@@ -25,6 +25,16 @@ the state the previous firing's triggers left. ``stacktrace`` records an
 to walk. ``COMM`` in a filter is the firing task's ``@comm`` (empty for a
 task named by ``@pid`` alone, whose name tpfs does not know).
 
+Hist triggers sit at the tail of the event's trigger list and need the
+record, so an event with one runs all its triggers with the record. They
+aggregate before the event's own filter is asked, stamped by the instance's
+buffer clock, with the task's ``@comm`` (else the saved one for its pid) as
+the ``.execname`` of a new entry. The synthetic events their actions fire
+are fired, as the same task on the same CPU, once the event that caused
+them has its place in the buffer and before its post triggers, into every
+instance, their own triggers and histograms included, nested at most
+``MAX_SYNTH_NESTING`` deep.
+
 A write is one batch: every line is parsed and its record encoded before
 anything fires, so a bad line (EINVAL), a name with no instance (ENOENT) or
 more than ``MAX_FIRINGS`` firings in all (EINVAL) fires nothing.
