@@ -37,7 +37,9 @@ def test_uprobe_listing_and_format(tracefs: Path) -> None:
         assert (tracefs / "uprobe_events").read_text() == before + line + "\n"
         assert (tracefs / "dynamic_events").read_text().endswith(line + "\n")
         edir = tracefs / "events/tpfs_test/tpfs_all"
-        assert sorted(os.listdir(edir)) == ["enable", "filter", "format", "id", "trigger"]
+        # hist too on a kernel with hist triggers (tpfs has them; this one does not)
+        assert sorted(set(os.listdir(edir)) - {"hist"}) == [
+            "enable", "filter", "format", "id", "trigger"]
         fmt = (edir / "format").read_text()
         assert f"ID: {(edir / 'id').read_text().strip()}\n" in fmt
         assert no_id(fmt) == no_id(

@@ -32,7 +32,7 @@ def test_a_kprobe_event_is_made_in_every_instance_fires_and_goes(tpfs: Mount) ->
     ident = int(tpfs.read("events/kprobes/myprobe/id"))
     for where in ("", "instances/before/", "instances/after/"):
         assert sorted(os.listdir(tpfs / f"{where}events/kprobes/myprobe")) == [
-            "enable", "filter", "format", "id", "trigger"]
+            "enable", "filter", "format", "hist", "id", "trigger"]
         assert int(tpfs.read(f"{where}events/kprobes/myprobe/id")) == ident
     assert "kprobes:myprobe\n" in tpfs.read("available_events")
     assert ident > max(int((tpfs / "events/sched/sched_switch/id").read_text()), 60000)

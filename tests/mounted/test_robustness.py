@@ -270,11 +270,15 @@ def assert_consistent(mount: Mount) -> None:
     probes = {n: mount.read(f"probes/{n}").splitlines() for n in os.listdir(mount / "probes")
               if ":" in n}
     seen_modules: dict[str, list[str]] = {}
+    dynamic = mount.read("dynamic_events")
     for line in mount.read("tracepoints").splitlines():
         name, owner, state, nprobes = line.split()
         assert int(nprobes) == len(probes.get(name, [])), line
         assert state == ("1" if name in probes else "0"), line
-        if owner != "kernel":
+        if owner.startswith("["):  # a dynamic event's own provider, not a module
+            path = name.replace(":", "/", 1)
+            assert owner == f"[{path}]" and f":{path}" in dynamic, line
+        elif owner != "kernel":
             assert f"tracepoint {name}\n" in modules[owner], line
             seen_modules.setdefault(owner, []).append(name)
     for name, text in modules.items():
