@@ -149,7 +149,7 @@ def test_onmatch_fires_a_synthetic_event_in_every_instance(tpfs: Mount) -> None:
     # the event records in both.
     for root in ("", inst):
         [line] = [x for x in tpfs.read(root + "trace").splitlines() if "wakeup_latency:" in x]
-        assert line.endswith("wakeup_latency: lat=2, pid=42, prio=19"), line
+        assert line.endswith("wakeup_latency: lat=2 pid=42 prio=19"), line
     hist = tpfs.read(SWITCH + "hist")
     assert ":onmatch(sched.sched_waking).trace(wakeup_latency,$wakeup_lat,next_pid,next_prio)" \
         in hist

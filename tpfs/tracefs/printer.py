@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 
 from .libtraceevent import PRINT_INFO, TepRecord, TraceSeq, library
 from .markers import RAW_DATA_ID
-from .record import KERNEL_STACK_ID, PRINT_FORMAT, PRINT_ID, layout
+from .record import COMMON_FIELD_NAMES, KERNEL_STACK_ID, PRINT_FORMAT, PRINT_ID, layout
+from .synth import SYNTH_SYSTEM
 
 # enum trace_flag_type (include/linux/trace_events.h, Linux 6.13 and later)
 IRQS_OFF = 0x01
@@ -123,6 +124,26 @@ def raw_data_text(record: bytes) -> str:
     of the buffer, the record's rounding included (``print_raw_data``)."""
     ident = int.from_bytes(record[8:12], "little")
     return f"# {ident:x} buf:" + "".join(f" {b:02x}" for b in record[12:]) + "\n"
+
+
+def synth_text(record: bytes, fmt: str) -> str:
+    """A synthetic event's fields as the kernel prints them (``print_synth_event``),
+    not through its print fmt: ``NAME=VALUE`` separated by spaces, strings whole
+    (the print fmt's ``%.*s`` lacks its length, so libtraceevent cannot)."""
+    parts = []
+    for f in layout(fmt).fields[len(COMMON_FIELD_NAMES):]:
+        raw = record[f.offset:f.offset + f.size]
+        if f.kind == "dynamic":
+            loc = int.from_bytes(raw[:4], "little")
+            raw = record[loc & 0xFFFF:(loc & 0xFFFF) + (loc >> 16)]
+        if f.is_text:
+            value = raw.split(b"\0", 1)[0].decode(errors="surrogateescape")
+        elif f.type == "gfp_t":
+            value = f"{int.from_bytes(raw, 'little'):x}"
+        else:
+            value = str(int.from_bytes(raw, "little", signed=f.signed))
+        parts.append(f"{f.name}={value}")
+    return " ".join(parts) + "\n"
 
 
 def _free(tep: int, seq: TraceSeq) -> None:
@@ -244,7 +265,10 @@ class Printer:
         if body is None:
             if len(texts) >= TEXT_CACHE:
                 texts.clear()
-            body = texts[record] = f"{self._names[event_id]}: {self.text(record, cpu=cpu, ts=ts)}\n"
+            subsys, fmt = self._formats[event_id]
+            text = (synth_text(record, fmt) if subsys == SYNTH_SYSTEM
+                    else f"{self.text(record, cpu=cpu, ts=ts)}\n")
+            body = texts[record] = f"{self._names[event_id]}: {text}"
         return body
 
     def line(self, record: bytes, *, cpu: int, ts: int, comm: str | None = None,

@@ -59,7 +59,8 @@ Value = int | str | bytes
 _FIELD = re.compile(r"\tfield:\s*(?P<decl>[^;]+);\toffset:(?P<offset>\d+);"
                     r"\tsize:(?P<size>\d+);\tsigned:(?P<signed>-?\d+);")
 _DECL = re.compile(r"(?P<type>.*?)\s*\b(?P<name>[A-Za-z_]\w*)(?P<dims>(?:\[[^\]]*\])*)$")
-_COMMON = ("common_type", "common_flags", "common_preempt_count", "common_pid")
+#: The fields every event begins with, in order.
+COMMON_FIELD_NAMES = ("common_type", "common_flags", "common_preempt_count", "common_pid")
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +127,7 @@ class Layout:
         dynamic fields); fields not given are zero or empty."""
         values = dict(values or {})
         for name in values:
-            if name not in self.by_name or name in _COMMON:
+            if name not in self.by_name or name in COMMON_FIELD_NAMES:
                 raise ValueError(f"{self.name}: no field {name!r} to set")
         values.update(common_type=self.id if event_id is None else event_id,
                       common_flags=flags, common_preempt_count=preempt_count, common_pid=pid)
@@ -192,7 +193,7 @@ def layout(fmt: str) -> Layout:
         elif (f := _field(line)) is not None:
             fields.append(f)
     by_name = {f.name: f for f in fields}
-    missing = [c for c in _COMMON if c not in by_name]
+    missing = [c for c in COMMON_FIELD_NAMES if c not in by_name]
     if missing:
         raise ValueError(f"format of {name!r} lacks {', '.join(missing)}")
     end = max(f.offset + f.size for f in fields)
