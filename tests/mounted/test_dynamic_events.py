@@ -138,3 +138,14 @@ def test_files_are_top_level_only(tpfs: Mount, file: str) -> None:
     (tpfs / "instances/one").mkdir()
     assert (tpfs / file).exists()
     assert not (tpfs / "instances/one" / file).exists()
+
+
+def test_an_instance_filters_a_dynamic_event_by_its_fields(tpfs: Mount) -> None:
+    (tpfs / "instances/one").mkdir()
+    tpfs.write("kprobe_events", "p:myprobe vfs_read len=$arg3:u32\n")
+    where = "instances/one/events/kprobes/myprobe/"
+    tpfs.write(where + "filter", "len > 10")
+    assert tpfs.read(where + "filter") == "len > 10\n"
+    tpfs.write(where + "enable", "1")
+    tpfs.write("fire", "kprobes:myprobe len=5\nkprobes:myprobe len=50\n")
+    assert events_of(tpfs.read("instances/one/trace")) == ["myprobe: (0) len=50"]

@@ -378,7 +378,9 @@ class EventLayer:
 
     # -- filters -----------------------------------------------------------
     def _fields(self, name: str) -> dict[str, Field]:
-        return filter_fields(self._formats.get(name, COMMON_FIELDS))
+        """The fields a filter on ``name`` may name: its format's, the top level's
+        for an instance (a dynamic event's format is only there)."""
+        return filter_fields(self.format(name))
 
     def filter_text(self, name: str) -> str:
         return self._filters.get(name, "none") + "\n"
@@ -389,7 +391,7 @@ class EventLayer:
 
     def _take_filter(self, name: str, expr: str) -> None:
         self._filters[name] = expr
-        self._predicates[name] = compile_filter(expr, self._formats.get(name, COMMON_FIELDS),
+        self._predicates[name] = compile_filter(expr, self.format(name),
                                                 self.ncpus)
 
     def _drop_filter(self, name: str) -> None:
@@ -486,7 +488,7 @@ class EventLayer:
                 log_error(self.error_log, FILTER_ERROR, err.message, trigger.filter,
                           err.pos if err.code else 0)
                 raise TpfsError(err.errno, f"trigger filter {trigger.filter!r}")
-            trigger.test = compile_filter(trigger.filter, self._formats.get(name, COMMON_FIELDS),
+            trigger.test = compile_filter(trigger.filter, self.format(name),
                                           self.ncpus)
         if same:
             raise TpfsError(errno.EEXIST, f"a {trigger.command} trigger is already set")
