@@ -7,6 +7,9 @@ exactly those events, with their field values, in order. ``list -o``, ``list
 -B`` and ``show`` are compared with the same commands on the kernel's own
 tracefs (structure, not values). perf records a real kernel event with the
 mount as its tracefs, and ``perf script`` must read the file back.
+``record`` of dynamic events (a kprobe, an eprobe and a synthetic event made
+through the mount's definition files, fired through ``fire`` or by the events
+they hang on) must report them with their field values too.
 
 trace-cmd runs with ``-d`` (no function tracer): without it trace-cmd writes
 /proc/sys/kernel/ftrace_enabled, which is the host's and which a locked-down
@@ -207,6 +210,67 @@ def test_start_extract(tpfs, tmp_path) -> None:
     ok(as_tracefs(tpfs, "trace-cmd", "extract", "-o", str(dat), cwd=tmp_path))
     check_report(report(dat), scene.expected())
     check_raw_fields(report(dat, "-R"))
+
+
+DYNAMIC = {
+    "kprobe_events": "p:tpfs_read vfs_read $arg1 len=$arg3:u32\n",
+    "dynamic_events": "e:eprobes/tpfs_switch sched.sched_switch prev=$prev_pid:u32 "
+                      "comm=$next_comm\n",
+    "synthetic_events": "wakeup_latency u64 lat; pid_t pid; int prio\n",
+    "events/sched/sched_waking/trigger": 'hist:keys=pid:ts0=common_timestamp if comm=="rt"\n',
+    "events/sched/sched_switch/trigger":
+        "hist:keys=next_pid:lat=common_timestamp-$ts0:onmatch(sched.sched_waking)"
+        ".trace(wakeup_latency,$lat,next_pid,next_prio)\n",
+}
+
+
+def test_record_report_dynamic_events(tpfs, tmp_path) -> None:
+    """``-e`` of a kprobe, an eprobe and a synthetic event made through the mount:
+    the kprobe fired through ``fire``, the eprobe by the sched_switch it hangs on,
+    the synthetic event by that switch's hist trigger (matching the waking);
+    ``-C counter`` makes the latency a count. Nothing else is recorded: the
+    sched events are not enabled, only their triggers run (soft mode)."""
+    need("trace-cmd")
+    made = {"kprobes:tpfs_read", "eprobes:tpfs_switch", "synthetic:wakeup_latency"}
+    assert not made & set(ok(as_tracefs(tpfs, "trace-cmd", "list", "-e")).split())
+    for name, line in DYNAMIC.items():
+        tpfs.write(name, line)
+    assert made <= set(ok(as_tracefs(tpfs, "trace-cmd", "list", "-e")).split())
+    last = last_cpu(tpfs)
+    fires = [f"kprobes:tpfs_read @cpu={last} @pid=101 @comm=alpha "
+             "__probe_ip=0xffffffff81234567 arg1=5 len=77",
+             "sched:sched_waking @cpu=0 @pid=202 @comm=beta comm=rt pid=42 prio=120",
+             "sched:sched_waking @cpu=0 @pid=202 @comm=beta comm=other pid=43 prio=120",
+             "sched:sched_switch @cpu=0 @pid=202 @comm=beta prev_pid=202 next_comm=rt "
+             "next_pid=42 next_prio=19",
+             "sched:sched_switch @cpu=0 @pid=202 @comm=beta prev_pid=202 next_comm=other "
+             "next_pid=43 next_prio=120"]
+    dat = tmp_path / "trace.dat"
+    ok(as_tracefs(tpfs, "trace-cmd", "record", "-d", "-C", "counter", "-o", str(dat),
+                  "-e", "kprobes:tpfs_read", "-e", "eprobes:tpfs_switch",
+                  "-e", "synthetic:wakeup_latency", "--", "sh", "-c",
+                  "".join(f"echo '{line}' > {TRACING}/fire; " for line in fires), cwd=tmp_path))
+    # one count a firing: the waking of 42 is the 2nd, its switch the 4th; the
+    # switch to 43 matches no waking the trigger kept (its comm is not rt)
+    check_report(report(dat), [
+        ("alpha", 101, last, "tpfs_read", "(ffffffff81234567) arg1=0x5 len=77"),
+        ("beta", 202, 0, "wakeup_latency", "lat=2, pid=42, prio=19"),
+        ("beta", 202, 0, "tpfs_switch", 'prev=202 comm="rt"'),
+        ("beta", 202, 0, "tpfs_switch", 'prev=202 comm="other"')])
+    raw = [m["info"].strip() for m in map(LINE.match, report(dat, "-R").splitlines()) if m]
+    assert raw == ["__probe_ip=ffffffff81234567 arg1=0x5 len=77", "lat=2 pid=42 prio=19",
+                   "prev=202 comm=rt", "prev=202 comm=other"], raw
+    # trace-cmd disabled what it enabled, so the definitions can go
+    for event in ("kprobes/tpfs_read", "eprobes/tpfs_switch", "synthetic/wakeup_latency"):
+        assert tpfs.read(f"events/{event}/enable") == "0\n"
+    # the switch's trigger first: it uses the waking's $ts0
+    for name, line in [*[(n, f"!{DYNAMIC[n]}") for n in reversed(DYNAMIC)
+                         if n.endswith("trigger")],
+                       ("dynamic_events", "-:eprobes/tpfs_switch\n"),
+                       ("kprobe_events", "-:tpfs_read\n"),
+                       ("synthetic_events", "!wakeup_latency\n")]:
+        tpfs.write(name, line)
+    assert tpfs.read("dynamic_events") == ""
 
 
 Expected = list[tuple[str, int, int, str, str]]
