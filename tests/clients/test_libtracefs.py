@@ -200,9 +200,9 @@ def test_dynamic_events_made_fired_read_and_removed(tpfs, dynevents) -> None:
     """Every call succeeds; what it lists, records and reads is exactly what was
     made and fired (time stamps are counts: ``trace_clock counter``); and the
     mount is back as it was."""
-    tpfs.write("trace_clock", "counter")
     res = subprocess.run([sys.executable, "-m", "tpfs", "exec-as-tracefs", str(tpfs.path), "--",
-                          str(dynevents), *[a for line in DYN_FIRES for a in ("-f", line)]],
+                          str(dynevents), "-c", "counter",
+                          *[a for line in DYN_FIRES for a in ("-f", line)]],
                          capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, f"{res.stderr}\n{res.stdout}"
     sections: dict[str, list[str]] = {}

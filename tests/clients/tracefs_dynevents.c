@@ -3,7 +3,7 @@
  * calls, fire them, read them back and remove them, as a tracing tool would
  * (tests/clients/test_libtracefs.py).
  *
- *   tracefs_dynevents [-f LINE]...
+ *   tracefs_dynevents [-c CLOCK] [-f LINE]...
  *
  * In order:
  *   - makes a kprobe kprobes/tpfs_read on vfs_read ($arg1 len=$arg3:u32)
@@ -19,7 +19,9 @@
  *     (tracefs_dynevent_get_event, tracefs_synth_get_event), and the files
  *     that hold them (dynamic_events, kprobe_events, synthetic_events, the
  *     triggers)
- *   - enables the four events (tracefs_event_enable) and writes each -f LINE
+ *   - sets trace_clock to CLOCK, if given (after the hist triggers are made:
+ *     on Linux a hist trigger with time stamps sets the clock to its own),
+ *     enables the four events (tracefs_event_enable) and writes each -f LINE
  *     to the top-level "fire" file (tracefs_instance_file_write)
  *   - "== records": the records (tracefs_iterate_raw_events), one a line:
  *       cpu=N SYSTEM:EVENT FIELD=VALUE ...  (numbers in decimal, strings as text)
@@ -219,13 +221,17 @@ int main(int argc, char **argv)
 	struct tracefs_hist *hist;
 	struct tracefs_dynevent **left;
 	struct tep_handle *tep;
+	const char *clock = NULL;
 	int nfires = 0, opt, count;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	while ((opt = getopt(argc, argv, "f:")) != -1) {
-		if (opt != 'f' || nfires == MAX_FIRES)
+	while ((opt = getopt(argc, argv, "c:f:")) != -1) {
+		if (opt == 'c')
+			clock = optarg;
+		else if (opt != 'f' || nfires == MAX_FIRES)
 			return 2;
-		fires[nfires++] = optarg;
+		else
+			fires[nfires++] = optarg;
 	}
 
 	kprobe = tracefs_kprobe_alloc(NULL, "tpfs_read", "vfs_read", "$arg1 len=$arg3:u32");
@@ -268,6 +274,8 @@ int main(int argc, char **argv)
 	show_event_file("sched", "sched_switch", "trigger", 0);
 	show_event_file("kprobes", "tpfs_read", "trigger", 0);
 
+	if (clock && tracefs_instance_file_write(NULL, "trace_clock", clock) < 0)
+		die("trace_clock");
 	if (tracefs_event_enable(NULL, "kprobes", "tpfs_read") < 0 ||
 	    tracefs_event_enable(NULL, "eprobes", "tpfs_switch") < 0 ||
 	    tracefs_event_enable(NULL, "synthetic", NULL) < 0)
