@@ -198,8 +198,9 @@ def libtracefs_variables(lines: list[str]) -> list[str]:
 
 def test_dynamic_events_made_fired_read_and_removed(tpfs, dynevents) -> None:
     """Every call succeeds; what it lists, records and reads is exactly what was
-    made and fired (time stamps are counts: ``trace_clock counter``); and the
-    mount is back as it was."""
+    made and fired (time stamps are counts: the program sets ``trace_clock``
+    ``counter`` once its hist triggers are made); and the mount is back as it
+    was."""
     res = subprocess.run([sys.executable, "-m", "tpfs", "exec-as-tracefs", str(tpfs.path), "--",
                           str(dynevents), "-c", "counter",
                           *[a for line in DYN_FIRES for a in ("-f", line)]],
