@@ -135,9 +135,9 @@ def wakeup_latency(mount: Mount) -> None:
 def test_onmatch_fires_a_synthetic_event_in_every_instance(tpfs: Mount) -> None:
     (tpfs / "instances" / "other").mkdir()
     inst = "instances/other/"
-    for root in ("", inst):
-        tpfs.write(root + "trace_clock", "counter")
     wakeup_latency(tpfs)
+    for root in ("", inst):  # after the triggers: each set its clock= (global) as it came
+        tpfs.write(root + "trace_clock", "counter")
     tpfs.write("events/synthetic/wakeup_latency/enable", "1")
     tpfs.write(inst + "events/synthetic/wakeup_latency/enable", "1")
     tpfs.write("fire", "sched:sched_waking comm=cyclictest pid=42 prio=120\n"
@@ -201,3 +201,20 @@ def test_hist_goes_with_its_event(tpfs: Mount) -> None:
     tpfs.write("modules/load", "m m:ev\n")
     assert tpfs.read("events/m/ev/hist") == ""
     assert tpfs.read("events/m/ev/trigger").startswith(HIST_HELP)
+
+
+def test_a_trigger_with_time_stamps_sets_the_trace_clock(tpfs: Mount) -> None:
+    """``hist_register_trigger``: ``clock=`` (global by default) becomes the
+    instance's trace clock; a clock that is not there refuses the trigger."""
+    (tpfs / "instances/one").mkdir()
+    tpfs.write("instances/one/" + WAKING + "trigger", "hist:keys=pid:ts0=common_timestamp.usecs")
+    assert "[global]" in tpfs.read("instances/one/trace_clock")
+    assert "[local]" in tpfs.read("trace_clock")  # the top level's is its own
+    tpfs.write(SWITCH + "trigger", "hist:keys=next_pid:ts1=common_timestamp:clock=counter")
+    assert "[counter]" in tpfs.read("trace_clock")
+    assert refused(tpfs, KMALLOC + "trigger",
+                   "hist:keys=call_site:t=common_timestamp:clock=nosuch") == errno.EINVAL
+    assert tpfs.read(KMALLOC + "trigger").count("hist:") == 0
+    assert "Couldn't set trace_clock" in tpfs.read("error_log")
+    tpfs.write(KMALLOC + "trigger", "hist:keys=call_site")  # no time stamps: no clock
+    assert "[counter]" in tpfs.read("trace_clock")

@@ -304,6 +304,23 @@ def switch(ctx: HistContext, pid: int, ts: int, prio: int = 120) -> list[object]
     return list(ctx.fire("sched", "sched_switch", Firing(record, 0, 1, "x", ts)))
 
 
+def test_usecs_divides_only_a_clock_that_counts_nanoseconds() -> None:
+    """``hist_field_timestamp``: ``.usecs`` converts only when ``trace_clock_in_ns``;
+    a counter clock's stamps stay counts."""
+    for in_ns, lat in ((True, 3), (False, 3000)):
+        ctx = wakeup_ctx()
+        ctx.command("sched", "sched_switch",
+                    "hist:keys=next_pid:wakeup_lat=common_timestamp.usecs-$ts0:"
+                    "onmatch(sched.sched_waking).wakeup_latency($wakeup_lat,next_pid,next_prio)")
+        record = layout(WAKING).encode({"pid": 7, "comm": "cyclictest"})
+        ctx.fire("sched", "sched_waking", Firing(record, 0, 1, "x", 1000, ts_in_ns=in_ns))
+        record = layout(SWITCH).encode({"next_pid": 7, "next_prio": 99,
+                                        "next_comm": "cyclictest"})
+        [fired] = ctx.fire("sched", "sched_switch",
+                           Firing(record, 0, 1, "x", 4000, ts_in_ns=in_ns))
+        assert fired.values["lat"] == lat
+
+
 def test_onmatch_trace_fires_synthetic_event() -> None:
     ctx = wakeup_ctx()
     ctx.command("sched", "sched_switch",

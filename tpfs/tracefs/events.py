@@ -135,6 +135,9 @@ class EventLayer:
     #: Called when a module goes whose events were used: the kernel then empties
     #: the buffers, so that no record is printed with a later event's format.
     on_used_module_gone: Callable[[], None] = lambda: None
+    #: Sets the instance's trace clock (``tracing_set_clock``): a hist trigger
+    #: with time stamps sets its ``clock=`` when it comes.
+    set_trace_clock: Callable[[str], None] = lambda clock: None
     # The index: subsystem -> event -> readdir key, both in registration order.
     _systems: dict[str, dict[str, int]] = field(default_factory=dict)
     _system_keys: dict[str, int] = field(default_factory=dict)
@@ -525,6 +528,8 @@ class EventLayer:
                 log_error(self.error_log, f"hist:{system}:{event}", message, exc.command, pos)
             raise
         added = len(self.hist.triggers(system, event)) - before
+        if added > 0:
+            self._hist_clock(system, event, added)
         self._ntriggers += added
         if not had and added:
             try:
@@ -535,6 +540,23 @@ class EventLayer:
                 raise
         elif had and not self._has_triggers(name):
             self._soft_leave([name])
+
+    def _hist_clock(self, system: str, event: str, added: int) -> None:
+        """``hist_register_trigger``: a trigger with time stamps sets the trace clock
+        to its ``clock=``; a clock there is not refuses the trigger."""
+        hists = self.hist.hists[system, event]
+        for trigger in hists[-added:]:
+            if not trigger.data.enable_timestamps:
+                continue
+            try:
+                self.set_trace_clock(trigger.data.clock)
+            except TpfsError:
+                del hists[-added:]
+                if not hists:
+                    del self.hist.hists[system, event]
+                log_error(self.error_log, f"hist:{system}:{event}", "Couldn't set trace_clock",
+                          trigger.render().rstrip("\n"), 0)
+                raise
 
     def _drop_hists(self, system: str, event: str) -> None:
         """The event's hist triggers go, and those that depend on them."""

@@ -248,7 +248,7 @@ class Firer:
             # Hist triggers are at the list's tail; the time stamp is the buffer clock's.
             synths = layer.hist.fire(subsys, event, HistFiring(
                 record, cpu, pid, trace.cmdlines.find(pid) if firing.comm is None
-                else firing.comm, trace.now())) if hists else []
+                else firing.comm, trace.now(), ts_in_ns=trace.in_ns)) if hists else []
             if (reserved and not layer.soft_disabled(name)
                     and (predicate is None or predicate(record, cpu, comm))):
                 trace.record(cpu, record, firing.comm, subsys, fmt)

@@ -1017,8 +1017,10 @@ class Firing:
     cpu: int
     pid: int
     comm: str
-    ts: int  # ns
+    ts: int  # the trace clock's stamp
     stack: tuple[int, ...] = ()
+    #: ``trace_clock_in_ns``: whether ``ts`` counts nanoseconds (``.usecs`` divides only then).
+    ts_in_ns: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -1082,7 +1084,7 @@ class _Eval:
                           b if isinstance(b, int) else 0, hf.operands[1])
         if f & FL_TIMESTAMP:
             ts = self.firing.ts
-            return (ts + 500) // 1000 if self.data.ts_in_usecs else ts
+            return (ts + 500) // 1000 if self.data.ts_in_usecs and self.firing.ts_in_ns else ts
         if f & FL_CPU:
             return self.firing.cpu
         if f & FL_EXECNAME and f & FL_STRING:

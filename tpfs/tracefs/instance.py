@@ -87,6 +87,7 @@ def make_instance(name: str, probe_data: int, registry: Registry, catalog: Catal
                        marker_ip=marker_ip)
     tracing.resize = trace.resize
     layer.on_used_module_gone = trace.clear
+    layer.set_trace_clock = tracing.set_clock
 
     def overwrite(on: bool) -> None:
         trace.buffer.overwrite = on

@@ -162,7 +162,10 @@ class Tracing:
         self.tracer = name
 
     def _set_clock(self, buf: bytes) -> None:
-        name = _word(buf)
+        self.set_clock(_word(buf))
+
+    def set_clock(self, name: str) -> None:
+        """``tracing_set_clock``: one of ``CLOCKS``, or EINVAL."""
         if name not in CLOCKS:
             raise TpfsError(errno.EINVAL, f"no clock {name!r}")
         self.clock = name
