@@ -10,6 +10,7 @@ ruff check
 lint-imports --no-cache
 mypy
 status=0
-python -m pytest "$@" || status=$?
+# Two workers; the tests that use the kernel's tracefs take turns (tests/conftest.py).
+python -m pytest -n 2 "$@" || status=$?
 # pytest's 5 means it collected nothing: that is a failure here too.
 exit "$status"

@@ -3,11 +3,14 @@
 The tiers are folders: ``model`` and ``tracefs`` need no mount; every other
 folder (``mounted``, ``shell``, ``compat``, ``clients``) gets the ``mount``
 marker, so ``-m "not mount"`` or ``./test.sh tests/model`` runs without FUSE.
+Tests that may use the kernel's own tracefs take turns (``kernel_turn``).
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
+import tempfile
 from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,6 +23,10 @@ from tpfs.tools.mounting import TPFS, Mount, MountError, is_mounted, start_tpfs
 ROOT = Path(__file__).resolve().parent.parent
 TESTS = Path(__file__).resolve().parent
 UNMOUNTED_TIERS = ("model", "tracefs")
+#: Tiers whose tests use the kernel's own tracefs, of which a machine has one:
+#: under ``-n`` (./test.sh runs two workers) they take turns (``kernel_turn``).
+KERNEL_TIERS = ("compat", "clients")
+KERNEL_LOCK = Path(tempfile.gettempdir()) / "tpfs-tests-kernel-tracefs.lock"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -45,6 +52,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         tier = item.path.relative_to(TESTS).parts[0]
         if tier not in UNMOUNTED_TIERS:
             item.add_marker(pytest.mark.mount)
+
+
+@pytest.fixture(autouse=True)
+def kernel_turn(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test that may use the kernel's tracefs holds a lock the whole time, so
+    that two workers never change the kernel's tracing state at once."""
+    path = request.node.path
+    if (path.relative_to(TESTS).parts[0] not in KERNEL_TIERS
+            and path.name != "test_bench_smoke.py"):
+        yield
+        return
+    with open(KERNEL_LOCK, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def start_daemon(mnt: Path, log: Path, *args: str, wait: float = 15,
