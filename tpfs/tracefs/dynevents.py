@@ -81,10 +81,6 @@ class Synthetic:
 Definition = ProbeEvent | Synthetic
 
 
-def _kind(definition: Definition) -> str:
-    return definition.kind
-
-
 class DynamicEvents:
     """The dynamic events there are, in creation order, over one registry."""
 
@@ -112,7 +108,7 @@ class DynamicEvents:
         kinds = FILE_KINDS[file]
         if file == "synthetic_events":
             return "".join(d.synth.show() for d in self._lines if isinstance(d, Synthetic))
-        return "".join(d.show() for d in self._lines if _kind(d) in kinds)
+        return "".join(d.show() for d in self._lines if d.kind in kinds)
 
     def eprobes(self, attached: str) -> list[ProbeEvent]:
         """The eprobes that fire when ``attached`` fires."""
@@ -137,7 +133,7 @@ class DynamicEvents:
             if line.startswith("!"):
                 self._remove_synthetic(line[1:].split()[0] if line[1:].split() else "")
                 return
-            self._create(self._parse_synthetic(line, file))
+            self._create(self._parse_synthetic(line))
             return
         removal = parse_removal(line)
         if removal is not None:
@@ -146,7 +142,7 @@ class DynamicEvents:
         if line.startswith("s:") or line.startswith("s "):
             if SYNTH not in kinds:
                 raise TpfsError(errno.EINVAL, f"{file} takes no synthetic events")
-            self._create(self._parse_synthetic(line, file))
+            self._create(self._parse_synthetic(line))
             return
         allowed = "pr" if KPROBE in kinds or UPROBE in kinds else ""
         allowed += "e" if EPROBE in kinds else ""
@@ -162,7 +158,7 @@ class DynamicEvents:
             raise TpfsError(errno.EINVAL, f"{file} takes no {probe.kind} definitions")
         self._create(probe, line)
 
-    def _parse_synthetic(self, line: str, file: str) -> Synthetic:
+    def _parse_synthetic(self, line: str) -> Synthetic:
         try:
             return Synthetic(parse_synth_event(line, self.synth_events))
         except SynthError as exc:
@@ -230,7 +226,7 @@ class DynamicEvents:
 
     def _remove(self, removal: Removal, kinds: tuple[str, ...]) -> None:
         found = [n for n, (d, *_) in self.definitions.items()
-                 if _kind(d) in kinds and n.partition(":")[2] == removal.event
+                 if d.kind in kinds and n.partition(":")[2] == removal.event
                  and removal.group in (None, n.partition(":")[0])]
         if not found:
             raise TpfsError(errno.ENOENT, f"no dynamic event {removal.event}")
@@ -252,9 +248,9 @@ class DynamicEvents:
     def truncate(self, file: str) -> None:
         """``O_TRUNC``: every definition of the file's kinds, or none."""
         kinds = FILE_KINDS[file]
-        names = [n for n, (d, *_) in self.definitions.items() if _kind(d) in kinds]
+        names = [n for n, (d, *_) in self.definitions.items() if d.kind in kinds]
         # eprobes first: each holds the event it attaches to
-        names.sort(key=lambda n: _kind(self.definitions[n][0]) != EPROBE)
+        names.sort(key=lambda n: self.definitions[n][0].kind != EPROBE)
         held = {d.attached for d, *_ in self.definitions.values()
                 if isinstance(d, ProbeEvent) and d.attached is not None and d.name not in names}
         if any(n in held for n in names):
