@@ -14,6 +14,7 @@ import stat
 import pytest
 
 from tpfs.tools.mounting import Mount
+from tpfs.tracefs.symbols import host_symbols
 
 KMALLOC = "events/kmem/kmalloc/"
 WAKING = "events/sched/sched_waking/"
@@ -218,3 +219,21 @@ def test_a_trigger_with_time_stamps_sets_the_trace_clock(tpfs: Mount) -> None:
     assert "Couldn't set trace_clock" in tpfs.read("error_log")
     tpfs.write(KMALLOC + "trigger", "hist:keys=call_site")  # no time stamps: no clock
     assert "[counter]" in tpfs.read("trace_clock")
+
+
+def test_sym_keys_name_the_hosts_functions(tpfs: Mount) -> None:
+    """``.sym`` (``%ps``, padded to 45) and ``.sym-offset`` (``%pS``, to 55) name a call
+    site with the host's kallsyms, as the kernel names its own."""
+    syms = host_symbols()
+    assert syms.addresses, "this machine's /proc/kallsyms hides its addresses"
+    at = len(syms.addresses) // 2
+    start, name = syms.addresses[at], syms.names[at]
+    size = syms.addresses[at + 1] - start
+    site = start + size // 2
+    tpfs.write(KMALLOC + "trigger", "hist:keys=call_site.sym")
+    tpfs.write(KMALLOC + "trigger", "hist:keys=call_site.sym-offset")
+    tpfs.write("fire", kmalloc(site, 8))
+    first, second = tpfs.read(KMALLOC + "hist").split("\n\n\n# event histogram")
+    assert f"{{ call_site: [{site:x}] {name:<45} }} hitcount:          1\n" in first
+    text = f"{name}+{size // 2:#x}/{size:#x}"
+    assert f"{{ call_site: [{site:x}] {text:<55} }} hitcount:          1\n" in second

@@ -52,7 +52,7 @@ from .filter import (
     compile_filter,
     filter_fields,
 )
-from .hist import HistContext, HistError
+from .hist import HistContext, HistError, Resolvers
 from .settings import host_cpus, log_error
 from .trigger import TRIGGER_HELP, Trigger, hist_line, parse_trigger
 
@@ -138,6 +138,8 @@ class EventLayer:
     #: Sets the instance's trace clock (``tracing_set_clock``): a hist trigger
     #: with time stamps sets its ``clock=`` when it comes.
     set_trace_clock: Callable[[str], None] = lambda clock: None
+    #: How the ``hist`` file names addresses (``.sym``) and syscalls.
+    resolvers: Resolvers = field(default_factory=Resolvers)
     # The index: subsystem -> event -> readdir key, both in registration order.
     _systems: dict[str, dict[str, int]] = field(default_factory=dict)
     _system_keys: dict[str, int] = field(default_factory=dict)
@@ -468,7 +470,7 @@ class EventLayer:
 
     def hist_text(self, name: str) -> str:
         """The event's ``hist`` file: each of its histograms, empty if none."""
-        return self.hist.show(*_split(name))
+        return self.hist.show(*_split(name), self.resolvers)
 
     def set_trigger(self, name: str, buf: bytes) -> None:
         if not buf:

@@ -10,6 +10,7 @@ module or event does.
 from __future__ import annotations
 
 import errno
+import functools
 import itertools
 from collections.abc import Callable, Sequence
 
@@ -46,6 +47,7 @@ from .nodes import (
 )
 from .printer import MARKER_IP
 from .settings import host_cpus
+from .symbols import KernelSymbols, resolvers
 from .trace import TraceArray
 from .trigger import TRIGGER_HELP
 
@@ -219,7 +221,8 @@ class Tree:
     """The whole mounted directory, built over one registry."""
 
     def __init__(self, registry: Registry, catalog: Catalog, *,
-                 ncpus: int | None = None, marker_ip: int = MARKER_IP) -> None:
+                 ncpus: int | None = None, marker_ip: int = MARKER_IP,
+                 symbols: Callable[[], KernelSymbols] = KernelSymbols) -> None:
         self.registry = registry
         self.catalog = catalog
         walk = make_walk(registry)
@@ -230,6 +233,8 @@ class Tree:
         self.top = top = make_instance("", 0, registry, catalog, self.ncpus, None,
                                        self.cmdlines, self.tgids, marker_ip)
         self.tracing, self.events, self.trace = top.tracing, top.layer, top.trace
+        #: How every instance's ``hist`` files name addresses.
+        self.resolvers = top.layer.resolvers = resolvers(functools.cache(symbols))
         #: Each instance's events and buffers, by the data of its event probes.
         self.targets: dict[int, tuple[EventLayer, TraceArray]] = {0: (top.layer, top.trace)}
         self._probe_data = itertools.count(1)
@@ -300,6 +305,7 @@ class Tree:
                              self.ncpus, self.top.layer, self.cmdlines, self.tgids,
                              self.marker_ip)
         inst.layer.hist.synth_events = self.dynamic.synth_events
+        inst.layer.resolvers = self.resolvers
         self.targets[inst.probe_data] = (inst.layer, inst.trace)
         return inst
 

@@ -1,0 +1,34 @@
+"""Kernel symbols for ``.sym`` keys: text symbols by address, sized by the next one."""
+
+from __future__ import annotations
+
+from tpfs.tracefs.symbols import KernelSymbols, host_symbols
+
+LINES = [
+    "ffffffff81000000 T _text\n",
+    "ffffffff81001000 t helper\n",
+    "ffffffff81001000 T alias_of_helper\n",
+    "ffffffff81002000 D some_data\n",
+    "ffffffff81003000 T last [mod]\n",
+    "0000000000000000 T hidden\n",
+    "garbage\n",
+]
+
+
+def test_an_address_is_named_by_the_text_symbol_it_falls_in() -> None:
+    syms = KernelSymbols.parse(LINES)
+    assert syms.lookup(0xFFFFFFFF81001010) == ("helper", 0x10, 0x2000)  # data is no bound
+    assert syms.name(0xFFFFFFFF81000000) == "_text"
+    assert syms.name_offset(0xFFFFFFFF81001010) == "helper+0x10/0x2000"
+
+
+def test_addresses_outside_the_table_have_no_name() -> None:
+    syms = KernelSymbols.parse(LINES)
+    assert syms.name(0xFFFFFFFF80FFFFFF) is None  # before the first
+    assert syms.name(0xFFFFFFFF81003008) is None  # in the last: its size is unknown
+    assert KernelSymbols().name(0x1000) is None
+    assert "hidden" not in syms.names
+
+
+def test_an_unreadable_kallsyms_gives_no_symbols(tmp_path) -> None:
+    assert host_symbols(str(tmp_path / "missing")).addresses == []

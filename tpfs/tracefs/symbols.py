@@ -1,0 +1,80 @@
+"""Kernel symbols, as ``%ps`` and ``%pS`` print an address: the host's kallsyms.
+
+A hist trigger's ``.sym`` and ``.sym-offset`` keys name the function an
+address falls in (``sprint_symbol_no_offset`` and ``sprint_symbol``); tpfs
+has no kernel text of its own, so it names addresses with the text symbols
+the host lists in ``/proc/kallsyms`` (given in lines, read once by the
+command). A symbol's size is the distance to the next one, as kallsyms
+computes it; an address before the first, or past a symbol table that lists
+nothing after it, has no name.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from .hist import Resolvers
+
+#: kallsyms types of text (code) symbols: the ones a call site falls in.
+TEXT_TYPES = frozenset("tTwW")
+
+
+@dataclass(slots=True)
+class KernelSymbols:
+    """Text symbols by address, each with the address of the one after it."""
+
+    addresses: list[int] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
+
+    @classmethod
+    def parse(cls, lines: Iterable[str]) -> KernelSymbols:
+        """``ADDRESS TYPE NAME [\\t[MODULE]]`` lines; hidden (zero) addresses skipped."""
+        found: dict[int, str] = {}
+        for line in lines:
+            words = line.split()
+            if len(words) < 3 or words[1] not in TEXT_TYPES:
+                continue
+            try:
+                addr = int(words[0], 16)
+            except ValueError:
+                continue
+            if addr:
+                found.setdefault(addr, words[2])  # the first name listed at an address
+        ordered = sorted(found)
+        return cls(ordered, [found[a] for a in ordered])
+
+    def lookup(self, addr: int) -> tuple[str, int, int] | None:
+        """The symbol ``addr`` falls in: its name, the offset into it and its size."""
+        at = bisect.bisect_right(self.addresses, addr) - 1
+        if at < 0 or at + 1 >= len(self.addresses):
+            return None
+        start = self.addresses[at]
+        return self.names[at], addr - start, self.addresses[at + 1] - start
+
+    def name(self, addr: int) -> str | None:
+        """``%ps``: the function's name."""
+        found = self.lookup(addr)
+        return None if found is None else found[0]
+
+    def name_offset(self, addr: int) -> str | None:
+        """``%pS``: ``NAME+0xOFFSET/0xSIZE``."""
+        found = self.lookup(addr)
+        return None if found is None else f"{found[0]}+{found[1]:#x}/{found[2]:#x}"
+
+
+def host_symbols(path: str = "/proc/kallsyms") -> KernelSymbols:
+    """The host's text symbols (none when kallsyms cannot be read or hides them)."""
+    try:
+        with open(path) as kallsyms:
+            return KernelSymbols.parse(kallsyms)
+    except OSError:
+        return KernelSymbols()
+
+
+def resolvers(load: Callable[[], KernelSymbols]) -> Resolvers:
+    """The ``hist`` file's ``%ps`` and ``%pS``, over symbols ``load`` gives (once
+    asked: reading kallsyms takes a moment, and most mounts never need it)."""
+    return Resolvers(sym=lambda addr: load().name(addr),
+                     sym_offset=lambda addr: load().name_offset(addr))
