@@ -163,6 +163,29 @@ def test_onmatch_fires_a_synthetic_event_in_every_instance(tpfs: Mount) -> None:
         "events/synthetic/wakeup_latency/hist")
 
 
+def test_onmatch_records_a_field_saved_from_the_matched_event(tpfs: Mount) -> None:
+    """histogram.rst, "Test of field variables on other histograms": ``prio`` is
+    sched_waking's, saved there by a histogram made for it (``synthetic_prio``),
+    listed in its ``trigger`` file; it goes with the trigger that made it."""
+    tpfs.write("synthetic_events", "wakeup_latency u64 lat; pid_t pid; int prio\n")
+    tpfs.write(WAKING + "trigger", "hist:keys=pid:ts0=common_timestamp")
+    switch = ("hist:keys=next_pid:wakeup_lat=common_timestamp-$ts0:"
+              "onmatch(sched.sched_waking).wakeup_latency($wakeup_lat,next_pid,prio)")
+    tpfs.write(SWITCH + "trigger", switch)
+    assert tpfs.read(WAKING + "trigger").splitlines()[1] == (
+        "hist:keys=pid:vals=hitcount:synthetic_prio=prio:sort=hitcount:size=2048 [active]")
+    tpfs.write("trace_clock", "counter")
+    tpfs.write("events/synthetic/wakeup_latency/enable", "1")
+    tpfs.write("fire", "sched:sched_waking pid=42 prio=7\n"
+               "sched:sched_switch next_pid=42 next_prio=120\n")
+    [line] = [x for x in tpfs.read("trace").splitlines() if "wakeup_latency:" in x]
+    assert line.endswith("wakeup_latency: lat=1 pid=42 prio=7"), line
+    tpfs.write(SWITCH + "trigger", "!" + switch)
+    assert tpfs.read(WAKING + "trigger") == (
+        "hist:keys=pid:vals=hitcount:ts0=common_timestamp:sort=hitcount:size=2048:"
+        "clock=global [active]\n")
+
+
 def test_a_synthetic_event_in_use_cannot_go(tpfs: Mount) -> None:
     wakeup_latency(tpfs)
     assert refused(tpfs, "synthetic_events", "!wakeup_latency\n") == errno.EBUSY

@@ -377,6 +377,83 @@ def test_trace_keyword_form_and_param_checks() -> None:
     assert e.messages == ["Variable already defined"]
 
 
+FIELD_VAR_HIST = "hist:keys=pid:vals=hitcount:synthetic_prio=prio:sort=hitcount:size=2048"
+
+
+def test_onmatch_param_naming_a_field_of_the_matched_event() -> None:
+    """histogram.rst, "Test of field variables on other histograms": ``prio`` is
+    sched_waking's; ``create_field_var_hist`` adds a histogram there keyed as
+    the one with ``ts0`` (and filtered alike) saving it as ``synthetic_prio``,
+    listed after it; the onmatch reads it with the same key."""
+    ctx = make_ctx()
+    ctx.synth_events["wakeup_latency"] = parse_synth_event(
+        "wakeup_latency u64 lat; pid_t pid; int prio", ctx.synth_events)
+    ctx.command("sched", "sched_waking",
+                'hist:keys=pid:ts0=common_timestamp.usecs if comm=="cyclictest"')
+    switch_line = ("hist:keys=next_pid:wakeup_lat=common_timestamp.usecs-$ts0:"
+                   "onmatch(sched.sched_waking).wakeup_latency($wakeup_lat,next_pid,prio)")
+    ctx.command("sched", "sched_switch", switch_line)
+    assert [t.render() for t in ctx.triggers("sched", "sched_waking")] == [
+        "hist:keys=pid:vals=hitcount:ts0=common_timestamp.usecs:sort=hitcount:size=2048:"
+        'clock=global if comm=="cyclictest" [active]\n',
+        f'{FIELD_VAR_HIST} if comm=="cyclictest" [active]\n']
+    assert ctx.triggers("sched", "sched_switch")[0].render() == (
+        "hist:keys=next_pid:vals=hitcount:wakeup_lat=common_timestamp.usecs-$ts0:"
+        "sort=hitcount:size=2048:clock=global:onmatch(sched.sched_waking)."
+        "wakeup_latency($wakeup_lat,next_pid,prio) [active]\n")
+    record = layout(WAKING).encode({"pid": 7, "prio": 33, "comm": "cyclictest"})
+    assert ctx.fire("sched", "sched_waking", Firing(record, 0, 1, "x", 1_000_000)) == []
+    [fired] = switch(ctx, 7, 4_000_000, prio=99)
+    assert fired.values == {"lat": 3000, "pid": 7, "prio": 33}  # type: ignore[attr-defined]
+    assert "{ pid:          7 } hitcount:          1\n" in ctx.show("sched", "sched_waking")
+    # A second trigger naming it, qualified, reads the same variable.
+    ctx.command("sched", "sched_switch",
+                "hist:keys=prev_pid:onmatch(sched.sched_waking).wakeup_latency("
+                "$ts0,prev_pid,sched.sched_waking.prio)")
+    assert len(ctx.triggers("sched", "sched_waking")) == 2
+    # Their histogram is the first trigger's: it goes with it, unless read by another.
+    ctx.command("sched", "sched_switch", "!" + switch_line)
+    assert len(ctx.triggers("sched", "sched_waking")) == 2
+    ctx.command("sched", "sched_switch", "!hist:keys=prev_pid:onmatch(sched.sched_waking)."
+                "wakeup_latency($ts0,prev_pid,sched.sched_waking.prio)")
+    assert len(ctx.triggers("sched", "sched_waking")) == 2  # its maker went first: it stays
+    ctx.command("sched", "sched_waking", '!hist:keys=pid:synthetic_prio=prio if comm=="cyclictest"')
+    assert len(ctx.triggers("sched", "sched_waking")) == 1
+    ctx.command("sched", "sched_switch", switch_line)
+    assert ctx.drop_event("sched", "sched_switch") == {("sched", "sched_switch"),
+                                                     ("sched", "sched_waking")}
+    assert len(ctx.triggers("sched", "sched_waking")) == 1
+
+
+def test_a_field_of_the_matched_event_needs_a_histogram_keyed_alike() -> None:
+    """``create_field_var_hist``: no histogram there with keys of the same types
+    (``compatible_keys``), no field variable; the error is logged at the field."""
+    ctx = wakeup_ctx()
+    e = refused(ctx, "hist:keys=next_comm:onmatch(sched.sched_waking).wakeup_latency("
+                "$ts0,next_pid,prio)", "sched_switch", "sched")
+    assert e.errno == errno.EINVAL
+    assert e.messages == ["Couldn't find field", "Couldn't parse field variable",
+                          "Matching event histogram not found"]
+    assert e.log[-1][1] == e.command.rindex("prio")
+    e = refused(ctx, "hist:keys=next_pid:onmatch(sched.sched_waking).wakeup_latency("
+                "$ts0,next_pid,sched.sched_waking.nosuch)", "sched_switch", "sched")
+    assert e.messages[-2:] == ["Couldn't find field", "Couldn't create histogram for field"]
+    assert len(ctx.triggers("sched", "sched_waking")) == 1
+
+
+def test_snapshot_action_needs_a_snapshot_buffer() -> None:
+    """``action_create``: ``tracing_snapshot_cond_enable`` without
+    ``CONFIG_TRACER_SNAPSHOT`` returns ``-ENODEV`` and logs nothing; the
+    variable checks of ``track_data_create`` come first."""
+    ctx = make_ctx()
+    for handler in ("onmax", "onchange"):
+        e = refused(ctx, f"hist:keys=common_pid:sz=bytes_req:{handler}($sz).snapshot()")
+        assert (e.errno, e.messages) == (errno.ENODEV, [])
+    e = refused(ctx, "hist:keys=common_pid:onmax(sz).snapshot()")
+    assert e.messages == ["For onmax(x) or onchange(x), x must be a variable"]
+    assert ctx.triggers("kmem", "kmalloc") == []
+
+
 def test_onmax_save_tracks_the_maximum() -> None:
     """histogram.rst, onmax(): ``\\n\\tmax: %10llu`` then the saved fields
     (``track_data_print``)."""

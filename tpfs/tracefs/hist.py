@@ -27,6 +27,7 @@ from __future__ import annotations
 import errno
 import struct
 from collections.abc import Callable, Iterable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any
@@ -291,6 +292,8 @@ class HistTriggerData:
     actions: list[Action] = field(default_factory=list)
     field_vars: list[tuple[HistField, HistField]] = field(default_factory=list)  # (var, val)
     save_vars: list[tuple[HistField, HistField]] = field(default_factory=list)
+    #: the histograms ``create_field_var_hist`` made on other events for this one
+    field_var_hists: list[HistTrigger] = field(default_factory=list)
     n_var_slots: int = 0
     map: TracingMap = field(init=False)
 
@@ -822,6 +825,10 @@ class _Parser:
     def action_create(self, action: Action) -> None:
         if action.action == "trace":
             self.trace_action_create(action)
+        elif action.action == "snapshot":
+            # tracing_snapshot_cond_enable: this kernel has no CONFIG_TRACER_SNAPSHOT,
+            # and its stub refuses, logging nothing.
+            raise _Refused(errno.ENODEV)
         elif action.action == "save":
             d = self.data
             if d.save_vars:
@@ -888,17 +895,20 @@ class _Parser:
 
     def action_field_var(self, action: Action, system: str | None, event: str | None,
                          name: str) -> HistField | None:
+        """``trace_action_create_field_var``: a field of this event (a variable
+        here saves it), else of the event named or, unqualified, of the
+        ``onmatch`` event (a histogram made there saves it)."""
         d = self.data
-        if system and (system, event) != (d.system, d.event):
-            # A field of another event: the kernel makes a histogram on that
-            # event to hold it (create_field_var_hist); tpfs does not.
-            self.err(ERR_HIST_NOT_FOUND, name)
+        if not system or (system, event) == (d.system, d.event):
+            made = self.field_var(name)
+            if made is not None:
+                d.field_vars.append(made)
+                return made[0]
+        if not system and action.handler == "onmatch":
+            system, event = action.match_system, action.match_event
+        if not system or not event:
             return None
-        made = self.field_var(name)
-        if made is None:
-            return None
-        d.field_vars.append(made)
-        return made[0]
+        return self.ctx.field_var_hist(self, system, event, name)
 
 
 def _qualified(param: str) -> tuple[str | None, str | None, str | None]:
@@ -908,6 +918,13 @@ def _qualified(param: str) -> tuple[str | None, str | None, str | None]:
         return None, None, param
     event, dot, name = rest.partition(".")
     return (system, event, name) if dot else (system, event, None)
+
+
+def _compatible_keys(target: HistTriggerData, data: HistTriggerData) -> bool:
+    """``compatible_keys``: as many keys, of the same types, sizes and signs."""
+    return len(data.keys) == len(target.keys) and all(
+        (a.type, a.size, a.is_signed) == (b.type, b.size, b.is_signed)
+        for a, b in zip(target.keys, data.keys, strict=True))
 
 
 def _synth_field_ok(synth: SynthEvent, var: HistField, pos: int) -> bool:
@@ -1283,7 +1300,7 @@ class HistTrigger:
                 total, top = stats.get(i, (0, 0))
                 line += " " + _print_val(hf.display_name, hf, elt.sums[i], total, top)
             line += "".join(_track_print(d, a, elt) for a in d.actions
-                            if a.handler != "onmatch" and a.action != "snapshot")
+                            if a.handler != "onmatch")
             out.append(line + "\n")
         out.append(f"\nTotals:\n    Hits: {d.map.hits}\n    Entries: {len(elts)}\n"
                    f"    Dropped: {d.map.drops}\n")
@@ -1421,6 +1438,45 @@ class HistContext:
             system, event = files.pop()
         return self._file_var(system, event, name)
 
+    def field_var_hist(self, parser: _Parser, system: str, event: str,
+                       name: str) -> HistField | None:
+        """``create_field_var_hist``: a variable ``synthetic_NAME`` saving the field
+        ``name`` of that event, on a histogram of its own there (made once, keyed
+        and filtered as the first there with keys like the trigger's), which
+        shows in that event's ``trigger`` and ``hist`` files."""
+        target = parser.data
+        if len(target.field_var_hists) >= SYNTH_FIELDS_MAX:
+            parser.err(ERR_TOO_MANY_FIELD_VARS, name)
+            return None
+        fmt = self.event_format(system, event)
+        if fmt is None:
+            parser.err(ERR_EVENT_FILE_NOT_FOUND, name)
+            return None
+        compatible = next((t for t in self.hists.get((system, event), ())
+                           if _compatible_keys(target, t.data)), None)
+        if compatible is None:
+            parser.err(ERR_HIST_NOT_FOUND, name)
+            return None
+        var_name = "synthetic_" + name
+        var = self._file_var(system, event, var_name)
+        if var is not None:
+            return var
+        cmd = ("keys=" + ",".join(k.display_name for k in compatible.data.keys)
+               + f":{var_name}={name}")
+        if compatible.filter is not None:
+            cmd += " if " + compatible.filter
+        # Parsed as written there, its errors logged against the command written here.
+        made = _Parser(self, HistTriggerData(system, event, fmt), parser.command)
+        made.log = parser.log
+        try:
+            trigger = self._parse(made, cmd, fmt)
+            self._register(made, trigger)
+        except _Refused:
+            parser.err(ERR_HIST_CREATE_FAIL, name)
+            return None
+        target.field_var_hists.append(trigger)
+        return trigger.data.find_var(var_name)
+
     def _file_var(self, system: str, event: str, name: str) -> HistField | None:
         for t in self.hists.get((system, event), ()):
             var = t.data.find_var(name)
@@ -1483,10 +1539,11 @@ class HistContext:
                 return test
         return None
 
-    def _remove(self, trigger: HistTrigger) -> None:
+    def _remove(self, trigger: HistTrigger) -> bool:
+        """``hist_unregister_trigger``: whether a trigger went."""
         found = self._match(trigger)
         if found is None:
-            return
+            return False
         key = (found.data.system, found.data.event)
         if any(ref.owner is found.data for ts in self.hists.values() for t in ts
                if t.data is not found.data for ref in t.data.var_refs):
@@ -1494,6 +1551,21 @@ class HistContext:
         self.hists[key].remove(found)
         if not self.hists[key]:
             del self.hists[key]
+        self._free(found.data)
+        return True
+
+    def _free(self, data: HistTriggerData) -> set[tuple[str, str]]:
+        """``event_hist_trigger_free``: its last trigger gone, the histograms made
+        for its field variables go too (``unregister_field_var_hists``), all but
+        those another trigger still reads. Returns the events that lost one."""
+        if any(t.data is data for ts in self.hists.values() for t in ts):
+            return set()
+        gone = set()
+        for made in data.field_var_hists:
+            with suppress(_Refused):
+                if self._remove(made):
+                    gone.add((made.data.system, made.data.event))
+        return gone
 
     def _update_only(self, trigger: HistTrigger) -> bool:
         """``existing_hist_update_only``: pause, cont or clear an existing trigger."""
@@ -1566,6 +1638,8 @@ class HistContext:
                 else:
                     del self.hists[key]
             if not more:
+                for data in lost:
+                    dropped |= self._free(data)
                 return dropped
 
     def show(self, system: str, event: str, res: Resolvers | None = None) -> str:
