@@ -260,3 +260,21 @@ def test_sym_keys_name_the_hosts_functions(tpfs: Mount) -> None:
     assert f"{{ call_site: [{site:x}] {name:<45} }} hitcount:          1\n" in first
     text = f"{name}+{size // 2:#x}/{size:#x}"
     assert f"{{ call_site: [{site:x}] {text:<55} }} hitcount:          1\n" in second
+
+
+def test_a_field_variables_histogram_keeps_and_leaves_soft_mode_with_it(tpfs: Mount) -> None:
+    """The histogram an ``onmatch`` makes on the matched event to save a field
+    counts as that event's trigger: its event stays in soft mode while it is
+    there, and leaves it when the trigger that made it goes."""
+    tpfs.write("synthetic_events", "woken pid_t pid; int prio\n")
+    tpfs.write(WAKING + "trigger", "hist:keys=pid")
+    tpfs.write(SWITCH + "trigger",
+               "hist:keys=next_pid:onmatch(sched.sched_waking).woken(next_pid,prio)")
+    assert "synthetic_prio=prio" in tpfs.read(WAKING + "trigger")
+    tpfs.write(WAKING + "trigger", "!hist:keys=pid")
+    assert tpfs.read(WAKING + "trigger").count("hist:") == 1  # the saved field's
+    assert tpfs.read(WAKING + "enable") == "0*\n"
+    tpfs.write(SWITCH + "trigger",
+               "!hist:keys=next_pid:onmatch(sched.sched_waking).woken(next_pid,prio)")
+    assert "hist:" not in tpfs.read(WAKING + "trigger")
+    assert tpfs.read(WAKING + "enable") == tpfs.read(SWITCH + "enable") == "0\n"

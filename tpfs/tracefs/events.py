@@ -516,32 +516,37 @@ class EventLayer:
 
     def _hist_command(self, name: str, line: str) -> None:
         """``event_hist_trigger_parse``: a refused command logs its errors at
-        ``hist:S:E``; the event's first trigger puts it in soft mode, as
-        ``hist_trigger_enable`` does, and its last one takes it out."""
+        ``hist:S:E``. A command may add or remove histograms on other events too
+        (an ``onmatch`` field variable's); each event's first trigger puts it in
+        soft mode, as ``hist_trigger_enable`` does, and its last one takes it out."""
         system, event = _split(name)
         if not line.startswith("!") and self._ntriggers >= MAX_TRIGGERS:
             raise TpfsError(errno.ENOSPC, f"more than {MAX_TRIGGERS} triggers")
-        had = self._has_triggers(name)
-        before = len(self.hist.triggers(system, event))
+        before = {key: len(ts) for key, ts in self.hist.hists.items()}
         try:
             self.hist.command(system, event, line)
         except HistError as exc:
             for message, (_, pos) in zip(exc.messages, exc.log, strict=True):
                 log_error(self.error_log, f"hist:{system}:{event}", message, exc.command, pos)
             raise
-        added = len(self.hist.triggers(system, event)) - before
+        added = len(self.hist.triggers(system, event)) - before.get((system, event), 0)
         if added > 0:
             self._hist_clock(system, event, added)
-        self._ntriggers += added
-        if not had and added:
+        after = {key: len(ts) for key, ts in self.hist.hists.items()}
+        self._ntriggers += sum(after.values()) - sum(before.values())
+        for key in sorted(before.keys() ^ after.keys()):  # events that gained or lost all
+            other = f"{key[0]}:{key[1]}"
+            if other in self._triggers:  # its other triggers keep it in soft mode
+                continue
+            if key in before:
+                self._soft_leave([other])
+                continue
             try:
-                self._soft_enter([name])
+                self._soft_enter([other])
             except TpfsError:  # the registry refused its probe: the trigger does not stay
-                del self.hist.hists[system, event]
-                self._ntriggers -= added
+                self._ntriggers -= after.pop(key)
+                del self.hist.hists[key]
                 raise
-        elif had and not self._has_triggers(name):
-            self._soft_leave([name])
 
     def _hist_clock(self, system: str, event: str, added: int) -> None:
         """``hist_register_trigger``: a trigger with time stamps sets the trace clock
