@@ -14,7 +14,7 @@ import stat
 import pytest
 
 from tpfs.tools.mounting import Mount
-from tpfs.tracefs.symbols import host_symbols
+from tpfs.tracefs.symbols import host_symbols, host_syscalls
 
 KMALLOC = "events/kmem/kmalloc/"
 WAKING = "events/sched/sched_waking/"
@@ -278,3 +278,16 @@ def test_a_field_variables_histogram_keeps_and_leaves_soft_mode_with_it(tpfs: Mo
                "!hist:keys=next_pid:onmatch(sched.sched_waking).woken(next_pid,prio)")
     assert "hist:" not in tpfs.read(WAKING + "trigger")
     assert tpfs.read(WAKING + "enable") == tpfs.read(SWITCH + "enable") == "0\n"
+
+
+def test_syscall_keys_are_named(tpfs: Mount) -> None:
+    """histogram.rst's syscall-read example: ``id.syscall`` keys by their names."""
+    assert host_syscalls(), "this machine has no asm/unistd_64.h"
+    enter = "events/raw_syscalls/sys_enter/"
+    tpfs.write(enter + "trigger", "hist:keys=id.syscall:vals=hitcount")
+    tpfs.write("fire", "raw_syscalls:sys_enter id=0 @count=2\nraw_syscalls:sys_enter id=1\n"
+               "raw_syscalls:sys_enter id=999\n")
+    hist = tpfs.read(enter + "hist")
+    assert f"{{ id: {'sys_read':<30}[  0] }} hitcount:          2\n" in hist
+    assert f"{{ id: {'sys_write':<30}[  1] }} hitcount:          1\n" in hist
+    assert f"{{ id: {'unknown_syscall':<30}[999] }} hitcount:          1\n" in hist

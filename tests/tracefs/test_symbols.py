@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tpfs.tracefs.symbols import KernelSymbols, host_symbols
+from tpfs.tracefs.symbols import KernelSymbols, host_symbols, host_syscalls, syscall_names
 
 LINES = [
     "ffffffff81000000 T _text\n",
@@ -32,3 +32,13 @@ def test_addresses_outside_the_table_have_no_name() -> None:
 
 def test_an_unreadable_kallsyms_gives_no_symbols(tmp_path) -> None:
     assert host_symbols(str(tmp_path / "missing")).addresses == []
+
+
+def test_syscall_numbers_are_named_as_the_kernels_metadata_names_them(tmp_path) -> None:
+    header = tmp_path / "unistd_64.h"
+    header.write_text("#ifndef _ASM_UNISTD_64_H\n#define __NR_read 0\n#define __NR_write 1\n"
+                      "#define __NR_syscalls 2\n#define __NR_x32 bad\n")
+    assert syscall_names(header.read_text().splitlines()) == {
+        0: "sys_read", 1: "sys_write", 2: "sys_syscalls"}
+    assert host_syscalls([str(tmp_path / "missing"), str(header)])[1] == "sys_write"
+    assert host_syscalls([str(tmp_path / "missing")]) == {}

@@ -24,7 +24,7 @@ from ..kernel.personality import DEFAULT, kernel_argument, known, personality
 from ..kernel.registry import Limits, Registry
 from ..tracefs import catalog
 from ..tracefs.printer import MARKER_IP
-from ..tracefs.symbols import host_symbols
+from ..tracefs.symbols import host_symbols, host_syscalls
 from ..tracefs.tree import Tree
 
 log = logging.getLogger(__name__)
@@ -107,7 +107,8 @@ def build(args: argparse.Namespace, operations: type[Operations] = Operations) -
     registry = Registry([e.name for e in cat.events], seed=args.seed, limits=limits,
                         personality=args.kernel)
     tree = Tree(registry, cat, ncpus=args.cpus,
-                marker_ip=host_symbol("tracing_mark_write") or MARKER_IP, symbols=host_symbols)
+                marker_ip=host_symbol("tracing_mark_write") or MARKER_IP, symbols=host_symbols,
+                syscalls=host_syscalls)
     gid = args.gid if args.gid is not None else os.getgid()
     return operations(tree, uid=os.getuid(), gid=gid, max_waiting=args.max_waiting_reads)
 

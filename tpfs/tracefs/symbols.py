@@ -1,4 +1,5 @@
-"""Kernel symbols, as ``%ps`` and ``%pS`` print an address: the host's kallsyms.
+"""Kernel symbols, as ``%ps`` and ``%pS`` print an address: the host's kallsyms;
+and syscall names by number, as ``get_syscall_name`` gives them.
 
 A hist trigger's ``.sym`` and ``.sym-offset`` keys name the function an
 address falls in (``sprint_symbol_no_offset`` and ``sprint_symbol``); tpfs
@@ -6,19 +7,26 @@ has no kernel text of its own, so it names addresses with the text symbols
 the host lists in ``/proc/kallsyms`` (given in lines, read once by the
 command). A symbol's size is the distance to the next one, as kallsyms
 computes it; an address before the first, or past a symbol table that lists
-nothing after it, has no name.
+nothing after it, has no name. A ``.syscall`` key names its number the way
+the kernel's syscall metadata does (``sys_`` and the name), from the
+``__NR_`` numbers of the host's ``asm/unistd_64.h``.
 """
 
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Iterable
+import re
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from .hist import Resolvers
 
 #: kallsyms types of text (code) symbols: the ones a call site falls in.
 TEXT_TYPES = frozenset("tTwW")
+#: Where the host's syscall numbers are (x86-64, Debian's linux-libc-dev first).
+UNISTD_HEADERS = ("/usr/include/x86_64-linux-gnu/asm/unistd_64.h",
+                  "/usr/include/asm/unistd_64.h")
+_NR = re.compile(r"#define __NR_(\w+)\s+(\d+)\s*$")
 
 
 @dataclass(slots=True)
@@ -73,8 +81,31 @@ def host_symbols(path: str = "/proc/kallsyms") -> KernelSymbols:
         return KernelSymbols()
 
 
-def resolvers(load: Callable[[], KernelSymbols]) -> Resolvers:
-    """The ``hist`` file's ``%ps`` and ``%pS``, over symbols ``load`` gives (once
-    asked: reading kallsyms takes a moment, and most mounts never need it)."""
+def syscall_names(lines: Iterable[str]) -> dict[int, str]:
+    """``#define __NR_NAME NUMBER`` lines: number to ``sys_NAME``."""
+    names: dict[int, str] = {}
+    for line in lines:
+        m = _NR.match(line)
+        if m:
+            names.setdefault(int(m[2]), f"sys_{m[1]}")
+    return names
+
+
+def host_syscalls(paths: Iterable[str] = UNISTD_HEADERS) -> dict[int, str]:
+    """The host's syscall names by number (none when no header is there)."""
+    for path in paths:
+        try:
+            with open(path) as header:
+                return syscall_names(header)
+        except OSError:
+            continue
+    return {}
+
+
+def resolvers(load: Callable[[], KernelSymbols],
+              syscalls: Callable[[], Mapping[int, str]] = dict) -> Resolvers:
+    """The ``hist`` file's ``%ps``, ``%pS`` and syscall names, over what ``load``
+    and ``syscalls`` give (once asked: most mounts never need them)."""
     return Resolvers(sym=lambda addr: load().name(addr),
-                     sym_offset=lambda addr: load().name_offset(addr))
+                     sym_offset=lambda addr: load().name_offset(addr),
+                     syscall=lambda nr: syscalls().get(nr))

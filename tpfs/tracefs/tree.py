@@ -12,7 +12,7 @@ from __future__ import annotations
 import errno
 import functools
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from ..kernel.errors import TpfsError
 from ..kernel.iterator import make_walk
@@ -222,7 +222,8 @@ class Tree:
 
     def __init__(self, registry: Registry, catalog: Catalog, *,
                  ncpus: int | None = None, marker_ip: int = MARKER_IP,
-                 symbols: Callable[[], KernelSymbols] = KernelSymbols) -> None:
+                 symbols: Callable[[], KernelSymbols] = KernelSymbols,
+                 syscalls: Callable[[], Mapping[int, str]] = dict) -> None:
         self.registry = registry
         self.catalog = catalog
         walk = make_walk(registry)
@@ -234,7 +235,8 @@ class Tree:
                                        self.cmdlines, self.tgids, marker_ip)
         self.tracing, self.events, self.trace = top.tracing, top.layer, top.trace
         #: How every instance's ``hist`` files name addresses.
-        self.resolvers = top.layer.resolvers = resolvers(functools.cache(symbols))
+        self.resolvers = top.layer.resolvers = resolvers(functools.cache(symbols),
+                                                         functools.cache(syscalls))
         #: Each instance's events and buffers, by the data of its event probes.
         self.targets: dict[int, tuple[EventLayer, TraceArray]] = {0: (top.layer, top.trace)}
         self._probe_data = itertools.count(1)
