@@ -110,6 +110,10 @@ BAD_UPROBES = [
     ("p:tpfs_bad /bin/true:0x10 a=%ax:string", errno.EINVAL,
      "String accepts only memory argument", 32),
     ("p:tpfs_bad /bin/true:0x10 a=+0%ax", errno.EINVAL, "Dereference needs a brace", 28),
+    ("p:tpfs_bad /bin/true:0x10 a=$comm:u32", errno.EINVAL,
+     "$comm and immediate-string only accepts string type", 34),
+    ('p:tpfs_bad /bin/true:0x10 a=\\"abc":u8', errno.EINVAL,
+     "$comm and immediate-string only accepts string type", 35),
 ]
 
 

@@ -94,6 +94,7 @@ BAD = [
     ("p:x vfs_read a=+0($comm)", "$comm can not be dereferenced", 18),
     ("p:x vfs_read a=\\zz", "Invalid immediate value", 16),
     ("p:x vfs_read a=@9zz", "Invalid memory address", 15),
+    ("p:x vfs_read a=$comm:u32", "$comm and immediate-string only accepts string type", 21),
     ("p10:x vfs_read", "Maxactive is not for kprobe", 1),
     ("r5000:x vfs_read", "Maxactive is too big", 1),
     ("p:x/ vfs_read", None, 0),

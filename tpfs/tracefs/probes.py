@@ -373,11 +373,8 @@ def _args(words: list[str], first: int, ctx: _Context) -> tuple[ProbeArg, ...]:
 
 def _arg(name: str, body: str, pos: int, ctx: _Context) -> ProbeArg:
     """``traceprobe_parse_probe_arg_body``: the fetch, then its type."""
-    fetch, type_name = body, None
-    if not body.startswith('\\"'):
-        cut = body.rfind(":")
-        if cut >= 0 and ")" not in body[cut:]:
-            fetch, type_name = body[:cut], body[cut + 1:]
+    fetch, colon, type_text = body.partition(":")  # the first colon, as strchr finds it
+    type_name = type_text if colon else None
     source, what = _fetch(fetch, pos, ctx, 0)
     tpos = pos + len(fetch) + 1
     if type_name is None:
@@ -400,9 +397,8 @@ def _arg(name: str, body: str, pos: int, ctx: _Context) -> ProbeArg:
             ftype = found
         if ftype.is_string and what not in ("deref", "mem", "comm", "immstr", "field"):
             raise _err("String accepts only memory argument", tpos)
-        if what == "comm" and not ftype.is_string:
-            raise _err("$comm can not be dereferenced" if what == "deref" else
-                       "Unknown type is specified", tpos)
+        if what in ("comm", "immstr") and not ftype.is_string:
+            raise _err("$comm and immediate-string only accepts string type", tpos)
     return ProbeArg(name, body, ftype, source)
 
 
