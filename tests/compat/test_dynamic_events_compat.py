@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 
 import pytest
-from compat.kernel import errno_of, write
+from compat.kernel import errno_of, kernel_tracefs, write
 from compat.test_tracefs_compat import last_error
 
 APPEND = os.O_WRONLY | os.O_APPEND
@@ -167,3 +167,96 @@ def test_a_second_place_is_appended_to_the_event(tracefs: Path) -> None:
     finally:
         write(events, "-:tpfs_test/tpfs_two\n", APPEND)
     assert events.read_text() == before
+
+
+#: Definitions, good and bad, that tpfs and the kernel must answer alike: the
+#: errno, the error_log entry, the listing and the event's format.
+DEFINITIONS = [
+    'p /bin/true:0x10',
+    'p:g/e /bin/true:0x10',
+    'p:e /bin/true:0x10 %ax %bx %cx',
+    'p:e /bin/true:0x10 x=%ax:x8 y=%ip:s32',
+    'p:e /bin/true:0x10 $stack $stack0 $stack99',
+    'p:e /bin/true:0x10 $stack1025',
+    'p:e /bin/true:0x10 @0x1000:u32 @+0x20:s8',
+    'p:e /bin/true:0x10 @foo',
+    'p:e /bin/true:0x10 +0(+8(%sp)):string',
+    'p:e /bin/true:0x10 -8(%sp)',
+    'p:e /bin/true:0x10 +0x10(%ax):u64',
+    'p:e /bin/true:0x10 +zz(%ax)',
+    'p:e /bin/true:0x10 +0(%zz)',
+    'p:e /bin/true:0x10 \\1234',
+    'p:e /bin/true:0x10 \\-1:s32',
+    'p:e /bin/true:0x10 \\"hello"',
+    'p:e /bin/true:0x10 $comm $COMM',
+    'p:e /bin/true:0x10 x=$comm:string y=$COMM',
+    'p:e /bin/true:0x10 x=%ax:b3@5/8',
+    'p:e /bin/true:0x10 x=%ax:b9@0/8',
+    'p:e /bin/true:0x10 x=%ax:u32[4]',
+    'p:e /bin/true:0x10 x=+0(%ax):u8[3]',
+    'p:e /bin/true:0x10 1x=%ax',
+    'p:e /bin/true:0x10 =%ax',
+    'p:e /bin/true:0x10 x=',
+    'p:e /bin/true:0x10%return',
+    'r:e /bin/true:0x10 $retval',
+    'r:e /bin/true:0x10%return $retval',
+    'p:e /bin/true:0x10(0x20)',
+    'p:e /bin/true:0x10(zz)',
+    'p:e /bin/true:zz',
+    'p:e /bin/true:',
+    'p:e bin/true:0x10',
+    'p:e /nonexistent/x:0x10',
+    f"p:{'g' * 64}/e /bin/true:0x10",
+    f"p:g/{'e' * 64} /bin/true:0x10",
+    'p:9g/e /bin/true:0x10',
+    'p:/e /bin/true:0x10',
+    'p:g/ /bin/true:0x10',
+    'r2:e /bin/true:0x10',
+    'p:e /bin/true:0x10 x=%ax x=%bx',
+    'p:e /bin/true:0x10 $arg1',
+    'p:e /bin/true:0x10 $retval',
+    'p:e /bin/true:0x10 $foo',
+    'p:e /bin/true:0x10 +0($comm)',
+    'p:e /bin/true:0x10 x=%ax:symbol',
+    'p:e /bin/true:0x10 x=%ax:ustring',
+    'p:e /bin/true:0x10 x=+0(%ax):ustring',
+    'p:e /bin/true:0x10 x=%ax:char',
+    'p:e /bin/true:0x10 x=+0(%ax):u8[3] y=+0(%ax):x16[2] z=+0(%ax):string[2] w=+0(%ax):s32[1]',
+    'p:e /bin/true:0x10 x=+0(%ax):u8[65]',
+    'p:e /bin/true:0x10 x=+0(%ax):u8[0]',
+    'p:e /bin/true:0x10 x=+0(%ax):u8[2',
+    'p:e /bin/true:0x10 x=+0(%ax):u8[2]x',
+    'p:e /bin/true:0x10 x=@0x10:u16[4]',
+    'p2:e /bin/true:0x10',
+    'r:e /bin/true:0x10 x=$comm',
+    'p:e /bin/true:0x10 x=\\\\"a b"',
+    'p:e /bin/true:0x10 x=+0(\\\\1234)',
+    'p:e /bin/true:0x10 x=+0(@0x10):string',
+    'p:e /bin/true:0x10 %ax %ax',
+    'p:e /bin/true:0x10 arg1=%ax %bx',
+]
+
+
+def define(root: Path, line: str) -> tuple[str, str, str, str]:
+    write(root / "error_log", "")
+    try:
+        write(root / "uprobe_events", line + "\n", APPEND)
+        result = "ok"
+    except OSError as exc:
+        result = f"errno {exc.errno}"
+    log = re.sub(r"(?m)^\[[^\]]*\] ", "", (root / "error_log").read_text())
+    listing = (root / "uprobe_events").read_text()
+    fmt = ""
+    if result == "ok":
+        group, event = re.match(r"[pr]:(\w+)/(\w+)", listing.splitlines()[-1]).groups()
+        fmt = no_id((root / "events" / group / event / "format").read_text())
+    write(root / "uprobe_events", "", os.O_WRONLY | os.O_TRUNC)
+    return result, log, listing, fmt
+
+
+def test_definitions_are_answered_as_the_kernel_answers_them(tpfs, tmp_path: Path) -> None:
+    """Each of ``DEFINITIONS`` on the kernel's tracefs and on tpfs, side by side."""
+    with kernel_tracefs(tmp_path) as kernel:
+        assert (kernel / "uprobe_events").read_text() == ""  # O_TRUNC below clears all
+        for line in DEFINITIONS:
+            assert define(tpfs.path, line) == define(kernel, line), line

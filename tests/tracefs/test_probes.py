@@ -89,7 +89,7 @@ BAD = [
     ("p:x vfs_read+4 $arg1", "$arg* can be used only on function entry or exit", 15),
     ("p:x vfs_read $arg0", "Invalid argument number", 13),
     ("p:x vfs_read $stackx", "Invalid stack number", 13),
-    ("p:x vfs_read $foo", "Invalid $-valiable specified", 13),
+    ("p:x vfs_read $foo", "Invalid $-variable specified", 13),
     ("p:x vfs_read a=+0(%ax", "Dereference brace is not closed", 20),
     ("p:x vfs_read a=+0($comm)", "$comm can not be dereferenced", 18),
     ("p:x vfs_read a=\\zz", "Invalid immediate value", 16),
@@ -103,7 +103,7 @@ BAD = [
     ("p:x vfs_read 1a=%ax", "Argument name must follow the same rules as C identifiers", 13),
     ("e:x sched.nosuch", "Attached event does not exist", 4),
     ("e:x sched.sched_switch $nosuch", "Attached event does not have this field", 23),
-    ("e:x sched.sched_switch a=%ax", "Invalid $-valiable specified", 25),
+    ("e:x sched.sched_switch a=%ax", "Invalid $-variable specified", 25),
 ]
 
 

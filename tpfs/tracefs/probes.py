@@ -40,6 +40,9 @@ MAX_EVENT_NAME_LEN = 64  # MAX_EVENT_NAME_LEN, and the group's limit too
 MAX_TRACE_ARGS = 128
 MAX_ARG_NAME_LEN = 32
 MAX_DEREF_DEPTH = 16  # FETCH_INSN_MAX less the load and store
+MAX_ARRAY_LEN = 64
+#: ``PARAM_MAX_STACK``: the deepest ``$stackN`` a kprobe may read (16 KiB of longs).
+MAX_KPROBE_STACK = 2048
 MAX_ACTIVE = 4096  # KRETPROBE_MAXACTIVE_MAX
 #: The registers of x86-64's ``pt_regs`` a fetch argument may name.
 REGISTERS = frozenset({
@@ -101,6 +104,33 @@ class ProbeArg:
     type: FetchType
     #: An eprobe's ``$FIELD``: the attached event's field it copies.
     source: Field | None = None
+    #: ``TYPE[N]``: an array of N (0: one value).
+    count: int = 0
+
+    def field_line(self, offset: int) -> str:
+        """The argument's ``field:`` line (``traceprobe_define_arg_fields``)."""
+        t = self.type
+        if not self.count:
+            decl, size = f"{t.ctype} {self.name}", t.size
+        elif t.is_string:
+            decl, size = f"{t.ctype}[{self.count}] {self.name}", t.size * self.count
+        else:
+            decl, size = f"{t.ctype} {self.name}[]", t.size * self.count
+        return f"\tfield:{decl};\toffset:{offset};\tsize:{size};\tsigned:{int(t.signed)};\n"
+
+    @property
+    def size(self) -> int:
+        return self.type.size * max(self.count, 1)
+
+    def print_fmt(self) -> tuple[str, str]:
+        """Its part of the print fmt: the format, and the arguments after it."""
+        t = self.type
+        if not self.count:
+            ref = f"__get_str({self.name})" if t.is_string else f"REC->{self.name}"
+            return t.fmt, f", {ref}"
+        refs = [f"__get_str({self.name}[{i}])" if t.is_string else f"REC->{self.name}[{i}]"
+                for i in range(self.count)]
+        return "{" + ",".join([t.fmt] * self.count) + "}", "".join(f", {r}" for r in refs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,18 +172,17 @@ class ProbeEvent:
             lines.append(f"\tfield:{ctype} {name};\toffset:{offset};\tsize:{size};\tsigned:0;\n")
             offset += size
         for arg in self.args:
-            t = arg.type
-            lines.append(f"\tfield:{t.ctype} {arg.name};\toffset:{offset};\tsize:{t.size};"
-                         f"\tsigned:{int(t.signed)};\n")
-            offset += t.size
+            lines.append(arg.field_line(offset))
+            offset += arg.size
         head = ("" if self.kind == "eprobe" else "(%lx <- %lx)" if self.is_return
                 else "(%lx)")
         refs = "".join(f", REC->{name}" for _, name, _ in self.head_fields())
-        text = head + "".join(f" {a.name}={a.type.fmt}" for a in self.args)
-        refs += "".join(f", __get_str({a.name})" if a.type.is_string else f", REC->{a.name}"
-                        for a in self.args)
+        for arg in self.args:
+            fmt, args = arg.print_fmt()
+            head += f" {arg.name}={fmt}"
+            refs += args
         return (f"name: {self.event}\nID: {event_id}\nformat:\n{common_fields}\n"
-                f"{''.join(lines)}\nprint fmt: \"{text}\"{refs}\n")
+                f"{''.join(lines)}\nprint fmt: \"{head}\"{refs}\n")
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,8 +268,15 @@ def parse_probe(line: str, files: Callable[[str], bool] | None = None,
         raise ProbeError(errno.EINVAL)
     kind_text, _, head = words[0].partition(":")
     letter = kind_text[:1]
-    if letter not in allowed or letter not in "pre":
+    if letter not in allowed or letter not in "pre" or len(words) < 2:
         raise ProbeError(errno.EINVAL)
+    hpos = len(kind_text) + 1
+    target = words[1]
+    tpos = _offset_of(words, 1)
+    if letter != "e" and ("/" in target.split(":", 1)[0]
+                          or (":" in target and target.startswith("/"))):
+        # trace_uprobe_create reads a name only right after the letter ("r2:x" has none)
+        return _uprobe(words, letter == "r", "" if kind_text[1:] else head, hpos, tpos, files)
     maxactive = 0
     if kind_text[1:]:
         if not kind_text[1:].isdigit():
@@ -250,17 +286,8 @@ def parse_probe(line: str, files: Callable[[str], bool] | None = None,
         maxactive = int(kind_text[1:])
         if not 0 < maxactive <= MAX_ACTIVE:
             raise _err("Maxactive is too big" if maxactive else "Invalid maxactive number", 1)
-    if len(words) < 2:
-        raise ProbeError(errno.EINVAL)
-    hpos = len(kind_text) + 1
     if letter == "e":
         return _eprobe(words, head, hpos, event_fields)
-    target = words[1]
-    tpos = _offset_of(words, 1)
-    if "/" in target.split(":", 1)[0] or (":" in target and target.startswith("/")):
-        if maxactive:
-            raise _err("Maxactive is not for uprobe", 1)
-        return _uprobe(words, letter == "r", head, hpos, tpos, files)
     return _kprobe(words, letter == "r", maxactive, head, hpos, tpos)
 
 
@@ -316,10 +343,10 @@ def _uprobe(words: list[str], is_return: bool, head: str, hpos: int, tpos: int,
         raise _err("Failed to find the given file", tpos, errno.ENOENT)
     try:
         offset = kstrtoull(offs)
-    except (ValueError, OverflowError):
-        raise _err("Invalid uprobe offset", tpos + len(path) + 1) from None
+    except (ValueError, OverflowError):  # refused, and (as the kernel) not logged
+        raise ProbeError(errno.EINVAL) from None
     group, event = _group_event(head, hpos, UPROBE_GROUP)
-    default = _sanitize(f"{'r' if is_return else 'p'}_{os.path.basename(path)}_0x{offset:x}")
+    default = _sanitize(f"p_{os.path.basename(path)}_0x{offset:x}")  # "p" for return too
     place = f"{path}:0x{offset:016x}" + ("" if ref is None else f"(0x{ref:x})")
     ctx = _Context("uprobe", is_return, False, {})
     args = _args(words, 2, ctx)
@@ -366,7 +393,7 @@ def _args(words: list[str], first: int, ctx: _Context) -> tuple[ProbeArg, ...]:
         if any(a.name == name for a in args):
             raise _err("This argument name is already used", pos)
         if not body:
-            raise _err("Invalid fetch argument", bpos)
+            raise _err("No argument expression", bpos)
         args.append(_arg(name, body, bpos, ctx))
     return tuple(args)
 
@@ -384,6 +411,9 @@ def _arg(name: str, body: str, pos: int, ctx: _Context) -> ProbeArg:
         elif source is not None:
             ftype = _field_type(source)
     else:
+        type_name, count = _array(type_name, tpos)
+        if count and what not in ("deref", "mem"):
+            raise _err("String accepts only memory argument", tpos)
         bits = _BITFIELD.fullmatch(type_name)
         if bits:
             width, offset, size = (int(g) for g in bits.groups())
@@ -399,7 +429,30 @@ def _arg(name: str, body: str, pos: int, ctx: _Context) -> ProbeArg:
             raise _err("String accepts only memory argument", tpos)
         if what in ("comm", "immstr") and not ftype.is_string:
             raise _err("$comm and immediate-string only accepts string type", tpos)
+        return ProbeArg(name, body, ftype, source, count)
     return ProbeArg(name, body, ftype, source)
+
+
+def _array(type_text: str, tpos: int) -> tuple[str, int]:
+    """``TYPE[N]``: the type and N (0 when it is no array), checked as the kernel does."""
+    base, bracket, rest = type_text.partition("[")
+    if not bracket:
+        return type_text, 0
+    number, close, suffix = rest.partition("]")
+    npos = tpos + len(base) + 1
+    if not close:
+        raise _err("Array is not closed", tpos + len(type_text))
+    if suffix:
+        raise _err("Array has wrong suffix", npos + len(number) + 1)
+    try:
+        count = kstrtoull(number)
+    except (ValueError, OverflowError):
+        raise _err("Invalid array size", npos) from None
+    if not count:
+        raise _err("Invalid array size", npos)
+    if count > MAX_ARRAY_LEN:
+        raise _err("Array number is too big", npos)
+    return base, count
 
 
 def _field_type(source: Field) -> FetchType:
@@ -415,7 +468,7 @@ def _fetch(text: str, pos: int, ctx: _Context, depth: int) -> tuple[Field | None
     head = text[:1]
     if head == "%":
         if ctx.kind == "eprobe":  # an event has no registers to read
-            raise _err("Invalid $-valiable specified", pos)
+            raise _err("Invalid $-variable specified", pos)
         if text[1:] not in REGISTERS:
             raise _err("Invalid register name", pos)
         return None, "reg"
@@ -449,7 +502,8 @@ def _variable(var: str, pos: int, ctx: _Context) -> tuple[Field | None, str]:
         return None, "retval"
     if var.startswith("stack"):
         number = var[5:]
-        if number and (not number.isdigit() or int(number) > 1024):
+        if number and (not number.isdigit()
+                       or (ctx.kind == "kprobe" and int(number) > MAX_KPROBE_STACK)):
             raise _err("Invalid stack number", pos)
         return None, "stack"
     if var in ("comm", "COMM"):
@@ -463,7 +517,7 @@ def _variable(var: str, pos: int, ctx: _Context) -> tuple[Field | None, str]:
         return None, "arg"
     if ctx.kind == "eprobe":
         raise _err("Attached event does not have this field", pos)
-    raise _err("Invalid $-valiable specified", pos)
+    raise _err("Invalid $-variable specified", pos)
 
 
 def _memory(addr: str, pos: int, ctx: _Context) -> str:
