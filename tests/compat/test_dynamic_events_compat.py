@@ -260,3 +260,57 @@ def test_definitions_are_answered_as_the_kernel_answers_them(tpfs, tmp_path: Pat
         assert (kernel / "uprobe_events").read_text() == ""  # O_TRUNC below clears all
         for line in DEFINITIONS:
             assert define(tpfs.path, line) == define(kernel, line), line
+
+
+#: (file, line) written in turn: appending places, removals by name, group,
+#: place and arguments, comments and blanks, names in use (the kernel here has
+#: no synthetic events or eprobes, which tpfs also takes in dynamic_events).
+SEQUENCE = [
+    ('dynamic_events', 'p:g/a /bin/true:0x10 x=%ax'),
+    ('dynamic_events', 'p:g/a /bin/true:0x20 x=%ax'),
+    ('dynamic_events', 'p:g/a /bin/true:0x20 x=%ax'),
+    ('dynamic_events', 'r:g/a /bin/true:0x30 x=%ax'),
+    ('dynamic_events', 'p:g/a /bin/true:0x30 y=%ax'),
+    ('dynamic_events', 'p:g/a /bin/true:0x30 x=%bx:u32'),
+    ('dynamic_events', 'p:h/a /bin/true:0x10'),
+    ('dynamic_events', '-:a'),
+    ('dynamic_events', '-:h/a'),
+    ('dynamic_events', '-:zz/a'),
+    ('dynamic_events', '-:g/a x=%ax'),
+    ('dynamic_events', 'p:g/b /bin/true:0x10'),
+    ('uprobe_events', '-:g/b'),
+    ('uprobe_events', '-:b'),
+    ('dynamic_events', '-:'),
+    ('dynamic_events', '-:g/'),
+    ('dynamic_events', 'p:g/c /bin/true:0x10'),
+    ('dynamic_events', 'p:g/d /bin/true:0x20'),
+    ('dynamic_events', '-:g/c extra'),
+    ('dynamic_events', '-:*'),
+    ('dynamic_events', '  p:g/e   /bin/true:0x10    x=%ax   '),
+    ('dynamic_events', 'p:g/f /bin/true:0x10 # comment'),
+    ('dynamic_events', '#only comment'),
+    ('dynamic_events', 't:g/tp sched_switch'),
+    ('dynamic_events', 'f:g/fp vfs_read'),
+    ('dynamic_events', 'p:g/sched_switch /bin/true:0x10'),
+    ('dynamic_events', 'p:sched/sched_switch /bin/true:0x10'),
+]
+
+
+def test_a_sequence_of_writes_leaves_what_the_kernel_leaves(tpfs, tmp_path: Path) -> None:
+    def step(root: Path, file: str, line: str) -> tuple[str, str, str]:
+        write(root / "error_log", "")
+        try:
+            write(root / file, line + "\n", APPEND)
+            result = "ok"
+        except OSError as exc:
+            result = f"errno {exc.errno}"
+        log = re.sub(r"(?m)^\[[^\]]*\] ", "", (root / "error_log").read_text())
+        return result, log, (root / "dynamic_events").read_text()
+
+    with kernel_tracefs(tmp_path) as kernel:
+        assert (kernel / "dynamic_events").read_text() == ""
+        try:
+            for file, line in SEQUENCE:
+                assert step(tpfs.path, file, line) == step(kernel, file, line), (file, line)
+        finally:
+            write(kernel / "dynamic_events", "", os.O_WRONLY | os.O_TRUNC)

@@ -123,5 +123,18 @@ def test_removals() -> None:
     assert parse_removal("-:g/ev") == Removal("g", "ev")
     assert parse_removal("-:ev") == Removal(None, "ev")
     assert parse_removal("p:ev vfs_read") is None
+    assert parse_removal("-:g/") == Removal("g", "")  # matches nothing: ENOENT, as the kernel
+    assert parse_removal("-:g/ev /bin/true:0x10 x=%ax") == Removal(
+        "g", "ev", ("/bin/true:0x10", "x=%ax"))
     with pytest.raises(ProbeError):
-        parse_removal("-:9")
+        parse_removal("-:")
+
+
+def test_a_removal_with_a_place_and_arguments_matches_only_those() -> None:
+    probe = parse_probe("p:g/ev /bin/true:0x10 x=%ax y=%bx", files=lambda path: True)
+    assert parse_removal("-:g/ev").matches(probe)  # type: ignore[union-attr]
+    assert parse_removal("-:ev /bin/true:0x0000000000000010 x=%ax").matches(  # type: ignore[union-attr]
+        probe)
+    assert not parse_removal("-:ev /bin/true:0x10").matches(probe)  # type: ignore[union-attr]
+    assert not parse_removal("-:ev /bin/true:0x0000000000000010 y=%bx").matches(  # type: ignore[union-attr]
+        probe)

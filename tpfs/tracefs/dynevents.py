@@ -175,7 +175,7 @@ class DynamicEvents:
         if same is not None or self.layer.exists(name):
             if definition.kind != SYNTH:
                 self._log(definition, "Given group/event name is already used by another event",
-                          line, line.find(":") + 1)
+                          line, 0)
             raise TpfsError(errno.EEXIST, f"event {name} exists")
         if len(self._lines) >= MAX_DYNAMIC_EVENTS:
             raise TpfsError(errno.ENOSPC, f"more than {MAX_DYNAMIC_EVENTS} dynamic events")
@@ -204,8 +204,11 @@ class DynamicEvents:
             why = "There is already the exact same probe event"
         elif [(a.name, a.type) for a in first.args] != [(a.name, a.type) for a in probe.args]:
             why = "Argument type or name is different from existing probe"
-        if why is not None:
-            self._log(probe, why, line, 0)
+        if why is not None:  # the caret: at the arguments when they differ
+            words = line.split()
+            at = len(" ".join(words[:2])) + 1 if why.startswith("Argument") and len(words) > 2 \
+                else 0
+            self._log(probe, why, line, at)
             raise TpfsError(errno.EEXIST, f"{probe.name}: {why}")
         if len(self._lines) >= MAX_DYNAMIC_EVENTS:
             raise TpfsError(errno.ENOSPC, f"more than {MAX_DYNAMIC_EVENTS} dynamic events")
@@ -225,12 +228,27 @@ class DynamicEvents:
         return bool(self._eprobes.get(name))  # an eprobe holds the event it attaches to
 
     def _remove(self, removal: Removal, kinds: tuple[str, ...]) -> None:
-        found = [n for n, (d, *_) in self.definitions.items()
-                 if d.kind in kinds and n.partition(":")[2] == removal.event
-                 and removal.group in (None, n.partition(":")[0])]
-        if not found:
+        """``dyn_event_release``: every place that matches goes; an event goes with
+        its last place, or (EBUSY, in use) stays whole."""
+        gone: list[str] = []
+        fewer: dict[str, list[Definition]] = {}
+        for name, places in self.definitions.items():
+            group, _, event = name.partition(":")
+            if places[0].kind not in kinds or event != removal.event or removal.group not in (
+                    None, group):
+                continue
+            kept: list[Definition] = [d for d in places
+                                      if isinstance(d, ProbeEvent) and not removal.matches(d)]
+            if not kept:
+                gone.append(name)
+            elif len(kept) < len(places):
+                fewer[name] = kept
+        if not gone and not fewer:
             raise TpfsError(errno.ENOENT, f"no dynamic event {removal.event}")
-        self._remove_all(found)
+        self._remove_all(gone)
+        for name, kept in fewer.items():  # a sibling place goes, enabled or not
+            self.definitions[name] = kept
+            self._lines = [d for d in self._lines if d.name != name or d in kept]
 
     def _remove_synthetic(self, bare: str) -> None:
         name = f"{SYNTH_SYSTEM}:{bare}"

@@ -187,10 +187,22 @@ class ProbeEvent:
 
 @dataclass(frozen=True, slots=True)
 class Removal:
-    """A ``-:[GRP/]EVENT`` line: what it removes (group None: any group)."""
+    """A ``-:[GRP/]EVENT [PLACE [ARGS]]`` line: what it removes (group None: any
+    group; with a place and arguments, only the places that show them)."""
 
     group: str | None
     event: str
+    words: tuple[str, ...] = ()
+
+    def matches(self, probe: ProbeEvent) -> bool:
+        """``trace_probe_match_command_args``, after the place: each word given is
+        the argument at its position, as the listing shows it."""
+        if not self.words:
+            return True
+        if self.words[0] != probe.place or len(self.words) - 1 > len(probe.args):
+            return False
+        return all(w == f"{a.name}={a.comm}" for w, a in zip(self.words[1:], probe.args,
+                                                             strict=False))
 
 
 class _Context:
@@ -222,10 +234,11 @@ def parse_removal(line: str) -> Removal | None:
     words = _words(line)
     if not words or not words[0].startswith("-:"):
         return None
-    group, slash, event = words[0][2:].rpartition("/")
-    if not event or not _IDENT.fullmatch(event) or (slash and not _IDENT.fullmatch(group)):
+    group, slash, event = words[0][2:].partition("/") if "/" in words[0] else (
+        "", "", words[0][2:])
+    if not slash and not event:
         raise ProbeError(errno.EINVAL)
-    return Removal(group if slash else None, event)
+    return Removal(group if slash else None, event, tuple(words[1:]))  # no match: ENOENT
 
 
 def _group_event(head: str, pos: int, default_group: str) -> tuple[str, str | None]:
