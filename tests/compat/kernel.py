@@ -56,9 +56,10 @@ def kernel_tracefs(tmp: Path) -> Iterator[Path]:
             with contextlib.suppress(OSError):
                 write(mnt / name, value)
         write(mnt / "events/sched/filter", "0")
-        for event in (*EVENTS, QUIET):
+        for event in (*EVENTS, QUIET, "ftrace:print"):  # print has triggers, no filter
             edir = mnt / "events" / event.replace(":", "/")
-            write(edir / "filter", "0")
+            if event in EVENTS or event == QUIET:
+                write(edir / "filter", "0")
             for trig in (edir / "trigger").read_text().splitlines():
                 if not trig.startswith("#"):
                     write(edir / "trigger", "!" + trig.split(" ")[0].rsplit(":", 1)[0])

@@ -9,6 +9,8 @@ format strings of trace_events_hist.c), as tests/tracefs/test_hist.py cites.
 from __future__ import annotations
 
 import errno
+import os
+import re
 import stat
 
 import pytest
@@ -19,6 +21,7 @@ from tpfs.tracefs.symbols import host_symbols, host_syscalls
 KMALLOC = "events/kmem/kmalloc/"
 WAKING = "events/sched/sched_waking/"
 SWITCH = "events/sched/sched_switch/"
+PRINT = "events/ftrace/print/"
 HIST_HELP = "# Available triggers:\n"
 KMALLOC_HIST = "hist:keys=call_site:vals=hitcount,bytes_req:sort=hitcount:size=2048"
 
@@ -291,3 +294,54 @@ def test_syscall_keys_are_named(tpfs: Mount) -> None:
     assert f"{{ id: {'sys_read':<30}[  0] }} hitcount:          2\n" in hist
     assert f"{{ id: {'sys_write':<30}[  1] }} hitcount:          1\n" in hist
     assert f"{{ id: {'unknown_syscall':<30}[999] }} hitcount:          1\n" in hist
+
+
+def test_print_histograms_count_an_instances_markers(tpfs: Mount) -> None:
+    """``ftrace:print`` is no tracepoint, yet its ``hist`` aggregates each marker
+    written in its own instance (trigger-trace-marker-hist.tc), filtered on the
+    text as written; ``buf`` (size 0) is no key, as ``parse_field`` refuses it."""
+    (tpfs / "instances" / "other").mkdir()
+    inst, pid = "instances/other/", os.getpid()
+    try:
+        hist = inst + PRINT + "hist"
+        assert stat.S_IMODE((tpfs / hist).stat().st_mode) == 0o440
+        assert tpfs.read(hist) == ""
+        assert refused(tpfs, inst + PRINT + "trigger", "hist:keys=buf") == errno.EINVAL
+        tpfs.write(inst + PRINT + "trigger",
+                   'hist:keys=common_pid:vals=hitcount if buf != "skip"')
+        for text in ("a", "b\n", "skip", "skip\n"):
+            tpfs.write(inst + "trace_marker", text)
+        tpfs.write("trace_marker", "a")  # the top level's print: not this histogram
+        assert f"{{ common_pid: {pid:>10} }} hitcount:          3\n" in tpfs.read(hist)
+        assert tpfs.read(PRINT + "hist") == ""
+        assert tpfs.read(inst + "trace").count("tracing_mark_write") == 4
+    finally:
+        (tpfs / "instances" / "other").rmdir()
+
+
+def test_marker_to_marker_latency_fires_a_synthetic_event(tpfs: Mount) -> None:
+    """trigger-trace-marker-synthetic.tc: two hists on print, ``onmatch(ftrace.print)``."""
+    tpfs.write("synthetic_events", "latency u64 lat")
+    tpfs.write(PRINT + "trigger", 'hist:keys=common_pid:ts0=common_timestamp.usecs'
+               ' if buf == "start"')
+    tpfs.write(PRINT + "trigger", 'hist:keys=common_pid:lat=common_timestamp.usecs-$ts0:'
+               'onmatch(ftrace.print).latency($lat) if buf == "end"')
+    tpfs.write("events/synthetic/latency/trigger", "hist:keys=common_pid,lat:sort=lat")
+    tpfs.write("trace_marker", "start")
+    tpfs.write("trace_marker", "end")
+    assert len(re.findall(r"hitcount: +1$", tpfs.read(PRINT + "hist"), re.M)) == 2
+    assert re.search(r"hitcount: +1$", tpfs.read("events/synthetic/latency/hist"), re.M)
+
+
+def test_print_hist_aggregates_the_marker_a_traceoff_keeps(tpfs: Mount) -> None:
+    """Triggers act around the marker's record: the hist before it, ``traceoff`` after."""
+    tpfs.write(PRINT + "trigger", "hist:keys=common_pid")
+    tpfs.write(PRINT + "trigger", "traceoff")
+    tpfs.write("trace_marker", "last")
+    assert tpfs.read("tracing_on") == "0\n"
+    assert "Hits: 1\n" in tpfs.read(PRINT + "hist")
+    assert tpfs.read("trace").count("tracing_mark_write: last") == 1
+    assert refused(tpfs, "trace_marker", "more") == errno.EBADF
+    tpfs.write(PRINT + "trigger", "!traceoff")
+    tpfs.write(PRINT + "trigger", "!hist:keys=common_pid")
+    assert tpfs.read(PRINT + "trigger").startswith(HIST_HELP)

@@ -53,6 +53,7 @@ from .filter import (
     filter_fields,
 )
 from .hist import HistContext, HistError, Resolvers
+from .record import PRINT_EVENT, PRINT_FORMAT
 from .settings import host_cpus, log_error
 from .trigger import TRIGGER_HELP, Trigger, hist_line, parse_trigger
 
@@ -69,6 +70,11 @@ DYNAMIC_ID_TOP = 65535
 MAX_FILTERS = 65536  # events with a filter (or a filter's error) shown
 MAX_TRIGGERS = 65536  # triggers over all events
 FILTER_ERROR = "event filter parse error"
+#: Events that take triggers but are no tracepoint, by their format: the code
+#: that writes their record runs their triggers (``ftrace:print``: a
+#: ``trace_marker`` write). No probe of theirs is registered, so they have no
+#: soft mode, and no trigger can name them as its target.
+UNPROBED = {PRINT_EVENT: PRINT_FORMAT}
 
 
 def event_probe(name: str, data: int = 0) -> Probe:
@@ -155,6 +161,7 @@ class EventLayer:
             self._ids[ev.name] = ev.id
             self._formats[ev.name] = ev.format
         self._id_floor = max(self._ids.values(), default=0)
+        self._formats.update(UNPROBED)
         for i, tp in enumerate(self.registry.core.tracepoints):
             self._core_index.setdefault(tp.name, i)
             self._add_name(tp.name)
@@ -307,6 +314,7 @@ class EventLayer:
     def _soft_enter(self, names: list[str]) -> None:
         """A soft-mode user each for ``names``: the first registers a probe that
         is not there, soft-disabled. All or (refused by the registry) none."""
+        names = [n for n in names if n not in UNPROBED]
         fresh = [n for n in dict.fromkeys(names)
                  if n not in self._soft_users and not self.enabled(n)]
         self.registry.change_probes([ProbeChange(n, self.probe(n), True) for n in fresh])
@@ -318,6 +326,8 @@ class EventLayer:
     def _soft_leave(self, names: list[str]) -> None:
         """The last user gone, a soft-disabled event's probe goes with it."""
         for name in names:
+            if name in UNPROBED:
+                continue
             users = self._soft_users[name] - 1
             if users:
                 self._soft_users[name] = users
@@ -460,13 +470,14 @@ class EventLayer:
         """The event's triggers but hist ones, newest first (a live list; empty if none)."""
         return self._triggers.get(name, [])
 
-    def _has_triggers(self, name: str) -> bool:
-        """Whether the event has triggers of any kind: then it is in soft mode."""
+    def has_triggers(self, name: str) -> bool:
+        """Whether the event has triggers of any kind: then it is in soft mode
+        (if it has a probe)."""
         return name in self._triggers or self.hist.triggered(*_split(name))
 
     def _hist_format(self, system: str, event: str) -> str | None:
         name = f"{system}:{event}"
-        return self.format(name) if self.exists(name) else None
+        return self.format(name) if self.exists(name) or name in UNPROBED else None
 
     def hist_text(self, name: str) -> str:
         """The event's ``hist`` file: each of its histograms, empty if none."""
@@ -501,7 +512,7 @@ class EventLayer:
             raise TpfsError(errno.ENOSPC, f"more than {MAX_TRIGGERS} triggers")
         # The target first, then the triggering event (its first trigger only).
         users = [] if trigger.target is None else [trigger.target]
-        self._soft_enter(users + ([] if self._has_triggers(name) else [name]))
+        self._soft_enter(users + ([] if self.has_triggers(name) else [name]))
         self._triggers.setdefault(name, []).insert(0, trigger)
         self._ntriggers += 1
 
@@ -511,7 +522,7 @@ class EventLayer:
         self._ntriggers -= 1
         if not triggers:
             del self._triggers[name]
-        users = [] if self._has_triggers(name) else [name]
+        users = [] if self.has_triggers(name) else [name]
         self._soft_leave(users + ([] if trigger.target is None else [trigger.target]))
 
     def _hist_command(self, name: str, line: str) -> None:
@@ -571,7 +582,7 @@ class EventLayer:
         for key in self.hist.drop_event(system, event):
             self._ntriggers -= before[key] - len(self.hist.triggers(*key))
             name = f"{key[0]}:{key[1]}"
-            if not self._has_triggers(name):
+            if not self.has_triggers(name):
                 self._soft_leave([name])
 
     def detach(self) -> None:

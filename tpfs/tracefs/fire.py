@@ -35,6 +35,10 @@ them has its place in the buffer and before its post triggers, into every
 instance, their own triggers and histograms included, nested at most
 ``MAX_SYNTH_NESTING`` deep.
 
+A ``trace_marker`` write runs its instance's ``ftrace:print`` triggers through
+the same steps (``mark``): all with the record, there being no soft mode and
+no filter of the event's own, around the marker's commit.
+
 A write is one batch: every line is parsed and its record encoded before
 anything fires, so a bad line (EINVAL), a name with no instance (ENOENT) or
 more than ``MAX_FIRINGS`` firings in all (EINVAL) fires nothing.
@@ -57,7 +61,7 @@ from .hist import Firing as HistFiring
 from .hist import SynthFiring
 from .nodes import Opener
 from .probes import ProbeEvent, fetch_value
-from .record import KERNEL_STACK_FORMAT, Value, encode_stack, layout
+from .record import KERNEL_STACK_FORMAT, PRINT_EVENT, Value, encode_stack, layout
 from .synth import SYNTH_SYSTEM
 from .trace import TraceArray
 from .trigger import Trigger
@@ -238,26 +242,53 @@ class Firer:
             reserved = buffered or tracing.tracing_on
             if not (reserved or cond):
                 return
-            post: list[Trigger] = []
-            for trigger in triggers if cond else ():  # event_triggers_call with the record
-                if trigger.test is None or trigger.test(record, cpu, comm):
-                    if trigger.post:
-                        post.append(trigger)
-                    else:
-                        self._act(trigger, firing, layer, trace)
-            # Hist triggers are at the list's tail; the time stamp is the buffer clock's.
-            synths = layer.hist.fire(subsys, event, HistFiring(
-                record, cpu, pid, trace.cmdlines.find(pid) if firing.comm is None
-                else firing.comm, trace.now(), ts_in_ns=trace.in_ns)) if hists else []
-            if (reserved and not layer.soft_disabled(name)
-                    and (predicate is None or predicate(record, cpu, comm))):
-                trace.record(cpu, record, firing.comm, subsys, fmt)
-            for synth in synths:  # nested in the event, which took its place first
-                self._fire_synth(synth, firing)
-            for trigger in post:  # event_triggers_post_call
-                self._act(trigger, firing, layer, trace)
+
+            def commit() -> None:  # trace_event_buffer_commit
+                if (reserved and not layer.soft_disabled(name)
+                        and (predicate is None or predicate(record, cpu, comm))):
+                    trace.record(cpu, record, firing.comm, subsys, fmt)
+
+            self.event_triggers(firing, layer, trace, triggers if cond else [], commit)
 
         return call
+
+    def mark(self, layer: EventLayer, trace: TraceArray, record: bytes, pid: int,
+             comm: Callable[[], str | None], cpu: int, commit: Callable[[], object]) -> None:
+        """A ``trace_marker`` write's ``ftrace:print`` triggers, as
+        ``write_marker_to_buffer`` runs them: all with the record (no soft mode,
+        no filter of the event's own), around ``commit``."""
+        if not layer.has_triggers(PRINT_EVENT):
+            commit()
+            return
+        firing = Firing(PRINT_EVENT, cpu, pid, comm(), 1, record)
+        self.event_triggers(firing, layer, trace, layer.triggers(PRINT_EVENT), commit)
+
+    def event_triggers(self, firing: Firing, layer: EventLayer, trace: TraceArray,
+                       triggers: Sequence[Trigger], commit: Callable[[], object]) -> None:
+        """``event_triggers_call`` with the record, ``commit`` (which writes the event,
+        or not), then ``event_triggers_post_call``: each trigger whose filter passes
+        acts, post triggers after the commit; hist triggers, at the list's tail,
+        aggregate before it and the synthetic events they fire follow it."""
+        record, cpu, pid = firing.record, firing.cpu, firing.pid
+        comm = task_comm(firing.comm)
+        subsys, _, event = firing.name.partition(":")
+        post: list[Trigger] = []
+        for trigger in triggers:
+            if trigger.test is None or trigger.test(record, cpu, comm):
+                if trigger.post:
+                    post.append(trigger)
+                else:
+                    self._act(trigger, firing, layer, trace)
+        # The time stamp is the buffer clock's.
+        synths = layer.hist.fire(subsys, event, HistFiring(
+            record, cpu, pid, trace.cmdlines.find(pid) if firing.comm is None
+            else firing.comm, trace.now(), ts_in_ns=trace.in_ns)) if layer.hist.triggered(
+                subsys, event) else []
+        commit()
+        for synth in synths:  # nested in the event, which took its place first
+            self._fire_synth(synth, firing)
+        for trigger in post:
+            self._act(trigger, firing, layer, trace)
 
     def _act(self, trigger: Trigger, firing: Firing, layer: EventLayer,
              trace: TraceArray) -> None:

@@ -13,8 +13,9 @@ What the kernel shows, and tpfs should:
 - each event directory (0755) holds ``format`` (0440); ``id`` (0440) only for
   the two events with a registration (``function`` and ``print``), though
   every format names its ID; ``trigger`` (0640) only for ``print``, whose
-  trigger file reads ``# Available triggers:`` as the other events' do. None
-  has ``enable`` or ``filter``. ``EventDir.files`` keeps each directory's
+  trigger file takes triggers as the other events' do (and, as ``hist``
+  triggers go, a ``hist`` after ``id``: this kernel has none). None has
+  ``enable`` or ``filter``. ``EventDir.files`` keeps each directory's
   entries in the kernel's readdir order.
 """
 

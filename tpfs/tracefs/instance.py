@@ -129,7 +129,7 @@ def trace_files(trace: TraceArray) -> dict[str, Node]:
         "trace": seq_file(SETTING_MODE, TraceListing(trace), lambda buf: None, trace.clear),
         "trace_pipe": pipe(None),
         "trace_marker": File(MARKER_MODE, _writer(
-            lambda buf, opener: trace.mark(buf, opener.pid))),
+            lambda buf, opener: trace.mark(buf, opener.pid, lambda: opener.comm))),
         "trace_marker_raw": File(MARKER_MODE, _writer(
             lambda buf, opener: trace.mark_raw(buf, opener.pid))),
         "per_cpu": Directory(DIR_MODE, {f"cpu{cpu}": cpu_dir(cpu)

@@ -21,6 +21,8 @@ from functools import lru_cache
 
 #: ``events/ftrace/print/format`` of the reference kernel (Linux 6.18, read
 #: from its tracefs): the embedded catalogue leaves out the ftrace events.
+#: The event a ``trace_marker`` write records.
+PRINT_EVENT = "ftrace:print"
 PRINT_FORMAT = (
     "name: print\nID: 5\nformat:\n"
     "\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n"

@@ -19,6 +19,7 @@ import errno
 import itertools
 import struct
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..kernel.errors import TpfsError
@@ -37,6 +38,12 @@ from .settings import Tracing
 MARKER_MAX = BUF_MAX_DATA_SIZE - 18
 #: ``TRACE_SEQ_BUFFER_SIZE``: one ``trace_pipe`` read returns at most one less.
 PIPE_SEQ_SIZE = 8192
+#: ``event_triggers_call``, the commit, ``event_triggers_post_call``: what runs the
+#: instance's ``ftrace:print`` triggers around a marker, given the record they see,
+#: the writer's pid, its name (looked up only if a trigger needs it), the CPU and
+#: the commit.
+MarkerTriggers = Callable[[bytes, int, Callable[[], str | None], int, Callable[[], object]],
+                          object]
 #: Clocks that count something other than nanoseconds: shown as raw counts.
 RAW_CLOCKS = ("counter", "x86-tsc")
 _COMMON = struct.Struct("<HBBi")  # common_type, common_flags, common_preempt_count, common_pid
@@ -56,6 +63,8 @@ class TraceArray:
     #: The ip markers record: ``tracing_mark_write``'s address (the host's, when the
     #: daemon could read it, so that tools resolving it with kallsyms name it).
     marker_ip: int = MARKER_IP
+    #: Runs the print triggers around each marker; without triggers, the commit alone.
+    marker_triggers: MarkerTriggers = lambda record, pid, comm, cpu, commit: commit()
     _formats: dict[int, tuple[str, str]] = field(default_factory=dict)  # id -> subsys, format
     _printer: Printer | None = None
     _untold: dict[int, tuple[str, str]] = field(default_factory=dict)  # not yet in the printer
@@ -89,8 +98,10 @@ class TraceArray:
             self.tgids.record(pid, pid)  # a task of its own: tpfs has no threads
         return self.buffer.write(cpu, self.now(), record)
 
-    def mark(self, buf: bytes, pid: int, cpu: int = 0) -> int:
-        """A write to ``trace_marker``: an ``ftrace:print`` event with the writer's pid.
+    def mark(self, buf: bytes, pid: int, comm: Callable[[], str | None] = lambda: None,
+             cpu: int = 0) -> int:
+        """A write to ``trace_marker``: an ``ftrace:print`` event with the writer's pid,
+        its triggers run around it (``write_marker_to_buffer``).
 
         Its comm is not saved: the kernel saves comms from the scheduler's
         switches, so a marker on a fresh buffer shows ``<...>``.
@@ -99,7 +110,10 @@ class TraceArray:
         text = buf[:MARKER_MAX]
         # The kernel writes markers with preemption disabled: depth 1.
         record = encode_print(text, ip=self.marker_ip, pid=pid, preempt_count=1)
-        self._commit_marker(cpu, record)
+        # The triggers see the text as written: a NUL where a missing newline goes.
+        end = 16 + len(text)
+        seen = record[:end] + b"\0" + record[end + 1:]
+        self.marker_triggers(seen, pid, comm, cpu, lambda: self._commit_marker(cpu, record))
         return len(text)
 
     def mark_raw(self, buf: bytes, pid: int, cpu: int = 0) -> int:

@@ -26,6 +26,7 @@ from .fire import Firer
 from .ftrace_events import MODE_FORMAT as FTRACE_MODE_FORMAT
 from .ftrace_events import MODE_ID as FTRACE_MODE_ID
 from .ftrace_events import MODE_TRIGGER as FTRACE_MODE_TRIGGER
+from .ftrace_events import SYSTEM as FTRACE_SYSTEM
 from .ftrace_events import FtraceEvent, ftrace_events
 from .ftrace_settings import MODES, Nsecs, SavedCmdlines, SavedTgids, render_printk_formats
 from .handles import Alive, SeqHandle, TextHandle
@@ -49,7 +50,6 @@ from .printer import MARKER_IP
 from .settings import host_cpus
 from .symbols import KernelSymbols, resolvers
 from .trace import TraceArray
-from .trigger import TRIGGER_HELP
 
 #: The fixed files of ``events/SUBSYS/``: no event may be called one of these.
 SUBSYSTEM_FILES = {"enable", "filter"}
@@ -203,16 +203,21 @@ class SubsystemEvents:
         })
 
 
-def ftrace_events_dir() -> Directory:
-    """``events/ftrace/``: the kernel's internal events, their format and id (no enable)."""
+def ftrace_events_dir(layer: EventLayer) -> Directory:
+    """``events/ftrace/``: the kernel's internal events, their format and id (no
+    enable); ``print`` takes triggers, and has a ``hist`` as their ``trigger`` goes."""
 
     def event_dir(event: FtraceEvent) -> Directory:
+        name = f"{FTRACE_SYSTEM}:{event.name}"
         files: dict[str, Node] = {
             "format": text_file(FTRACE_MODE_FORMAT, lambda: event.format),
             "id": text_file(FTRACE_MODE_ID, lambda: f"{event.id}\n"),
-            "trigger": text_file(FTRACE_MODE_TRIGGER, lambda: TRIGGER_HELP),
+            "trigger": text_file(FTRACE_MODE_TRIGGER, lambda: layer.trigger_text(name),
+                                 lambda buf: layer.set_trigger(name, buf)),
+            "hist": text_file(LISTING_MODE, lambda: layer.hist_text(name)),
         }
-        return Directory(DIR_MODE, {name: files[name] for name in event.files})
+        names = event.files + ("hist",) * ("trigger" in event.files)
+        return Directory(DIR_MODE, {file: files[file] for file in names})
 
     return Directory(DIR_MODE, {event.name: event_dir(event) for event in ftrace_events()})
 
@@ -272,7 +277,8 @@ class Tree:
         top.layer.hist.synth_events = dynamic.synth_events
         dynamic.synth_in_use = lambda name: any(layer.hist.uses_synth(name)
                                                 for layer, _ in targets.values())
-        firer = Firer(registry, top.layer, self.targets, dynamic.eprobes)
+        self.firer = firer = Firer(registry, top.layer, self.targets, dynamic.eprobes)
+        top.trace.marker_triggers = functools.partial(firer.mark, top.layer, top.trace)
         cmdlines, tgids = self.cmdlines, self.tgids
         fixed.update({
             "fire": File(CONTROL_MODE, lambda opener: TextHandle(
@@ -299,7 +305,7 @@ class Tree:
             "enable": enable_file(layer, layer.all_names),
             "header_page": text_file(LISTING_MODE, lambda: catalog.header_page),
             "header_event": text_file(LISTING_MODE, lambda: catalog.header_event),
-            "ftrace": ftrace_events_dir(),
+            "ftrace": ftrace_events_dir(layer),
         }, children=Subsystems(layer, self._generation), generation=self._generation)
 
     def _make_instance(self, name: str) -> Instance:
@@ -308,6 +314,7 @@ class Tree:
                              self.marker_ip)
         inst.layer.hist.synth_events = self.dynamic.synth_events
         inst.layer.resolvers = self.resolvers
+        inst.trace.marker_triggers = functools.partial(self.firer.mark, inst.layer, inst.trace)
         self.targets[inst.probe_data] = (inst.layer, inst.trace)
         return inst
 
