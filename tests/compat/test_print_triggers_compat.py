@@ -5,6 +5,7 @@ them around its record (``write_marker_to_buffer``)."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 from pathlib import Path
@@ -54,4 +55,40 @@ def test_traceoff_on_print_keeps_the_marker_that_tripped_it(tracefs: Path) -> No
     finally:
         write(tracefs / PRINT, "!traceoff")
         write(tracefs / "tracing_on", "1")
+        write(tracefs / "trace", "")
+
+
+def test_a_marker_with_no_room_runs_no_trigger(tracefs: Path, on_cpu0: None) -> None:
+    """``write_marker_to_buffer`` reserves before it calls the triggers: with
+    ``overwrite`` off and the buffer full, the write is EBADF and neither a
+    trigger that acts before the record nor one that acts after it runs."""
+    size = tracefs / "buffer_size_kb"
+    saved = size.read_text().split()[0]
+    switch = tracefs / "events/sched/sched_switch/enable"
+    write(size, "8")
+    write(tracefs / "options/overwrite", "0")
+    try:
+        write(tracefs / "trace", "")
+        for _ in range(200):  # fill CPU 0 to its first refusal
+            try:
+                write(tracefs / "trace_marker", "f" * 200, os.O_WRONLY)
+            except OSError as exc:
+                assert exc.errno == errno.EBADF
+                break
+        else:
+            raise AssertionError("an 8 KiB buffer took 200 markers of 200 bytes")
+        write(tracefs / PRINT, "enable_event:sched:sched_switch")
+        write(tracefs / PRINT, "traceoff")
+        assert switch.read_text() == "0*\n"
+        assert errno_of(write, tracefs / "trace_marker", "late", os.O_WRONLY) == errno.EBADF
+        assert switch.read_text() == "0*\n"
+        assert (tracefs / "tracing_on").read_text() == "1\n"
+        assert "late" not in marker_lines(tracefs)
+    finally:
+        for removal in ("!traceoff", "!enable_event:sched:sched_switch"):
+            with contextlib.suppress(OSError):  # not there if the test failed early
+                write(tracefs / PRINT, removal)
+        write(tracefs / "options/overwrite", "1")
+        write(tracefs / "tracing_on", "1")
+        write(size, saved)
         write(tracefs / "trace", "")

@@ -253,15 +253,14 @@ class Firer:
         return call
 
     def mark(self, layer: EventLayer, trace: TraceArray, record: bytes, pid: int,
-             comm: Callable[[], str | None], cpu: int, commit: Callable[[], object]) -> None:
+             comm: Callable[[], str | None], cpu: int) -> None:
         """A ``trace_marker`` write's ``ftrace:print`` triggers, as
-        ``write_marker_to_buffer`` runs them: all with the record (no soft mode,
-        no filter of the event's own), around ``commit``."""
-        if not layer.has_triggers(PRINT_EVENT):
-            commit()
-            return
-        firing = Firing(PRINT_EVENT, cpu, pid, comm(), 1, record)
-        self.event_triggers(firing, layer, trace, layer.triggers(PRINT_EVENT), commit)
+        ``write_marker_to_buffer`` runs them once its record is reserved: all with
+        the record (no soft mode, no filter of the event's own)."""
+        if layer.has_triggers(PRINT_EVENT):
+            firing = Firing(PRINT_EVENT, cpu, pid, comm(), 1, record)
+            self.event_triggers(firing, layer, trace, layer.triggers(PRINT_EVENT),
+                                lambda: None)
 
     def event_triggers(self, firing: Firing, layer: EventLayer, trace: TraceArray,
                        triggers: Sequence[Trigger], commit: Callable[[], object]) -> None:

@@ -38,12 +38,10 @@ from .settings import Tracing
 MARKER_MAX = BUF_MAX_DATA_SIZE - 18
 #: ``TRACE_SEQ_BUFFER_SIZE``: one ``trace_pipe`` read returns at most one less.
 PIPE_SEQ_SIZE = 8192
-#: ``event_triggers_call``, the commit, ``event_triggers_post_call``: what runs the
-#: instance's ``ftrace:print`` triggers around a marker, given the record they see,
-#: the writer's pid, its name (looked up only if a trigger needs it), the CPU and
-#: the commit.
-MarkerTriggers = Callable[[bytes, int, Callable[[], str | None], int, Callable[[], object]],
-                          object]
+#: ``event_triggers_call`` and ``event_triggers_post_call``: what runs the instance's
+#: ``ftrace:print`` triggers on a marker already in the buffer, given the record they
+#: see, the writer's pid, its name (looked up only if a trigger needs it) and the CPU.
+MarkerTriggers = Callable[[bytes, int, Callable[[], str | None], int], object]
 #: Clocks that count something other than nanoseconds: shown as raw counts.
 RAW_CLOCKS = ("counter", "x86-tsc")
 _COMMON = struct.Struct("<HBBi")  # common_type, common_flags, common_preempt_count, common_pid
@@ -63,8 +61,8 @@ class TraceArray:
     #: The ip markers record: ``tracing_mark_write``'s address (the host's, when the
     #: daemon could read it, so that tools resolving it with kallsyms name it).
     marker_ip: int = MARKER_IP
-    #: Runs the print triggers around each marker; without triggers, the commit alone.
-    marker_triggers: MarkerTriggers = lambda record, pid, comm, cpu, commit: commit()
+    #: Runs the print triggers on each marker written (none until the tree sets it).
+    marker_triggers: MarkerTriggers = lambda record, pid, comm, cpu: None
     _formats: dict[int, tuple[str, str]] = field(default_factory=dict)  # id -> subsys, format
     _printer: Printer | None = None
     _untold: dict[int, tuple[str, str]] = field(default_factory=dict)  # not yet in the printer
@@ -101,7 +99,8 @@ class TraceArray:
     def mark(self, buf: bytes, pid: int, comm: Callable[[], str | None] = lambda: None,
              cpu: int = 0) -> int:
         """A write to ``trace_marker``: an ``ftrace:print`` event with the writer's pid,
-        its triggers run around it (``write_marker_to_buffer``).
+        then its triggers (``write_marker_to_buffer`` reserves the record first, so a
+        marker the buffer refuses runs none).
 
         Its comm is not saved: the kernel saves comms from the scheduler's
         switches, so a marker on a fresh buffer shows ``<...>``.
@@ -113,7 +112,8 @@ class TraceArray:
         # The triggers see the text as written: a NUL where a missing newline goes.
         end = 16 + len(text)
         seen = record[:end] + b"\0" + record[end + 1:]
-        self.marker_triggers(seen, pid, comm, cpu, lambda: self._commit_marker(cpu, record))
+        self._commit_marker(cpu, record)
+        self.marker_triggers(seen, pid, comm, cpu)
         return len(text)
 
     def mark_raw(self, buf: bytes, pid: int, cpu: int = 0) -> int:
