@@ -11,7 +11,7 @@ from tpfs.kernel.registry import Registry
 from registries import CORE, expected
 
 #: A letter for every taint that no row lets register (forced load, proprietary,
-#: unsigned, ...), and the two that 3.3 let in.
+#: unsigned, ...); the two that 3.2.2 and 3.3 let in are O and C.
 NEVER = "PFSRMBUDAWIELKXT"
 
 
@@ -32,8 +32,9 @@ def one_read(reg: Registry) -> list[str]:
 
 
 def test_the_table_is_in_version_order_and_the_seed_is_the_default() -> None:
-    assert [p.first for p in KERNELS] == ["3.1", "3.2", "3.3"]
-    assert DEFAULT is personality("3.2")
+    assert [(p.first, p.last) for p in KERNELS] == [
+        ("3.1", "3.1"), ("3.2.0", "3.2.1"), ("3.2.2", "3.14")]
+    assert DEFAULT is personality("3.2") is personality("3.2.0")
     assert all(isinstance(p, Personality) for p in KERNELS)
 
 
@@ -44,9 +45,11 @@ def test_3_1_walks_the_module_loaders_list_and_skips_modules() -> None:
     assert set(listed) < set(expected(reg))  # one full read, nothing changing, loses modules
 
 
-def test_3_1_skips_any_tainted_module() -> None:
-    assert registered("3.1", "")
-    assert not any(registered("3.1", letter) for letter in "OC" + NEVER)
+@pytest.mark.parametrize("version", ["3.1", "3.1.10"])
+def test_3_1_skips_any_tainted_module(version: str) -> None:
+    assert personality(version) is personality("3.1")
+    assert registered(version, "")
+    assert not any(registered(version, letter) for letter in "OC" + NEVER)
 
 
 def test_3_2_walks_the_sorted_list_and_lists_every_module() -> None:
@@ -55,16 +58,18 @@ def test_3_2_walks_the_sorted_list_and_lists_every_module() -> None:
     assert one_read(reg) == expected(reg)
 
 
-def test_3_2_skips_any_tainted_module() -> None:
-    assert registered("3.2", "")
-    assert not registered("3.2", "O")
-    assert not registered("3.2", "C")
-    assert not any(registered("3.2", letter) for letter in NEVER)
+@pytest.mark.parametrize("version", ["3.2", "3.2.1"])
+def test_3_2_0_and_3_2_1_skip_any_tainted_module(version: str) -> None:
+    assert personality(version) is DEFAULT
+    assert registered(version, "")
+    assert not registered(version, "O")
+    assert not registered(version, "C")
+    assert not any(registered(version, letter) for letter in NEVER)
 
 
-@pytest.mark.parametrize("version", ["3.3", "3.7", "3.14"])
-def test_3_3_to_3_14_register_out_of_tree_and_staging_modules(version: str) -> None:
-    assert personality(version) is personality("3.3")
+@pytest.mark.parametrize("version", ["3.2.2", "3.2.102", "3.3", "3.7", "3.14", "3.14.79"])
+def test_3_2_2_to_3_14_register_out_of_tree_and_staging_modules(version: str) -> None:
+    assert personality(version) is personality("3.2.2") is not DEFAULT
     assert registered(version, "O") and registered(version, "C") and registered(version, "OC")
     assert not any(registered(version, letter) for letter in NEVER)
     assert not registered(version, "OF")  # one bad taint is enough
@@ -76,14 +81,16 @@ def test_a_module_skipped_for_its_taint_is_known_but_not_listed() -> None:
     reg = Registry(CORE, personality=personality("3.2"))
     reg.module_coming("staging", ["st:ev"], "C")
     assert "staging" in reg.modules and not reg.tp_modules
-    reg = Registry(CORE, personality=personality("3.3"))
+    reg = Registry(CORE, personality=personality("3.2.2"))
     reg.module_coming("staging", ["st:ev"], "C")
     assert one_read(reg) == [*CORE, "st:ev"]
 
 
-@pytest.mark.parametrize("version", ["3.0", "2.6", "3.15", "4.19", "9.9", "3", "3.x", "3.2.1"])
+@pytest.mark.parametrize("version", ["3.0", "3.0.101", "2.6", "3.15", "3.15.0", "4.19", "9.9",
+                                     "3", "3.x", "3.2.1.1", "3.2.", ".3.2"])
 def test_versions_the_table_lacks_are_refused(version: str) -> None:
-    with pytest.raises(UnknownKernel, match=r"3\.1, 3\.2, 3\.3-3\.14|MAJOR\.MINOR"):
+    with pytest.raises(UnknownKernel,
+                       match=r"3\.1, 3\.2\.0-3\.2\.1, 3\.2\.2-3\.14|MAJOR\.MINOR\[\.PATCH\]"):
         personality(version)
 
 

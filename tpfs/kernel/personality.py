@@ -3,10 +3,12 @@
 tpfs models ``kernel/tracepoint.c`` from v3.1 to v3.14. Two of the rules it
 models changed inside that range: which list the tracepoint iterator walks
 (v3.2 gave tracepoint.c its own list sorted by address) and which module
-taints still let a module's tracepoints register (v3.3 let out-of-tree and
-staging modules in). Each row of ``KERNELS`` is the first version of a
-behaviour and the last version it lasted to; everything else in tpfs takes a
-``Personality`` and asks it, never the version number. The README's
+taints still let a module's tracepoints register (c10076c43043, in v3.3 and
+backported to the 3.2 stable series at 3.2.2, let out-of-tree and staging
+modules in). Each row of ``KERNELS`` is the first version of a behaviour and
+the last version it lasted to; a version is ``MAJOR.MINOR`` or, where a
+stable release changed a rule, ``MAJOR.MINOR.PATCH``. Everything else in tpfs
+takes a ``Personality`` and asks it, never the version number. The README's
 "Kernel versions" table is this one, with the commits.
 
 The rules that stayed the same over the whole range are not fields: probes
@@ -54,8 +56,8 @@ class Personality:
 
 KERNELS: tuple[Personality, ...] = (
     Personality("3.1", "3.1", Walk.MODULE_LOADER, frozenset()),
-    Personality("3.2", "3.2", Walk.SORTED, frozenset()),
-    Personality("3.3", "3.14", Walk.SORTED, frozenset("OC")),
+    Personality("3.2.0", "3.2.1", Walk.SORTED, frozenset()),
+    Personality("3.2.2", "3.14", Walk.SORTED, frozenset("OC")),
 )
 
 #: The seed: what tpfs modelled before there were personalities.
@@ -66,26 +68,32 @@ class UnknownKernel(ValueError):
     """A version the table has no row for."""
 
 
-def _version(text: str) -> tuple[int, int]:
-    major, dot, minor = text.partition(".")
-    if not (dot and major.isdigit() and minor.isdigit()):
-        raise UnknownKernel(f"kernel version {text!r} is not MAJOR.MINOR")
-    return int(major), int(minor)
+#: A version's patch level when a bound names none: ``3.14`` ends after every 3.14.y.
+_EVERY_PATCH = 1 << 32
+
+
+def _version(text: str, patch: int = 0) -> tuple[int, int, int]:
+    """``MAJOR.MINOR[.PATCH]``; ``patch`` stands in for a missing patch level."""
+    parts = text.split(".")
+    if not (2 <= len(parts) <= 3 and all(p.isdigit() for p in parts)):
+        raise UnknownKernel(f"kernel version {text!r} is not MAJOR.MINOR[.PATCH]")
+    return int(parts[0]), int(parts[1]), int(parts[2]) if len(parts) == 3 else patch
 
 
 def known() -> str:
-    """The versions tpfs knows, for messages: ``3.1, 3.2, 3.3-3.14``."""
+    """The versions tpfs knows, for messages: ``3.1, 3.2.0-3.2.1, 3.2.2-3.14``."""
     return ", ".join(p.name for p in KERNELS)
 
 
 def personality(version: str) -> Personality:
-    """The row that covers ``version`` (``3.7`` is the ``3.3-3.14`` row), or refuse it."""
+    """The row that covers ``version`` (``3.7`` is the ``3.2.2-3.14`` row, ``3.2`` is
+    3.2.0), or refuse it."""
     wanted = _version(version)
     for row in KERNELS:
-        if _version(row.first) <= wanted <= _version(row.last):
+        if _version(row.first) <= wanted <= _version(row.last, _EVERY_PATCH):
             return row
     beyond = ("; from 3.15 probes register by struct tracepoint pointer, not by name"
-              if wanted >= (3, 15) else "")
+              if wanted >= (3, 15, 0) else "")
     raise UnknownKernel(f"tpfs models kernel {known()}, not {version}{beyond}")
 
 
