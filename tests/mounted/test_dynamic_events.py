@@ -93,6 +93,32 @@ def test_bad_definitions_change_nothing_and_are_logged(tpfs: Mount) -> None:
     assert tpfs.read("dynamic_events") == "p:kprobes/ok vfs_read\np:kprobes/ok vfs_write\n"
 
 
+def host_names() -> dict[str, int]:
+    """How many symbols of each name the host's kallsyms lists."""
+    counts: dict[str, int] = {}
+    with open("/proc/kallsyms") as kallsyms:
+        for line in kallsyms:
+            name = line.split()[2]
+            counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
+def test_a_kprobes_symbol_is_checked_against_the_hosts_kallsyms(tpfs: Mount) -> None:
+    """``validate_probe_symbol``: no symbol of the name, or several, is EINVAL."""
+    counts = host_names()
+    shared = next(name for name, n in counts.items() if n > 1 and name.isidentifier())
+    assert "tpfs_no_such_function" not in counts and counts["vfs_read"] == 1
+    for line, message in (("p:gone tpfs_no_such_function", "Invalid probed address or symbol"),
+                          (f"p:twice {shared}", "The symbol is not unique")):
+        assert errno_of(write, tpfs / "kprobe_events", line + "\n", APPEND) == errno.EINVAL
+        caret = " " * len("  Command: " + line.split()[0] + " ") + "^"
+        assert tpfs.read("error_log").endswith(
+            f"trace_kprobe: error: {message}\n  Command: {line}\n{caret}\n")
+    assert tpfs.read("kprobe_events") == ""
+    tpfs.write("kprobe_events", "p:there vfs_read+4\n")
+    assert tpfs.read("kprobe_events") == "p:kprobes/there vfs_read+4\n"
+
+
 def test_an_eprobe_fires_with_its_events_fields(tpfs: Mount) -> None:
     tpfs.write("dynamic_events", "e:sched/switched sched.sched_switch prev=$prev_pid:u32 "
                                  "comm=$next_comm\n")

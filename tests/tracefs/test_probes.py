@@ -138,3 +138,35 @@ def test_a_removal_with_a_place_and_arguments_matches_only_those() -> None:
     assert not parse_removal("-:ev /bin/true:0x10").matches(probe)  # type: ignore[union-attr]
     assert not parse_removal("-:ev /bin/true:0x0000000000000010 y=%bx").matches(  # type: ignore[union-attr]
         probe)
+
+
+def _same_symbols(symbol: str) -> int | None:
+    """A kernel with one ``vfs_read``, two ``init_once``, and a loaded module ``ext4``."""
+    counts = {"vfs_read": 1, "init_once": 2, "ext4:ext4_sync_fs": 1, "ext4:init_once": 0}
+    if symbol.startswith("ext4:") or ":" not in symbol:
+        return counts.get(symbol, 0)
+    return None  # a module not loaded: left to its load
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    ("p:x no_such_function", "Invalid probed address or symbol"),
+    ("r:x no_such_function", "Invalid probed address or symbol"),
+    ("p:x no_such_function+8", "Invalid probed address or symbol"),
+    ("p:x init_once", "The symbol is not unique"),
+    ("p:x ext4:init_once", "Invalid probed address or symbol"),
+    # the symbol is checked before the return probe's place
+    ("r:x no_such_function+4", "Invalid probed address or symbol"),
+])
+def test_a_kprobes_symbol_must_name_one_kernel_symbol(line: str, message: str) -> None:
+    with pytest.raises(ProbeError) as info:
+        parse_probe(line, same_symbols=_same_symbols)
+    assert (info.value.errno, info.value.message, info.value.pos) == (errno.EINVAL, message, 4)
+
+
+@pytest.mark.parametrize("line", ["p:x vfs_read", "p:x vfs_read+16", "r:x vfs_read",
+                                  "p:x ext4:ext4_sync_fs", "p:x notloaded:anything",
+                                  "p:x 0xffffffff81000000"])
+def test_a_kprobe_on_a_unique_symbol_or_an_unloaded_module_or_an_address_is_taken(
+        line: str) -> None:
+    assert parse_probe(line, same_symbols=_same_symbols).kind == "kprobe"
+    assert parse_probe("p:x anything").place == "anything"  # no symbol table: any name

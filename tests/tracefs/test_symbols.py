@@ -42,3 +42,16 @@ def test_syscall_numbers_are_named_as_the_kernels_metadata_names_them(tmp_path) 
         0: "sys_read", 1: "sys_write", 2: "sys_syscalls"}
     assert host_syscalls([str(tmp_path / "missing"), str(header)])[1] == "sys_write"
     assert host_syscalls([str(tmp_path / "missing")]) == {}
+
+
+def test_names_are_counted_over_every_type_and_module_as_a_kprobe_checks_them() -> None:
+    syms = KernelSymbols.parse([*LINES, "ffffffff81004000 t helper\n",
+                                "0000000000000000 t quiet [other]\n"])
+    assert syms.same_symbols("helper") == 2  # two static functions of one name
+    assert syms.same_symbols("some_data") == 1  # data counts, as kallsyms lists it
+    assert syms.same_symbols("hidden") == 1  # a hidden address still has its name
+    assert syms.same_symbols("nosuch") == 0
+    assert syms.same_symbols("mod:last") == 1 and syms.same_symbols("mod:helper") == 0
+    assert syms.same_symbols("other:quiet") == 1
+    assert syms.same_symbols("unloaded:last") is None  # left to the module's load
+    assert KernelSymbols().same_symbols("helper") is None  # nothing listed: taken

@@ -86,12 +86,15 @@ class DynamicEvents:
 
     def __init__(self, registry: Registry, layer: EventLayer,
                  layers: Callable[[], Iterable[EventLayer]], error_log: list[str],
-                 exists: Callable[[str], bool] = os.path.exists) -> None:
+                 exists: Callable[[str], bool] = os.path.exists,
+                 same_symbols: Callable[[str], int | None] | None = None) -> None:
         self.registry = registry
         self.layer = layer  # the top level's: ids and formats
         self.layers = layers  # every instance's, to see what is enabled
         self.error_log = error_log
         self.exists = exists
+        #: How many kernel symbols have a kprobe's symbol's name (None: unknown).
+        self.same_symbols = same_symbols
         #: Each event's definitions (a probe event may have several places), by name.
         self.definitions: dict[str, list[Definition]] = {}
         #: Every definition, in creation order: what the files list.
@@ -147,7 +150,7 @@ class DynamicEvents:
         allowed = "pr" if KPROBE in kinds or UPROBE in kinds else ""
         allowed += "e" if EPROBE in kinds else ""
         try:
-            probe = parse_probe(line, self.exists, self._fields, allowed)
+            probe = parse_probe(line, self.exists, self._fields, allowed, self.same_symbols)
         except ProbeError as exc:
             if exc.message is not None:
                 where = _LOG_AS[EPROBE if line.startswith("e") else

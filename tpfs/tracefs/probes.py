@@ -272,10 +272,13 @@ def _sanitize(name: str) -> str:
 
 def parse_probe(line: str, files: Callable[[str], bool] | None = None,
                 event_fields: Callable[[str], Mapping[str, Field] | None] | None = None,
-                allowed: str = "pre") -> ProbeEvent:
+                allowed: str = "pre",
+                same_symbols: Callable[[str], int | None] | None = None) -> ProbeEvent:
     """A definition line. ``allowed``: the kinds the file takes (``p``/``r`` for
     kprobes and uprobes, ``e`` for eprobes); ``files`` says whether a uprobe's
-    path exists, ``event_fields`` gives an eprobe's attached event's fields."""
+    path exists, ``event_fields`` gives an eprobe's attached event's fields,
+    ``same_symbols`` how many kernel symbols have a kprobe's symbol's name (None:
+    unknown, and taken)."""
     words = _words(line)
     if not words:
         raise ProbeError(errno.EINVAL)
@@ -301,11 +304,11 @@ def parse_probe(line: str, files: Callable[[str], bool] | None = None,
             raise _err("Maxactive is too big" if maxactive else "Invalid maxactive number", 1)
     if letter == "e":
         return _eprobe(words, head, hpos, event_fields)
-    return _kprobe(words, letter == "r", maxactive, head, hpos, tpos)
+    return _kprobe(words, letter == "r", maxactive, head, hpos, tpos, same_symbols)
 
 
 def _kprobe(words: list[str], is_return: bool, maxactive: int, head: str, hpos: int,
-            tpos: int) -> ProbeEvent:
+            tpos: int, same_symbols: Callable[[str], int | None] | None) -> ProbeEvent:
     target = words[1]
     if target.endswith("%return"):
         if is_return:
@@ -325,6 +328,11 @@ def _kprobe(words: list[str], is_return: bool, maxactive: int, head: str, hpos: 
                 raise _err("Invalid probed address or symbol", tpos) from None
         if not _SYMBOL.fullmatch(symbol):
             raise _err("Invalid probed address or symbol", tpos)
+        count = None if same_symbols is None else same_symbols(symbol)
+        if count == 0:  # validate_probe_symbol
+            raise _err("Invalid probed address or symbol", tpos)
+        if count is not None and count > 1:
+            raise _err("The symbol is not unique", tpos)
         if is_return and offset:
             raise _err("Retprobe address must be an function entry", tpos)
         place = f"{symbol}+{offset}" if offset else symbol

@@ -9,7 +9,9 @@ command). A symbol's size is the distance to the next one, as kallsyms
 computes it; an address before the first, or past a symbol table that lists
 nothing after it, has no name. A ``.syscall`` key names its number the way
 the kernel's syscall metadata does (``sys_`` and the name), from the
-``__NR_`` numbers of the host's ``asm/unistd_64.h``.
+``__NR_`` numbers of the host's ``asm/unistd_64.h``. A kprobe's symbol is
+checked as ``validate_probe_symbol`` checks it, against the names the host
+lists: one symbol of that name, or the definition is refused.
 """
 
 from __future__ import annotations
@@ -31,27 +33,56 @@ _NR = re.compile(r"#define __NR_(\w+)\s+(\d+)\s*$")
 
 @dataclass(slots=True)
 class KernelSymbols:
-    """Text symbols by address, each with the address of the one after it."""
+    """Text symbols by address, each with the address of the one after it; and
+    how many symbols of each name there are."""
 
     addresses: list[int] = field(default_factory=list)
     names: list[str] = field(default_factory=list)
+    #: Symbols of each name, of every type, the kernel's and its modules' (what
+    #: ``number_of_same_symbols`` counts); empty when nothing was listed.
+    counts: dict[str, int] = field(default_factory=dict)
+    #: Each loaded module's own symbols of each name.
+    modules: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @classmethod
     def parse(cls, lines: Iterable[str]) -> KernelSymbols:
-        """``ADDRESS TYPE NAME [\\t[MODULE]]`` lines; hidden (zero) addresses skipped."""
+        """``ADDRESS TYPE NAME [\\t[MODULE]]`` lines. A hidden (zero) address
+        names nothing, but its name counts."""
         found: dict[int, str] = {}
+        counts: dict[str, int] = {}
+        modules: dict[str, dict[str, int]] = {}
         for line in lines:
             words = line.split()
-            if len(words) < 3 or words[1] not in TEXT_TYPES:
+            if len(words) < 3:
+                continue
+            name = words[2]
+            counts[name] = counts.get(name, 0) + 1
+            if len(words) > 3 and words[3].startswith("["):
+                own = modules.setdefault(words[3].strip("[]"), {})
+                own[name] = own.get(name, 0) + 1
+            if words[1] not in TEXT_TYPES:
                 continue
             try:
                 addr = int(words[0], 16)
             except ValueError:
                 continue
             if addr:
-                found.setdefault(addr, words[2])  # the first name listed at an address
+                found.setdefault(addr, name)  # the first name listed at an address
         ordered = sorted(found)
-        return cls(ordered, [found[a] for a in ordered])
+        return cls(ordered, [found[a] for a in ordered], counts, modules)
+
+    def same_symbols(self, symbol: str) -> int | None:
+        """``number_of_same_symbols`` for a kprobe's ``[MODULE:]NAME``: in MODULE
+        alone when it names one. None when there is nothing to count against (no
+        symbols were listed, or MODULE is not loaded: the kernel leaves that
+        check to the module's load)."""
+        if not self.counts:
+            return None
+        module, colon, name = symbol.partition(":")
+        if not colon:
+            return self.counts.get(symbol, 0)
+        own = self.modules.get(module)
+        return None if own is None else own.get(name, 0)
 
     def lookup(self, addr: int) -> tuple[str, int, int] | None:
         """The symbol ``addr`` falls in: its name, the offset into it and its size."""

@@ -240,8 +240,8 @@ class Tree:
                                        self.cmdlines, self.tgids, marker_ip)
         self.tracing, self.events, self.trace = top.tracing, top.layer, top.trace
         #: How every instance's ``hist`` files name addresses.
-        self.resolvers = top.layer.resolvers = resolvers(functools.cache(symbols),
-                                                         functools.cache(syscalls))
+        load_symbols = functools.cache(symbols)
+        self.resolvers = top.layer.resolvers = resolvers(load_symbols, functools.cache(syscalls))
         #: Each instance's events and buffers, by the data of its event probes.
         self.targets: dict[int, tuple[EventLayer, TraceArray]] = {0: (top.layer, top.trace)}
         self._probe_data = itertools.count(1)
@@ -270,7 +270,7 @@ class Tree:
         targets = self.targets
         self.dynamic = dynamic = DynamicEvents(
             registry, top.layer, lambda: [layer for layer, _ in targets.values()],
-            top.layer.error_log)
+            top.layer.error_log, same_symbols=lambda name: load_symbols().same_symbols(name))
         fixed.update({file: dynamic_events_file(dynamic, file) for file in FILE_KINDS})
         # Every instance's hist actions name the same synthetic events, and one that
         # an action fires cannot go.
