@@ -62,7 +62,6 @@ def library() -> ctypes.CDLL:
         "tep_strerror": (ctypes.c_int, [vp, ctypes.c_int, cp, ctypes.c_size_t]),
         "tep_register_function": (ctypes.c_int, [vp, cp, ull, cp]),
         "trace_seq_init": (None, [ctypes.POINTER(TraceSeq)]),
-        "trace_seq_terminate": (None, [ctypes.POINTER(TraceSeq)]),
         "trace_seq_destroy": (None, [ctypes.POINTER(TraceSeq)]),
         "trace_seq_reset": (None, [ctypes.POINTER(TraceSeq)]),
     })

@@ -177,6 +177,9 @@ class Printer:
         default_factory=lambda: ctypes.create_string_buffer(RECORD_MAX), init=False)
     _record: TepRecord = field(default_factory=TepRecord, init=False)
     _seq: TraceSeq = field(default_factory=TraceSeq, init=False)
+    #: ``tep_print_event``'s arguments, made once per handle: the handle, the
+    #: ``trace_seq``, the record, and the ``"%s"``, ``"INFO"`` that print the text.
+    _print_args: tuple[object, ...] = field(default=(), init=False)
     _texts: dict[bytes, str] = field(default_factory=dict, init=False)
     _heads: dict[tuple[bytes, int, str | None, bool, str], str] = field(
         default_factory=dict, init=False)
@@ -200,6 +203,8 @@ class Printer:
         seq = self._seq = TraceSeq()
         lib.trace_seq_init(ctypes.byref(seq))
         self._tep = tep
+        self._print_args = (ctypes.c_void_p(tep), ctypes.byref(seq), ctypes.byref(self._record),
+                            _PERCENT_S, _PRINT_INFO)
         self._free = weakref.finalize(self, _free, tep, seq)
         self._texts.clear()
         for sys, text in self._formats.values():
@@ -248,14 +253,14 @@ class Printer:
         size = len(record)
         if size > RECORD_MAX:
             raise ValueError(f"a record of {size} bytes is over {RECORD_MAX}")
-        lib = library()
         ctypes.memmove(self._buf, record, size)
-        rec, seq = self._record, self._seq
+        rec = self._record
         rec.ts, rec.record_size, rec.size, rec.cpu = ts, size, size, cpu
-        lib.trace_seq_reset(ctypes.byref(seq))
-        lib.tep_print_event(ctypes.c_void_p(self._tep), ctypes.byref(seq), ctypes.byref(rec),
-                            _PERCENT_S, _PRINT_INFO)
-        lib.trace_seq_terminate(ctypes.byref(seq))
+        args = self._print_args
+        lib = library()
+        lib.trace_seq_reset(args[1])
+        lib.tep_print_event(*args)
+        seq = self._seq  # its length says where the text ends: no terminator needed
         return ctypes.string_at(seq.buffer, seq.len).decode(errors="surrogateescape")
 
     def _event_text(self, record: bytes, event_id: int, cpu: int, ts: int) -> str:
