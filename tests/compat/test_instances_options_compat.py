@@ -20,7 +20,7 @@ from model.kbuffer import decode
 
 INSTANCE_FILES = {
     "available_tracers", "buffer_percent", "buffer_size_kb", "buffer_total_size_kb",
-    "current_tracer", "error_log", "events", "options", "per_cpu", "set_event",
+    "current_tracer", "error_log", "events", "free_buffer", "options", "per_cpu", "set_event",
     "set_event_notrace_pid", "set_event_pid", "trace", "trace_clock", "trace_marker",
     "trace_marker_raw", "trace_options", "trace_pipe", "tracing_cpumask", "tracing_on",
 }
@@ -75,6 +75,36 @@ def test_an_instance_has_its_own_buffer_and_events(tracefs: Path) -> None:
         assert (tracefs / "events/sched/sched_switch/enable").read_text() == "0\n"
         write(inst / "events/sched/sched_switch/enable", "0")
     write(tracefs / "trace", "")
+
+
+def test_free_buffer_shrinks_the_buffer_when_it_is_closed(tracefs: Path) -> None:
+    """``free_buffer`` takes any write and ignores it; its last close, however it was
+    opened, shrinks every CPU's buffer to two pages, and with ``disable_on_free``
+    turns tracing off first."""
+    with instance(tracefs, "tpfs_compat") as inst:
+        free = inst / "free_buffer"
+        assert stat.S_IMODE(os.stat(free).st_mode) == 0o200
+        write(inst / "buffer_size_kb", "100")
+        assert (inst / "buffer_size_kb").read_text() == "103\n"
+        fd = os.open(free, os.O_WRONLY)
+        try:
+            assert os.write(fd, b"anything") == 8
+            assert (inst / "buffer_size_kb").read_text() == "103\n"  # not until the close
+        finally:
+            os.close(fd)
+        assert (inst / "buffer_size_kb").read_text() == "7\n"
+        assert (inst / "per_cpu/cpu1/buffer_size_kb").read_text() == "7\n"
+        assert (inst / "tracing_on").read_text() == "1\n"
+        write(inst / "buffer_size_kb", "100")
+        fd = os.open(free, os.O_RDONLY)
+        try:
+            assert errno_of(os.read, fd, 10) == errno.EINVAL
+        finally:
+            os.close(fd)
+        assert (inst / "buffer_size_kb").read_text() == "7\n"
+        write(inst / "options/disable_on_free", "1")
+        write(free, "")
+        assert (inst / "tracing_on").read_text() == "0\n"
 
 
 def test_options_toggle_from_either_place(tracefs: Path) -> None:

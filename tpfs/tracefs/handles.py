@@ -95,6 +95,22 @@ class PipeHandle(Handle):
         self.on_release()
 
 
+class ReleaseHandle(Handle):
+    """A write-only file that takes every write and ignores it, and acts at its
+    last close (``free_buffer``: only the close matters, so ``echo`` works)."""
+
+    __slots__ = ("on_release",)
+
+    def __init__(self, on_release: Callable[[], None]) -> None:
+        self.on_release = on_release
+
+    def write(self, offset: int, buf: bytes) -> int:
+        return len(buf)
+
+    def release(self) -> None:
+        self.on_release()
+
+
 #: Whether the object a file stands for still exists.
 Alive = Callable[[], bool]
 

@@ -25,8 +25,9 @@ from ..kernel.registry import Registry
 from .catalog import Catalog
 from .events import EventLayer
 from .ftrace_settings import MODES, FtracePids, FunctionFilter, SavedCmdlines, SavedTgids
-from .handles import Handle, PipeHandle, TextHandle
+from .handles import Handle, PipeHandle, ReleaseHandle, TextHandle
 from .nodes import (
+    CONTROL_MODE,
     DIR_MODE,
     LISTING_MODE,
     MARKER_MODE,
@@ -132,6 +133,8 @@ def trace_files(trace: TraceArray) -> dict[str, Node]:
             lambda buf, opener: trace.mark(buf, opener.pid, lambda: opener.comm))),
         "trace_marker_raw": File(MARKER_MODE, _writer(
             lambda buf, opener: trace.mark_raw(buf, opener.pid))),
+        "free_buffer": File(CONTROL_MODE, lambda opener: ReleaseHandle(
+            lambda: trace.tracing.free_buffer(trace.options.values["disable_on_free"]))),
         "per_cpu": Directory(DIR_MODE, {f"cpu{cpu}": cpu_dir(cpu)
                                         for cpu in range(trace.tracing.ncpus)}),
     }

@@ -178,6 +178,14 @@ class Tracing:
             raise TpfsError(errno.ENOMEM, f"more than {MAX_BUFFER_KB} KiB per CPU")
         self.buffer_kb = self.resize(size)  # shown in whole pages, as the kernel shows it
 
+    def free_buffer(self, stop: bool) -> None:
+        """``tracing_free_buffer_release``: tracing off when ``stop`` (the
+        ``disable_on_free`` option), then every CPU's buffer down to its least,
+        two pages."""
+        if stop:
+            self.tracing_on = False
+        self.buffer_kb = self.resize(0)
+
     def _set_percent(self, buf: bytes) -> None:
         percent = _number(buf)
         if percent > 100:
