@@ -11,6 +11,9 @@ from __future__ import annotations
 import errno
 import os
 import re
+import stat
+import struct
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -150,6 +153,57 @@ def test_enabled_uprobe_cannot_be_removed(tracefs: Path) -> None:
     write(tracefs / "dynamic_events", "-:tpfs_test/tpfs_busy\n", APPEND)
     assert events.read_text() == before
     assert errno_of(write, events, "-:tpfs_test/tpfs_busy\n", APPEND) == errno.ENOENT
+
+
+def entry_offset(path: str) -> int:
+    """The file offset of an ELF64 executable's entry point, where every run passes."""
+    with open(path, "rb") as elf:
+        head = elf.read(64)
+        assert head[:5] == b"\x7fELF\x02"
+        entry, phoff = struct.unpack_from("<QQ", head, 24)
+        phentsize, phnum = struct.unpack_from("<HH", head, 54)
+        elf.seek(phoff)
+        table = elf.read(phentsize * phnum)
+    for i in range(phnum):
+        kind, _, offset, vaddr, _, filesz = struct.unpack_from("<IIQQQQ", table, i * phentsize)
+        if kind == 1 and vaddr <= entry < vaddr + filesz:  # PT_LOAD
+            return entry - vaddr + offset
+    raise AssertionError(f"{path}'s entry point is in no loaded segment")
+
+
+def test_uprobe_profile_counts_hits_while_enabled(tracefs: Path) -> None:
+    """``uprobe_profile``: each uprobe with its file and its hits, which count only
+    while the event is enabled (the probe is registered only then). The kernel's
+    hits are runs of /bin/true; tpfs's are writes to its ``fire`` file."""
+    profile = tracefs / "uprobe_profile"
+    assert stat.S_IMODE(os.stat(profile).st_mode) == 0o440
+    before = profile.read_text()
+    offset = entry_offset("/bin/true")
+    write(tracefs / "uprobe_events", f"p:tpfs_test/tpfs_hit /bin/true:{offset:#x}\n", APPEND)
+
+    def run() -> None:
+        if (tracefs / "fire").exists():
+            write(tracefs / "fire", "tpfs_test:tpfs_hit\n")
+        else:
+            subprocess.run(["/bin/true"], check=True)
+
+    def line(hits: int) -> str:
+        return f"  /bin/true {'tpfs_hit':<44} {hits:15d}\n"
+
+    enable = tracefs / "events/tpfs_test/tpfs_hit/enable"
+    try:
+        run()
+        assert profile.read_text() == before + line(0)
+        write(enable, "1")
+        run()
+        run()
+        write(enable, "0")
+        run()
+        assert profile.read_text() == before + line(2)
+    finally:
+        write(enable, "0")
+        write(tracefs / "uprobe_events", "-:tpfs_test/tpfs_hit\n", APPEND)
+    assert profile.read_text() == before
 
 
 def test_a_second_place_is_appended_to_the_event(tracefs: Path) -> None:

@@ -119,6 +119,30 @@ def test_a_kprobes_symbol_is_checked_against_the_hosts_kallsyms(tpfs: Mount) -> 
     assert tpfs.read("kprobe_events") == "p:kprobes/there vfs_read+4\n"
 
 
+def test_kprobe_profile_counts_each_events_hits_while_enabled(tpfs: Mount) -> None:
+    """``kprobe_profile``: every kprobe place with its event's hits (on its first
+    place) and misses (none), in creation order; uprobes are in ``uprobe_profile``."""
+    tpfs.write("kprobe_events", "p:one vfs_read\nr:two vfs_write\n")
+    write(tpfs / "kprobe_events", "p:one vfs_write+4\n", APPEND)
+    write(tpfs / "uprobe_events", "p:up /bin/true:0x10\n", APPEND)
+
+    def line(name: str, hits: int) -> str:
+        return f"  {name:<44} {hits:15d} {0:15d}\n"
+
+    assert tpfs.read("kprobe_profile") == line("one", 0) + line("two", 0) + line("one", 0)
+    tpfs.write("fire", "kprobes:one\n")  # disabled: the probe is not there to be hit
+    tpfs.write("events/kprobes/one/enable", "1")
+    tpfs.write("fire", "kprobes:one @count=3\nkprobes:two\n")
+    tpfs.write("events/kprobes/one/enable", "0")
+    tpfs.write("fire", "kprobes:one\n")
+    assert tpfs.read("kprobe_profile") == line("one", 3) + line("two", 0) + line("one", 0)
+    assert tpfs.read("uprobe_profile") == f"  /bin/true {'up':<44} {0:15d}\n"
+    write(tpfs / "kprobe_events", "-:kprobes/two\n", APPEND)
+    write(tpfs / "kprobe_events", "-:kprobes/one\n", APPEND)
+    write(tpfs / "kprobe_events", "p:one vfs_read\n", APPEND)  # a new event counts afresh
+    assert tpfs.read("kprobe_profile") == line("one", 0)
+
+
 def test_an_eprobe_fires_with_its_events_fields(tpfs: Mount) -> None:
     tpfs.write("dynamic_events", "e:sched/switched sched.sched_switch prev=$prev_pid:u32 "
                                  "comm=$next_comm\n")

@@ -44,6 +44,8 @@ FILE_KINDS = {
     "uprobe_events": (UPROBE,),
     "synthetic_events": (SYNTH,),
 }
+#: The profile files, and the kind each lists.
+PROFILES = {"kprobe_profile": KPROBE, "uprobe_profile": UPROBE}
 #: Where each kind's errors are logged (``trace_probe_log_init`` and ``synth_err``).
 _LOG_AS = {KPROBE: "trace_kprobe", UPROBE: "trace_uprobe", EPROBE: "event_probe",
            SYNTH: "synthetic_events"}
@@ -103,6 +105,9 @@ class DynamicEvents:
         self.synth_events: dict[str, SynthEvent] = {}
         #: Eprobes by the event they attach to.
         self._eprobes: dict[str, list[ProbeEvent]] = {}
+        #: Hits of each kprobe and uprobe event: firings while it is enabled somewhere,
+        #: as a probe counts only while registered. Shown on the event's first place.
+        self._hits: dict[str, int] = {}
         #: Asked before a synthetic event goes: whether something still uses it.
         self.synth_in_use: Callable[[str], bool] = lambda name: False
 
@@ -112,6 +117,17 @@ class DynamicEvents:
         if file == "synthetic_events":
             return "".join(d.synth.show() for d in self._lines if isinstance(d, Synthetic))
         return "".join(d.show() for d in self._lines if d.kind in kinds)
+
+    def profile(self, file: str) -> str:
+        """``kprobe_profile`` or ``uprobe_profile``: each place, in creation order."""
+        kind = PROFILES[file]
+        return "".join(d.profile(self._hits[d.name] if d is self.definitions[d.name][0] else 0)
+                       for d in self._lines if isinstance(d, ProbeEvent) and d.kind == kind)
+
+    def hit(self, name: str) -> None:
+        """A firing of ``name`` that reached its probes: a hit, if it is profiled."""
+        if name in self._hits:
+            self._hits[name] += 1
 
     def eprobes(self, attached: str) -> list[ProbeEvent]:
         """The eprobes that fire when ``attached`` fires."""
@@ -194,6 +210,8 @@ class DynamicEvents:
             self.synth_events[definition.synth.name] = definition.synth
         elif definition.attached is not None:
             self._eprobes.setdefault(definition.attached, []).append(definition)
+        else:
+            self._hits[name] = 0
 
     def _append(self, same: list[Definition], probe: ProbeEvent, line: str) -> None:
         """Another place for a probe event (``append_trace_kprobe``): the same kind
@@ -288,6 +306,7 @@ class DynamicEvents:
             self._lines = [d for d in self._lines if d.name != name]
             self.registry.module_going(provider_name(name))
             self.layer.forget_format(name)
+            self._hits.pop(name, None)
             if isinstance(definition, Synthetic):
                 del self.synth_events[definition.synth.name]
             elif definition.attached is not None:

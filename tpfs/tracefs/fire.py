@@ -108,13 +108,16 @@ class Firer:
 
     def __init__(self, registry: Registry, layer: EventLayer,
                  targets: Mapping[int, tuple[EventLayer, TraceArray]],
-                 eprobes: Callable[[str], Sequence[ProbeEvent]] = lambda name: ()) -> None:
+                 eprobes: Callable[[str], Sequence[ProbeEvent]] = lambda name: (),
+                 hit: Callable[[str], None] = lambda name: None) -> None:
         self.registry = registry
         self.layer = layer  # the top level's: names and formats
         #: Each trace instance's events and buffers, by the data of its event probes.
         self.targets = targets
         #: The event probes attached to an event: each fires when the event does.
         self.eprobes = eprobes
+        #: Told of each firing that reached an event's probes (the profiles count them).
+        self.hit = hit
         #: Synthetic events being fired now, one inside another.
         self._nesting = 0
 
@@ -169,7 +172,8 @@ class Firer:
             calls = self._calls(firing)
             for _ in range(firing.count):
                 for name, call in calls:
-                    self.registry.fire(name, call)
+                    if self.registry.fire(name, call):
+                        self.hit(name)
 
     def _calls(self, firing: Firing) -> list[tuple[str, ProbeCall]]:
         """What firing the event calls: its probes, and those of the eprobes on it."""

@@ -158,6 +158,14 @@ class ProbeEvent:
         args = "".join(f" {a.name}={a.comm}" for a in self.args)
         return f"{kind}:{self.group}/{self.event} {self.place}{args}\n"
 
+    def profile(self, hits: int) -> str:
+        """Its line in ``kprobe_profile`` or ``uprobe_profile``
+        (``probes_profile_seq_show``): the event's name and hits, a kprobe's misses
+        after (a firing in tpfs misses nothing), a uprobe's file before."""
+        if self.kind == "uprobe":
+            return f"  {self.place.rpartition(':')[0]} {self.event:<44} {hits:15d}\n"
+        return f"  {self.event:<44} {hits:15d} {0:15d}\n"
+
     def head_fields(self) -> list[tuple[str, str, int]]:
         """The fields before the arguments: (C type, name, size)."""
         if self.kind == "eprobe":

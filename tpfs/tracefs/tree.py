@@ -19,7 +19,7 @@ from ..kernel.iterator import make_walk
 from ..kernel.registry import Registry
 from .catalog import Catalog
 from .control import Commands
-from .dynevents import FILE_KINDS, DynamicEvents, is_provider
+from .dynevents import FILE_KINDS, PROFILES, DynamicEvents, is_provider
 from .events import EventLayer, parse_bool
 from .filter import SUBSYSTEM_FILTER_HELP
 from .fire import Firer
@@ -272,12 +272,15 @@ class Tree:
             registry, top.layer, lambda: [layer for layer, _ in targets.values()],
             top.layer.error_log, same_symbols=lambda name: load_symbols().same_symbols(name))
         fixed.update({file: dynamic_events_file(dynamic, file) for file in FILE_KINDS})
+        fixed.update({file: text_file(LISTING_MODE, functools.partial(dynamic.profile, file))
+                      for file in PROFILES})
         # Every instance's hist actions name the same synthetic events, and one that
         # an action fires cannot go.
         top.layer.hist.synth_events = dynamic.synth_events
         dynamic.synth_in_use = lambda name: any(layer.hist.uses_synth(name)
                                                 for layer, _ in targets.values())
-        self.firer = firer = Firer(registry, top.layer, self.targets, dynamic.eprobes)
+        self.firer = firer = Firer(registry, top.layer, self.targets, dynamic.eprobes,
+                                   dynamic.hit)
         top.trace.marker_triggers = functools.partial(firer.mark, top.layer, top.trace)
         cmdlines, tgids = self.cmdlines, self.tgids
         fixed.update({
