@@ -172,6 +172,29 @@ def test_irq_info_off_drops_the_flags_column(tracefs: Path) -> None:
     assert "] ...1." not in line and f"-{os.getpid()} " in line and "]  " in line
 
 
+def test_context_info_off_leaves_the_tracer_and_the_events_own_text(tracefs: Path) -> None:
+    """``context-info`` off: the header is the tracer's name alone, and each line
+    what the event prints itself, in ``trace``, ``per_cpu/`` and ``trace_pipe``."""
+    with instance(tracefs, "tpfs_compat") as inst:
+        write(inst / "trace_marker", "hello\n", os.O_WRONLY)
+        write(inst / "trace_marker", "no newline", os.O_WRONLY)
+        write(inst / "options/context-info", "0")
+        assert "nocontext-info\n" in (inst / "trace_options").read_text()
+        expected = ("# tracer: nop\n#\ntracing_mark_write: hello\n"
+                    "tracing_mark_write: no newline\n")
+        assert (inst / "trace").read_text() == expected
+        assert (inst / "per_cpu/cpu0/trace").read_text() == expected
+        write(inst / "options/record-tgid", "1")  # no columns to add it to
+        assert (inst / "trace").read_text() == expected
+        fd = os.open(inst / "trace_pipe", os.O_RDONLY | os.O_NONBLOCK)
+        try:
+            assert os.read(fd, 4096) == expected.split("#\n", 1)[1].encode()
+        finally:
+            os.close(fd)
+        write(inst / "options/context-info", "1")
+        assert (inst / "trace").read_text().startswith("# tracer: nop\n#\n# entries-in")
+
+
 def test_events_ftrace_lists_the_internal_events(tracefs: Path) -> None:
     ftrace = tracefs / "events/ftrace"
     names = set(os.listdir(ftrace))

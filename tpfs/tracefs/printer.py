@@ -50,9 +50,12 @@ _PRINT_INFO = ctypes.c_char_p(PRINT_INFO)
 
 
 def header(entries: int, written: int, ncpus: int, tracer: str = "nop", *,
-           irq_info: bool = True, tgid: bool = False) -> str:
+           irq_info: bool = True, tgid: bool = False, context_info: bool = True) -> str:
     """The ``trace`` file's header (``print_func_help_header``, or its ``_irq``
-    form with the ``irq-info`` option; a TGID column with ``record-tgid``)."""
+    form with the ``irq-info`` option; a TGID column with ``record-tgid``).
+    Without ``context-info`` only the tracer's name: there are no columns."""
+    if not context_info:
+        return f"# tracer: {tracer}\n#\n"
     top = (f"# tracer: {tracer}\n#\n"
            f"# entries-in-buffer/entries-written: {entries}/{written}   #P:{ncpus}\n#\n")
     pad = " " * 10 if tgid else ""
@@ -277,10 +280,14 @@ class Printer:
         return body
 
     def line(self, record: bytes, *, cpu: int, ts: int, comm: str | None = None,
-             in_ns: bool = True, irq_info: bool = True, tgid: str = "") -> str:
+             in_ns: bool = True, irq_info: bool = True, tgid: str = "",
+             context: bool = True) -> str:
         """The record's whole line in ``trace``, newline included; ``in_ns`` as for
-        ``stamp``, ``irq_info`` and ``tgid`` as for ``task_column``."""
+        ``stamp``, ``irq_info`` and ``tgid`` as for ``task_column``; without
+        ``context`` (the ``context-info`` option off) the event's text alone."""
         event_id = record[0] | record[1] << 8
+        if not context:
+            return self._body(record, event_id, cpu, ts)
         # flags, preempt count and pid; the CPU, the comm and the columns shown
         key = (record[2:8], cpu, comm, irq_info, tgid)
         head = self._heads.get(key)
@@ -290,14 +297,16 @@ class Printer:
             pid = int.from_bytes(record[4:8], "little", signed=True)
             head = self._heads[key] = task_column(comm, pid, cpu, record[2], record[3],
                                                   irq_info=irq_info, tgid=tgid)
-        # The ftrace events print their own way: ftrace:print as "SYMBOL: TEXT"
-        # with the text's newline, ftrace:raw_data as bytes, kernel_stack as lines.
+        return f"{head} {stamp(ts, in_ns)}: {self._body(record, event_id, cpu, ts)}"
+
+    def _body(self, record: bytes, event_id: int, cpu: int, ts: int) -> str:
+        """What the event prints itself, after the context. The ftrace events print
+        their own way: ftrace:print as "SYMBOL: TEXT" with the text's newline,
+        ftrace:raw_data as bytes, kernel_stack as lines."""
         if event_id == RAW_DATA_ID:
-            body = raw_data_text(record)
-        elif event_id == KERNEL_STACK_ID:
-            body = stack_text(record)
-        elif event_id == PRINT_ID:
-            body = self.text(record, cpu=cpu, ts=ts)
-        else:
-            body = self._event_text(record, event_id, cpu, ts)
-        return f"{head} {stamp(ts, in_ns)}: {body}"
+            return raw_data_text(record)
+        if event_id == KERNEL_STACK_ID:
+            return stack_text(record)
+        if event_id == PRINT_ID:
+            return self.text(record, cpu=cpu, ts=ts)
+        return self._event_text(record, event_id, cpu, ts)

@@ -181,7 +181,8 @@ class TraceArray:
             entries, written = stats.entries, stats.entries + stats.overrun
         values = self.options.values
         return header(entries, written, self.tracing.ncpus, self.tracing.tracer,
-                      irq_info=values["irq-info"], tgid=values["record-tgid"])
+                      irq_info=values["irq-info"], tgid=values["record-tgid"],
+                      context_info=values["context-info"])
 
     def line(self, event: Event) -> str:
         """One event as ``trace`` prints it."""
@@ -190,7 +191,8 @@ class TraceArray:
         tgid = tgid_column(self.tgids.tgids.get(pid)) if values["record-tgid"] else ""
         return self.printer().line(event.payload, cpu=event.cpu, ts=event.ts,
                                    comm=self.cmdlines.find(pid), in_ns=self.in_ns,
-                                   irq_info=values["irq-info"], tgid=tgid)
+                                   irq_info=values["irq-info"], tgid=tgid,
+                                   context=values["context-info"])
 
     @property
     def in_ns(self) -> bool:
