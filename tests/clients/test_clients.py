@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -107,6 +108,27 @@ def test_perf_stat_refuses_a_tpfs_only_event(loaded) -> None:
                          capture_output=True, text=True, timeout=300)
     counts = [line for line in res.stderr.splitlines() if "clientsub:ev_a" in line]
     assert len(counts) == 1 and counts[0].startswith("<not supported>"), res.stderr
+
+
+def test_exec_as_tracefs_holds_no_other_tpfs_mount(mount_factory) -> None:
+    """Another tpfs mount is not in the command's namespace: a copy there would
+    keep that daemon serving after it is unmounted outside, for as long as the
+    command runs (two test workers each running clients did just that)."""
+    need("sleep")
+    ours, other = mount_factory(name="ours"), mount_factory(name="other")
+    inside = run_as_tracefs(ours, "cat", "/proc/mounts")
+    assert str(ours.path) in inside and str(other.path) not in inside
+    held = subprocess.Popen([sys.executable, "-m", "tpfs", "exec-as-tracefs", str(ours.path),
+                             "--", "sh", "-c", "echo ready; exec sleep 60"],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert held.stdout is not None and held.stdout.readline() == "ready\n"
+        start = time.monotonic()
+        assert other.stop(timeout=5) == 0  # the daemon ends by itself, not killed
+        assert time.monotonic() - start < 5
+    finally:
+        held.kill()
+        held.wait()
 
 
 def test_bpftrace(loaded) -> None:

@@ -5,7 +5,9 @@ trace-cmd, perf and libtracefs find the tracing directory as the first
 /sys/kernel/debug/tracing. In a private mount namespace (root only) this
 unmounts every other tracefs, mounts the kernel's at /sys/kernel/tracing
 so that /proc/mounts names it, and binds the tpfs mount on top of it and
-of /sys/kernel/debug/tracing. trace-cmd also writes
+of /sys/kernel/debug/tracing. Every other tpfs mount is detached there: a
+copy of it in the namespace would keep its daemon serving after it is
+unmounted outside, for as long as the command runs. trace-cmd also writes
 /proc/sys/kernel/ftrace_enabled, which a container may refuse: a writable
 copy is bound over it. Nothing outside the namespace changes.
 """
@@ -21,6 +23,10 @@ set -e
 mnt=$1; shift
 for m in $(awk '$3 == "tracefs" || $3 == "debugfs" { print $2 }' /proc/mounts | sort -r); do
     umount -l "$m"
+done
+awk '$3 == "fuse.tpfs" { print $2 }' /proc/mounts | while read -r m; do
+    m=$(printf '%b' "$m")
+    [ "$m" = "$mnt" ] || umount -l "$m" 2>/dev/null || true
 done
 mount -t tracefs nodev /sys/kernel/tracing
 mount --bind "$mnt" /sys/kernel/tracing
