@@ -90,7 +90,7 @@ BAD = [
     ("p:x vfs_read $arg0", "Invalid argument number", 13),
     ("p:x vfs_read $stackx", "Invalid stack number", 13),
     ("p:x vfs_read $foo", "Invalid $-variable specified", 13),
-    ("p:x vfs_read a=+0(%ax", "Dereference brace is not closed", 20),
+    ("p:x vfs_read a=+0(%ax", "Dereference brace is not closed", 21),
     ("p:x vfs_read a=+0($comm)", "$comm can not be dereferenced", 18),
     ("p:x vfs_read a=\\zz", "Invalid immediate value", 16),
     ("p:x vfs_read a=@9zz", "Invalid memory address", 15),
@@ -170,3 +170,31 @@ def test_a_kprobe_on_a_unique_symbol_or_an_unloaded_module_or_an_address_is_take
         line: str) -> None:
     assert parse_probe(line, same_symbols=_same_symbols).kind == "kprobe"
     assert parse_probe("p:x anything").place == "anything"  # no symbol table: any name
+
+
+@pytest.mark.parametrize(("line", "message", "caret", "err"), [
+    # traceprobe_split_symbol_offset: an offset past UINT_MAX is no place
+    ("p:x vfs_read+0x100000000", "Invalid probed address or symbol", 4, errno.EINVAL),
+    # a colon with no name after it
+    ("p: vfs_read", "Event name is not specified", 2, errno.EINVAL),
+    ("e: sched.sched_switch", "Event name is not specified", 2, errno.EINVAL),
+    # FETCH_INSN_MAX: an address, its load and 13 dereferences fill 15 slots
+    ("p vfs_read " + "+0(" * 14 + "@0" + ")" * 14, "Dereference is too much nested", 14,
+     errno.EINVAL),
+    # MAX_ARGSTR_LEN: 63 characters after NAME=
+    ("p vfs_read x=" + "+0(" * 20 + "%ax" + ")" * 20, "Argument expression is too long", 13,
+     errno.E2BIG),
+    ("p vfs_read x=\\" + "1" * 30 + "0" * 40, "Argument expression is too long", 13, errno.E2BIG),
+    # kstrtoul's ERANGE is passed on
+    ("p vfs_read x=@99999999999999999999", "Invalid memory address", 13, errno.ERANGE),
+])
+def test_kprobe_limits_answer_as_the_kernel(line: str, message: str, caret: int,
+                                           err: int) -> None:
+    with pytest.raises(ProbeError) as info:
+        parse_probe(line, event_fields=fields)
+    assert (info.value.errno, info.value.message, info.value.pos) == (err, message, caret)
+
+
+def test_thirteen_dereferences_of_an_address_fit() -> None:
+    line = "p vfs_read " + "+0(" * 13 + "@0" + ")" * 13
+    assert len(parse_probe(line).args) == 1

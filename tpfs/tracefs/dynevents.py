@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
@@ -49,6 +50,15 @@ PROFILES = {"kprobe_profile": KPROBE, "uprobe_profile": UPROBE}
 #: Where each kind's errors are logged (``trace_probe_log_init`` and ``synth_err``).
 _LOG_AS = {KPROBE: "trace_kprobe", UPROBE: "trace_uprobe", EPROBE: "event_probe",
            SYNTH: "synthetic_events"}
+
+
+def regular_file(path: str) -> bool | None:
+    """What a uprobe's path names (``kern_path`` and ``d_is_reg``): a regular file
+    (True), something else (False) or nothing (None)."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return None
 
 
 def provider_name(name: str) -> str:
@@ -88,13 +98,13 @@ class DynamicEvents:
 
     def __init__(self, registry: Registry, layer: EventLayer,
                  layers: Callable[[], Iterable[EventLayer]], error_log: list[str],
-                 exists: Callable[[str], bool] = os.path.exists,
+                 files: Callable[[str], bool | None] = regular_file,
                  same_symbols: Callable[[str], int | None] | None = None) -> None:
         self.registry = registry
         self.layer = layer  # the top level's: ids and formats
         self.layers = layers  # every instance's, to see what is enabled
         self.error_log = error_log
-        self.exists = exists
+        self.files = files
         #: How many kernel symbols have a kprobe's symbol's name (None: unknown).
         self.same_symbols = same_symbols
         #: Each event's definitions (a probe event may have several places), by name.
@@ -166,7 +176,7 @@ class DynamicEvents:
         allowed = "pr" if KPROBE in kinds or UPROBE in kinds else ""
         allowed += "e" if EPROBE in kinds else ""
         try:
-            probe = parse_probe(line, self.exists, self._fields, allowed, self.same_symbols)
+            probe = parse_probe(line, self.files, self._fields, allowed, self.same_symbols)
         except ProbeError as exc:
             if exc.message is not None:
                 where = _LOG_AS[EPROBE if line.startswith("e") else

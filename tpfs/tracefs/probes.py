@@ -39,7 +39,11 @@ KPROBE_GROUP, UPROBE_GROUP, EPROBE_GROUP = "kprobes", "uprobes", "eprobes"
 MAX_EVENT_NAME_LEN = 64  # MAX_EVENT_NAME_LEN, and the group's limit too
 MAX_TRACE_ARGS = 128
 MAX_ARG_NAME_LEN = 32
-MAX_DEREF_DEPTH = 16  # FETCH_INSN_MAX less the load and store
+#: ``FETCH_INSN_MAX``: an argument's fetch instructions, the last slot its end.
+FETCH_INSN_MAX = 16
+UINT_MAX = (1 << 32) - 1
+#: ``MAX_ARGSTR_LEN``: the longest argument expression (after ``NAME=``).
+MAX_ARGSTR_LEN = 63
 MAX_ARRAY_LEN = 64
 #: ``PARAM_MAX_STACK``: the deepest ``$stackN`` a kprobe may read (16 KiB of longs).
 MAX_KPROBE_STACK = 2048
@@ -237,6 +241,17 @@ def _err(message: str, pos: int, err: int = errno.EINVAL) -> ProbeError:
     return ProbeError(err, message, pos)
 
 
+def _number(text: str, message: str, pos: int, signed: bool = False) -> int:
+    """``kstrtoul`` (``kstrtol`` when ``signed``) whose error the kernel logs as
+    ``message`` and passes on: ERANGE past the range, else EINVAL."""
+    try:
+        return kstrtoull(text, signed)
+    except OverflowError:
+        raise _err(message, pos, errno.ERANGE) from None
+    except ValueError:
+        raise _err(message, pos) from None
+
+
 def parse_removal(line: str) -> Removal | None:
     """``-:[GRP/]EVENT``, or None when the line defines instead."""
     words = _words(line)
@@ -278,23 +293,25 @@ def _sanitize(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_]", "_", name)[:MAX_EVENT_NAME_LEN - 1]
 
 
-def parse_probe(line: str, files: Callable[[str], bool] | None = None,
+def parse_probe(line: str, files: Callable[[str], bool | None] | None = None,
                 event_fields: Callable[[str], Mapping[str, Field] | None] | None = None,
                 allowed: str = "pre",
                 same_symbols: Callable[[str], int | None] | None = None) -> ProbeEvent:
     """A definition line. ``allowed``: the kinds the file takes (``p``/``r`` for
     kprobes and uprobes, ``e`` for eprobes); ``files`` says whether a uprobe's
-    path exists, ``event_fields`` gives an eprobe's attached event's fields,
-    ``same_symbols`` how many kernel symbols have a kprobe's symbol's name (None:
-    unknown, and taken)."""
+    path is a regular file (None: nothing is there), ``event_fields`` gives an
+    eprobe's attached event's fields, ``same_symbols`` how many kernel symbols
+    have a kprobe's symbol's name (None: unknown, and taken)."""
     words = _words(line)
     if not words:
         raise ProbeError(errno.EINVAL)
-    kind_text, _, head = words[0].partition(":")
+    kind_text, colon, head = words[0].partition(":")
     letter = kind_text[:1]
     if letter not in allowed or letter not in "pre" or len(words) < 2:
         raise ProbeError(errno.EINVAL)
     hpos = len(kind_text) + 1
+    if colon and not head:  # traceprobe_parse_event_name: a colon and no name after
+        raise _err("Event name is not specified", hpos)
     target = words[1]
     tpos = _offset_of(words, 1)
     if letter != "e" and ("/" in target.split(":", 1)[0]
@@ -334,6 +351,8 @@ def _kprobe(words: list[str], is_return: bool, maxactive: int, head: str, hpos: 
                 offset = kstrtoull(offs)
             except (ValueError, OverflowError):
                 raise _err("Invalid probed address or symbol", tpos) from None
+            if offset > UINT_MAX:
+                raise _err("Invalid probed address or symbol", tpos)
         if not _SYMBOL.fullmatch(symbol):
             raise _err("Invalid probed address or symbol", tpos)
         count = None if same_symbols is None else same_symbols(symbol)
@@ -353,27 +372,36 @@ def _kprobe(words: list[str], is_return: bool, maxactive: int, head: str, hpos: 
 
 
 def _uprobe(words: list[str], is_return: bool, head: str, hpos: int, tpos: int,
-            files: Callable[[str], bool] | None) -> ProbeEvent:
-    target = words[1]
-    if target.endswith("%return"):
-        is_return, target = True, target[:-7]
+            files: Callable[[str], bool | None] | None) -> ProbeEvent:
+    """``trace_uprobe_create``'s place: ``PATH:OFFSET[(REF_CTR_OFFSET)][%return]``,
+    checked in its order: the file, the reference counter, the suffix, the offset."""
+    path, colon, arg = words[1].rpartition(":")
+    if not colon or not path or not arg[:1].isdigit():
+        raise ProbeError(errno.EINVAL)  # -ECANCELED: no uprobe, and nothing logged
+    apos = tpos + len(path) + 1
+    if files is not None:
+        kind = files(path)
+        if kind is None:
+            raise _err("Failed to find the given file", tpos, errno.ENOENT)
+        if not kind:
+            raise _err("Not a regular file", tpos)
     ref = None
-    m = re.fullmatch(r"(.*)\((.*)\)", target)
-    if m:
-        target, ref_text = m[1], m[2]
-        try:
-            ref = kstrtoull(ref_text)
-        except (ValueError, OverflowError):
-            raise _err("Invalid reference counter offset", tpos + len(target) + 1) from None
-    path, colon, offs = target.rpartition(":")
-    if not colon or not path:
-        raise ProbeError(errno.EINVAL)
-    if files is not None and not files(path):
-        raise _err("Failed to find the given file", tpos, errno.ENOENT)
-    try:
-        offset = kstrtoull(offs)
-    except (ValueError, OverflowError):  # refused, and (as the kernel) not logged
-        raise ProbeError(errno.EINVAL) from None
+    opened = arg.find("(")
+    if opened >= 0:
+        closed = arg.find(")", opened)
+        if closed < 0:
+            raise _err("Reference counter brace is not closed", apos + len(arg))
+        if closed + 1 < len(arg):
+            raise _err("Reference counter has wrong suffix", apos + closed + 1)
+        ref = _number(arg[opened + 1:closed], "Invalid reference counter offset",
+                      apos + opened + 1)
+        arg = arg[:opened]
+    percent = arg.find("%")
+    if percent >= 0:
+        if arg[percent:] != "%return":
+            raise _err("Invalid probed address suffix", apos + percent)
+        is_return, arg = True, arg[:percent]
+    offset = _number(arg, "Invalid uprobe offset", apos)
     group, event = _group_event(head, hpos, UPROBE_GROUP)
     default = _sanitize(f"p_{os.path.basename(path)}_0x{offset:x}")  # "p" for return too
     place = f"{path}:0x{offset:016x}" + ("" if ref is None else f"(0x{ref:x})")
@@ -421,6 +449,8 @@ def _args(words: list[str], first: int, ctx: _Context) -> tuple[ProbeArg, ...]:
             bpos = pos + len(name) + 1
         if any(a.name == name for a in args):
             raise _err("This argument name is already used", pos)
+        if len(body) > MAX_ARGSTR_LEN:
+            raise _err("Argument expression is too long", bpos, errno.E2BIG)
         if not body:
             raise _err("No argument expression", bpos)
         args.append(_arg(name, body, bpos, ctx))
@@ -431,7 +461,8 @@ def _arg(name: str, body: str, pos: int, ctx: _Context) -> ProbeArg:
     """``traceprobe_parse_probe_arg_body``: the fetch, then its type."""
     fetch, colon, type_text = body.partition(":")  # the first colon, as strchr finds it
     type_name = type_text if colon else None
-    source, what = _fetch(fetch, pos, ctx, 0)
+    fetched = _fetch(fetch, pos, ctx)
+    source, what, last = fetched.source, fetched.what, fetched.last
     tpos = pos + len(fetch) + 1
     if type_name is None:
         ftype = DEFAULT_TYPE
@@ -449,6 +480,12 @@ def _arg(name: str, body: str, pos: int, ctx: _Context) -> ProbeArg:
             if size not in (8, 16, 32, 64) or not 0 < width <= size or offset + width > size:
                 raise _err("Invalid bitfield", tpos)
             ftype = FETCH_TYPES[f"u{size}"]
+            # its instruction follows the store, as the array's loop follows it
+            last = _store(fetched, ftype, tpos) + 1
+            if last >= FETCH_INSN_MAX - 1:
+                raise _err("Invalid bitfield", tpos)
+            if count and last + 1 >= FETCH_INSN_MAX - 1:
+                raise _err("Dereference is too much nested", fetched.offset, errno.E2BIG)
         else:
             found = FETCH_TYPES.get(type_name)
             if found is None or (type_name == "symbol" and ctx.kind != "kprobe"):
@@ -458,6 +495,10 @@ def _arg(name: str, body: str, pos: int, ctx: _Context) -> ProbeArg:
             raise _err("String accepts only memory argument", tpos)
         if what in ("comm", "immstr") and not ftype.is_string:
             raise _err("$comm and immediate-string only accepts string type", tpos)
+        if not bits:
+            last = _store(fetched, ftype, tpos, count)
+            if count and last + 1 >= FETCH_INSN_MAX - 1:  # the array's loop
+                raise _err("Dereference is too much nested", fetched.offset, errno.E2BIG)
         return ProbeArg(name, body, ftype, source, count)
     return ProbeArg(name, body, ftype, source)
 
@@ -484,6 +525,32 @@ def _array(type_text: str, tpos: int) -> tuple[str, int]:
     return base, count
 
 
+@dataclass(frozen=True, slots=True)
+class _Fetched:
+    """What a fetch parsed to: the eprobe field it reads, what kind of fetch it
+    is, the slot of its last instruction, and where the kernel's parse context
+    stood after it (an error after the fetch is logged there)."""
+
+    source: Field | None
+    what: str
+    last: int
+    offset: int
+
+
+def _store(fetched: _Fetched, ftype: FetchType, tpos: int, count: int = 0) -> int:
+    """``finalize_fetch_insn``'s store: a load from memory becomes the store;
+    anything else, and a string from an address or an array of strings, takes a
+    slot after it. The store's slot, or TOO_MANY_OPS when none is left."""
+    loads = fetched.what in ("deref", "mem")
+    extra = (ftype.is_string and (not loads or count > 0)) or (not ftype.is_string and not loads)
+    if not extra:
+        return fetched.last
+    if fetched.last + 1 >= FETCH_INSN_MAX - 1:
+        raise _err("Dereference is too much nested", fetched.offset,
+                   errno.EINVAL if ftype.is_string else errno.E2BIG)
+    return fetched.last + 1
+
+
 def _field_type(source: Field) -> FetchType:
     """An eprobe ``$FIELD`` without a type: a string for text, else its size and sign."""
     if source.is_string:
@@ -492,31 +559,35 @@ def _field_type(source: Field) -> FetchType:
     return FETCH_TYPES[f"{'s' if source.signed else 'u'}{size * 8}"]
 
 
-def _fetch(text: str, pos: int, ctx: _Context, depth: int) -> tuple[Field | None, str]:
-    """One fetch (``parse_probe_arg``): the eprobe field it reads, and what it is."""
+def _fetch(text: str, pos: int, ctx: _Context) -> _Fetched:
+    """One fetch (``parse_probe_arg``), its instructions counted as the kernel
+    lays them out: one for a register, a variable or an immediate, a load
+    after an address, one more for each dereference."""
     head = text[:1]
     if head == "%":
         if ctx.kind == "eprobe":  # an event has no registers to read
             raise _err("Invalid $-variable specified", pos)
         if text[1:] not in REGISTERS:
             raise _err("Invalid register name", pos)
-        return None, "reg"
+        return _Fetched(None, "reg", 0, pos)
     if head == "$":
-        return _variable(text[1:], pos, ctx)
+        source, what = _variable(text[1:], pos, ctx)
+        return _Fetched(source, what, 0, pos)
     if head == "@":
-        return None, _memory(text[1:], pos, ctx)
+        return _Fetched(None, "mem", _memory(text[1:], pos, ctx), pos)
     if head in "+-" and text:
-        return _deref(text, pos, ctx, depth)
+        return _deref(text, pos, ctx)
     if head == "\\":
         if text[1:2] == '"':
             if len(text) < 3 or not text.endswith('"'):
-                raise _err("String is not closed with '\"'", pos)
-            return None, "immstr"
-        try:
-            kstrtoull(text[1:].lstrip("-+"))
-        except (ValueError, OverflowError):
-            raise _err("Invalid immediate value", pos + 1) from None
-        return None, "imm"
+                raise _err("String is not closed with '\"'", pos + len(text))
+            return _Fetched(None, "immstr", 0, pos)
+        imm = text[1:]  # str_to_immediate: kstrtoul, or kstrtol with a sign
+        if not imm[:1].isdigit() and imm[:1] not in ("-", "+"):
+            raise _err("Invalid immediate value", pos + 1)
+        _number(imm if imm[:1] != "+" else imm[1:], "Invalid immediate value", pos + 1,
+                signed=not imm[:1].isdigit())
+        return _Fetched(None, "imm", 0, pos)
     raise _err("Invalid fetch argument", pos)
 
 
@@ -549,22 +620,18 @@ def _variable(var: str, pos: int, ctx: _Context) -> tuple[Field | None, str]:
     raise _err("Invalid $-variable specified", pos)
 
 
-def _memory(addr: str, pos: int, ctx: _Context) -> str:
+def _memory(addr: str, pos: int, ctx: _Context) -> int:
+    """``@ADDR``, ``@+FILE_OFFSET`` or ``@SYM[+-OFFS]``: the slot of its load (an
+    address, then the load; a symbol takes one more before them)."""
     if ctx.kind == "uprobe":
         if addr.startswith("+"):
-            try:
-                kstrtoull(addr[1:])
-            except (ValueError, OverflowError):
-                raise _err("Invalid file offset value", pos) from None
-            return "mem"
+            _number(addr[1:], "Invalid file offset value", pos, signed=True)
+            return 1
         if not addr[:1].isdigit():
             raise _err("Symbol is not available with uprobe", pos)
     if addr[:1].isdigit():
-        try:
-            kstrtoull(addr)
-        except (ValueError, OverflowError):
-            raise _err("Invalid memory address", pos) from None
-        return "mem"
+        _number(addr, "Invalid memory address", pos)
+        return 1
     if ctx.kind == "eprobe":
         raise _err("Invalid memory address", pos)
     symbol = re.split(r"[+-]", addr, maxsplit=1)[0]
@@ -572,30 +639,32 @@ def _memory(addr: str, pos: int, ctx: _Context) -> str:
     if not _SYMBOL.fullmatch(symbol) or (rest and not re.fullmatch(r"[+-](?:0[xX][0-9a-fA-F]+|"
                                                                    r"[0-9]+)", rest)):
         raise _err("Invalid memory address", pos)
-    return "mem"
+    return 2
 
 
-def _deref(text: str, pos: int, ctx: _Context, depth: int) -> tuple[Field | None, str]:
-    if depth >= MAX_DEREF_DEPTH:
-        raise _err("Dereference is too much nested", pos)
+def _deref(text: str, pos: int, ctx: _Context) -> _Fetched:
+    """``[+|-][u]OFFS(FETCH)``. As the kernel: the fetch is what comes before the
+    last ``)`` (anything after it is dropped), and positions inside a ``u``
+    dereference count one short, as the kernel counts them."""
     body = text[1:]
     if body.startswith("u"):
         body = body[1:]
     cut = body.find("(")
     if cut < 0:
         raise _err("Dereference needs a brace", pos)
-    try:
-        kstrtoull(body[:cut])
-    except (ValueError, OverflowError):
-        raise _err("Invalid dereference offset", pos) from None
-    if not body.endswith(")"):
-        raise _err("Dereference brace is not closed", pos + len(text) - 1)
-    inner = body[cut + 1:-1]
-    ipos = pos + len(text) - len(body) + cut + 1
-    if inner in ("$comm", "$COMM"):
+    _number(("-" if text[0] == "-" else "") + body[:cut], "Invalid dereference offset", pos,
+            signed=True)
+    ipos = pos + cut + 2
+    rest = body[cut + 1:]
+    close = rest.rfind(")")
+    if close < 0:
+        raise _err("Dereference brace is not closed", ipos + len(rest))
+    inner = _fetch(rest[:close], ipos, ctx)
+    if inner.what in ("comm", "immstr"):
         raise _err("$comm can not be dereferenced", ipos)
-    source, _ = _fetch(inner, ipos, ctx, depth + 1)
-    return source, "deref"
+    if inner.last + 1 >= FETCH_INSN_MAX - 1:
+        raise _err("Dereference is too much nested", ipos)
+    return _Fetched(inner.source, "deref", inner.last + 1, ipos)
 
 
 def fetch_value(arg: ProbeArg, record: bytes) -> int | str:
