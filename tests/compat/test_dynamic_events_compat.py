@@ -388,6 +388,15 @@ SEQUENCE = [
     ('dynamic_events', 'f:g/fp vfs_read'),
     ('dynamic_events', 'p:g/sched_switch /bin/true:0x10'),
     ('dynamic_events', 'p:sched/sched_switch /bin/true:0x10'),
+    ('dynamic_events', 'p:g/h /bin/true:0x10 x=%ax'),
+    ('dynamic_events', 'p:g/h /bin/true:0x20 x=%ax'),
+    ('uprobe_events', '!p:g/h /bin/true:0x10 x=%ax'),
+    ('dynamic_events', '!p:g/h /bin/true:0x10 x=%ax'),
+    ('dynamic_events', '!anything:h'),
+    ('dynamic_events', '!h'),
+    ('dynamic_events', '-h'),
+    ('dynamic_events', '-p:g/h'),
+    ('uprobe_events', '-g/h'),
 ]
 
 

@@ -143,6 +143,20 @@ def test_kprobe_profile_counts_each_events_hits_while_enabled(tpfs: Mount) -> No
     assert tpfs.read("kprobe_profile") == line("one", 0)
 
 
+def test_dynamic_events_takes_bang_removals_and_slash_targets(tpfs: Mount) -> None:
+    """``!`` removes in ``dynamic_events`` as ``-:`` does (not in ``kprobe_events``),
+    and an eprobe attaches to ``SYSTEM/EVENT`` as to ``SYSTEM.EVENT``."""
+    tpfs.write("dynamic_events", "p:one vfs_read\ns:lat u64 v\n")
+    write(tpfs / "dynamic_events", "e:ep/sw sched/sched_switch p=$prev_pid\n", APPEND)
+    assert errno_of(write, tpfs / "kprobe_events", "!p:one vfs_read\n", APPEND) == errno.EINVAL
+    write(tpfs / "dynamic_events", "!p:one vfs_read\n", APPEND)
+    write(tpfs / "dynamic_events", "!s:lat u64 v\n", APPEND)
+    assert tpfs.read("dynamic_events") == "e:ep/sw sched/sched_switch p=$prev_pid\n"
+    write(tpfs / "dynamic_events", "!e:ep/sw\n", APPEND)
+    assert tpfs.read("dynamic_events") == ""
+    assert errno_of(write, tpfs / "dynamic_events", "!e:ep/sw\n", APPEND) == errno.ENOENT
+
+
 def test_an_eprobe_fires_with_its_events_fields(tpfs: Mount) -> None:
     tpfs.write("dynamic_events", "e:sched/switched sched.sched_switch prev=$prev_pid:u32 "
                                  "comm=$next_comm\n")

@@ -198,3 +198,36 @@ def test_kprobe_limits_answer_as_the_kernel(line: str, message: str, caret: int,
 def test_thirteen_dereferences_of_an_address_fit() -> None:
     line = "p vfs_read " + "+0(" * 13 + "@0" + ")" * 13
     assert len(parse_probe(line).args) == 1
+
+
+def test_an_eprobe_attaches_to_system_slash_event_or_system_dot_event() -> None:
+    for target in ("sched/sched_switch", "sched.sched_switch"):
+        probe = parse_probe(f"e:x/y {target} p=$prev_pid", event_fields=fields)
+        assert (probe.attached, probe.place) == ("sched:sched_switch", target)
+
+
+@pytest.mark.parametrize(("line", "message", "caret"), [
+    ("e x.", "This requires both group and event name to attach", 2),
+    ("e sched", "This requires both group and event name to attach", 2),
+    ("e .b", "Group name is not specified", 2),
+    ("e a.b", "Attached event does not exist", 2),
+    # a field the event lacks: where the argument starts, name and all
+    ("e:x/y sched/sched_switch arg=$foo", "Attached event does not have this field", 25),
+    ("e:x/y sched/sched_switch a=+0($foo)", "Attached event does not have this field", 25),
+])
+def test_eprobe_targets_and_fields_are_refused_as_the_kernel_refuses_them(
+        line: str, message: str, caret: int) -> None:
+    with pytest.raises(ProbeError) as info:
+        parse_probe(line, event_fields=fields)
+    assert (info.value.errno, info.value.message, info.value.pos) == (errno.EINVAL, message, caret)
+
+
+def test_dynamic_events_removes_with_a_bang_too() -> None:
+    """``create_dyn_event``: a ``!`` line removes the event named after its first colon."""
+    assert parse_removal("!p:kprobes/x vfs_read", bang=True) == Removal(
+        "kprobes", "x", ("vfs_read",))
+    assert parse_removal("!s:lat u64 v", bang=True) == Removal(None, "lat", ("u64", "v"))
+    assert parse_removal("!p:x vfs_read") is None  # kprobe_events: no removal, a bad definition
+    for bad in ("-x", "-p:x", "!x"):
+        with pytest.raises(ProbeError):
+            parse_removal(bad, bang=True)

@@ -164,7 +164,7 @@ class DynamicEvents:
                 return
             self._create(self._parse_synthetic(line))
             return
-        removal = parse_removal(line)
+        removal = parse_removal(line, bang=file == "dynamic_events")  # create_dyn_event
         if removal is not None:
             self._remove(removal, kinds)
             return

@@ -226,6 +226,8 @@ class _Context:
         self.is_return = is_return
         self.at_entry = at_entry
         self.fields = fields
+        #: Where the argument being parsed starts: an eprobe names a missing field there.
+        self.word = 0
 
 
 def _words(line: str) -> list[str]:
@@ -252,13 +254,23 @@ def _number(text: str, message: str, pos: int, signed: bool = False) -> int:
         raise _err(message, pos) from None
 
 
-def parse_removal(line: str) -> Removal | None:
-    """``-:[GRP/]EVENT``, or None when the line defines instead."""
+def parse_removal(line: str, bang: bool = False) -> Removal | None:
+    """``-:[GRP/]EVENT`` (``dyn_event_release``), or None when the line defines
+    instead. With ``bang`` (``dynamic_events``), a line starting with ``!`` removes
+    too, the event named after its first colon: ``!p:GRP/EVENT PLACE ...``."""
     words = _words(line)
-    if not words or not words[0].startswith("-:"):
+    if not words or not (words[0].startswith("-") or (bang and words[0].startswith("!"))):
         return None
-    group, slash, event = words[0][2:].partition("/") if "/" in words[0] else (
-        "", "", words[0][2:])
+    if words[0][0] == "-":
+        if words[0][1:2] != ":":
+            raise ProbeError(errno.EINVAL)
+        name = words[0][2:]
+    else:
+        colon = words[0].find(":")
+        if colon < 0:
+            raise ProbeError(errno.EINVAL)
+        name = words[0][colon + 1:]
+    group, slash, event = name.partition("/") if "/" in name else ("", "", name)
     if not slash and not event:
         raise ProbeError(errno.EINVAL)
     return Removal(group if slash else None, event, tuple(words[1:]))  # no match: ENOENT
@@ -414,10 +426,13 @@ def _eprobe(words: list[str], head: str, hpos: int,
             event_fields: Callable[[str], Mapping[str, Field] | None] | None) -> ProbeEvent:
     target = words[1]
     tpos = _offset_of(words, 1)
-    system, dot, event_name = target.partition(".")
-    if not dot or not system or not event_name:
-        raise _err("Event name is not specified" if not event_name else
-                   "Group name is not specified", tpos)
+    # traceprobe_parse_event_name: SYSTEM/EVENT or SYSTEM.EVENT, both needed
+    cut = target.find("/") if "/" in target else target.find(".")
+    system, event_name = (target[:cut], target[cut + 1:]) if cut >= 0 else ("", target)
+    if cut == 0:
+        raise _err("Group name is not specified", tpos)
+    if not system or not event_name:
+        raise _err("This requires both group and event name to attach", tpos)
     attached = f"{system}:{event_name}"
     fields = None if event_fields is None else event_fields(attached)
     if fields is None:
@@ -434,7 +449,7 @@ def _args(words: list[str], first: int, ctx: _Context) -> tuple[ProbeArg, ...]:
         raise _err("Too many arguments are specified", _offset_of(words, first + MAX_TRACE_ARGS))
     args: list[ProbeArg] = []
     for i, word in enumerate(words[first:], start=1):
-        pos = _offset_of(words, first + i - 1)
+        pos = ctx.word = _offset_of(words, first + i - 1)
         name, eq, body = word.partition("=")
         if not eq:
             name, body = f"arg{i}", word
@@ -615,8 +630,8 @@ def _variable(var: str, pos: int, ctx: _Context) -> tuple[Field | None, str]:
         if not number.isdigit() or not 0 < int(number) <= MAX_TRACE_ARGS:
             raise _err("Invalid argument number", pos)
         return None, "arg"
-    if ctx.kind == "eprobe":
-        raise _err("Attached event does not have this field", pos)
+    if ctx.kind == "eprobe":  # logged where the argument starts, as the kernel resets it
+        raise _err("Attached event does not have this field", ctx.word)
     raise _err("Invalid $-variable specified", pos)
 
 
