@@ -595,3 +595,40 @@ def test_a_module_going_takes_its_histograms() -> None:
     rig.registry.module_coming("m", ["m:ev"])
     assert rig.read("events/m/ev/hist") == ""
     assert rig.read("events/m/ev/enable") == "0\n"
+
+
+@pytest.mark.parametrize(("command", "message", "caret"), [
+    ("myevent chr arg", "Invalid type", 8),
+    ("myevent unsigned arg", "Incomplete type", 8),
+    ("myevent char str]; int v", "Illegal name", 13),
+    ("mye-vent char str[]", "Illegal name", 0),
+    ("myevent char st-r[]", "Illegal name", 13),
+    ("myevent char str;[]", "Invalid field", 17),
+    ("myevent char str; int", "Invalid field", 18),
+    ("myevent char str[; int v", "Invalid array specification", 13),
+    ("myevent char str[kdjdk]", "Invalid array specification", 13),
+    ("myevent char str[257]", "Invalid array specification", 13),
+    # check_command: a name and a whole field before the first ';'
+    ("mye;vent char str[]", "Command must be of the form: <name> field[;field] ...", 0),
+    ("myevent ; char str[]", "Command must be of the form: <name> field[;field] ...", 0),
+    ("myevent; char str[]", "Command must be of the form: <name> field[;field] ...", 0),
+    ("; char str[]", "Command must be of the form: <name> field[;field] ...", 0),
+    ("myevent", "Command must be of the form: <name> field[;field] ...", 0),
+    ("s:junk/myevent char str[", "Command must be of the form: s or -:[synthetic/]<name> "
+                                 "field[;field] ...", 0),
+    # errpos is strstr: a word is placed where it first appears in the command
+    ("chr chr x", "Invalid type", 0),
+])
+def test_synthetic_errors_carry_the_kernels_caret(command: str, message: str, caret: int) -> None:
+    with pytest.raises(SynthError) as info:
+        parse_synth_event(command, {})
+    assert (info.value.message, info.value.pos) == (message, caret)
+
+
+def test_a_synthetic_event_holds_63_fields_at_most() -> None:
+    """``__create_synth_event`` refuses once its array of 64 would be full."""
+    fields = "; ".join(f"u64 f{i}" for i in range(63))
+    assert len(parse_synth_event(f"wide {fields}", {}).fields) == 63
+    with pytest.raises(SynthError) as info:
+        parse_synth_event(f"wide {fields}; u64 f63", {})
+    assert info.value.message == "Too many fields"

@@ -192,7 +192,7 @@ class DynamicEvents:
             return Synthetic(parse_synth_event(line, self.synth_events))
         except SynthError as exc:
             if exc.message is not None:
-                log_error(self.error_log, "synthetic_events", exc.message, line, 0)
+                log_error(self.error_log, "synthetic_events", exc.message, line, exc.pos)
             raise
 
     def _create(self, definition: Definition, line: str = "") -> None:

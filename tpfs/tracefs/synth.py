@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import errno
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from ..kernel.errors import TpfsError
@@ -47,8 +47,10 @@ _GOOD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 class SynthError(TpfsError):
     """A refused ``synthetic_events`` command, with its ``error_log`` text if it has one."""
 
-    def __init__(self, err: int, code: int | None = None) -> None:
+    def __init__(self, err: int, code: int | None = None, pos: int = 0) -> None:
         self.code = code
+        #: Where the error log's caret goes in the command.
+        self.pos = pos
         super().__init__(err, "synthetic event: " + (
             "refused" if code is None else SYNTH_ERRORS[code]))
 
@@ -120,25 +122,31 @@ class SynthEvent:
         return out
 
 
-def _field(words: list[str]) -> tuple[SynthField, int]:
-    """``parse_synth_field``: one field from the words, and how many it took."""
+def _field(words: list[str], errpos: Callable[[str], int]) -> tuple[SynthField, int]:
+    """``parse_synth_field``: one field from the words, and how many it took;
+    ``errpos`` places a word in the command, as the kernel's ``errpos`` does."""
     prefix = ""
     if words[0] == "unsigned":
         if len(words) < 3:
-            raise SynthError(errno.EINVAL, INCOMPLETE_TYPE)
+            raise SynthError(errno.EINVAL, INCOMPLETE_TYPE, errpos(words[0]))
         prefix, ftype, fname, used = "unsigned ", words[1], words[2], 3
     else:
         if len(words) < 2:
-            raise SynthError(errno.EINVAL, INVALID_FIELD)
+            raise SynthError(errno.EINVAL, INVALID_FIELD, errpos(words[0]))
         ftype, fname, used = words[0], words[1], 2
     name, bracket, array = fname.partition("[")
     if not _GOOD_NAME.fullmatch(name):
-        raise SynthError(errno.EINVAL, BAD_NAME)
+        raise SynthError(errno.EINVAL, BAD_NAME, errpos(fname))
     ctype = prefix + ftype + bracket + array
+
+    def refused() -> SynthError:
+        return (SynthError(errno.EINVAL, INVALID_ARRAY_SPEC, errpos(fname)) if bracket
+                else SynthError(errno.EINVAL, INVALID_TYPE, errpos(ftype)))
+
     if "char[" in ctype:
         dims = ctype[ctype.index("char[") + 5:]
         if not dims.endswith("]") or "]" in dims[:-1] or len(dims) > 4:
-            raise SynthError(errno.EINVAL, INVALID_ARRAY_SPEC if bracket else INVALID_TYPE)
+            raise refused()
         if dims == "]":
             return SynthField("__data_loc " + ctype, name, 8, True, True, True), used
         try:
@@ -146,40 +154,51 @@ def _field(words: list[str]) -> tuple[SynthField, int]:
         except (ValueError, OverflowError):
             size = STR_VAR_LEN_MAX + 1
         if size > STR_VAR_LEN_MAX:
-            raise SynthError(errno.EINVAL, INVALID_ARRAY_SPEC if bracket else INVALID_TYPE)
+            raise refused()
         return SynthField(ctype, name, size, True, True, False), used
     if ctype not in _SCALARS:
-        raise SynthError(errno.EINVAL, INVALID_TYPE)
+        raise SynthError(errno.EINVAL, INVALID_TYPE, errpos(ftype))
     signed = not ctype.startswith("u") and ctype != "gfp_t"
     return SynthField(ctype, name, _SCALARS[ctype][0], signed, False, False), used
 
 
 def parse_synth_event(line: str, existing: Mapping[str, SynthEvent]) -> SynthEvent:
-    """A ``synthetic_events`` definition ``[s:][synthetic/]NAME TYPE FIELD[; ...]``;
-    ``existing`` holds the events there are (a name is defined once: EEXIST)."""
-    text = line.strip()
+    """A ``synthetic_events`` definition ``NAME TYPE FIELD[; ...]``, or a
+    ``dynamic_events`` one ``s:[synthetic/]NAME ...`` (``create_synth_event``);
+    ``existing`` holds the events there are (a name is defined once: EEXIST).
+    A refusal carries where the kernel puts its caret: at the first place the
+    offending word appears in the command (``errpos`` finds it with strstr)."""
+    cmd = line.strip()
+
+    def errpos(word: str) -> int:
+        return max(cmd.find(word), 0)
+
+    text = cmd
     if text.startswith("s:"):
+        if not any(c in text for c in " \t"):
+            raise SynthError(errno.EINVAL, INVALID_CMD)
         text = text[2:]
-        head = text.split(None, 1)[0] if text else ""
+        head = re.split(r"[ \t]", text, maxsplit=1)[0]
         if "/" in head:
             if not head.startswith(SYNTH_SYSTEM + "/"):
                 raise SynthError(errno.EINVAL, INVALID_DYN_CMD)
             text = text[len(SYNTH_SYSTEM) + 1:]
-    name, _, raw = text.partition(" ") if " " in text.split("\t", 1)[0] else text.partition("\t")
-    if not name:
+    # check_command: the name and a first field before any ';'
+    if len(text.split(";", 1)[0].split()) < 3:
         raise SynthError(errno.EINVAL, INVALID_CMD)
+    name, raw = re.split(r"[ \t]", text, maxsplit=1)
     if not _GOOD_NAME.fullmatch(name):
-        raise SynthError(errno.EINVAL, BAD_NAME)
+        raise SynthError(errno.EINVAL, BAD_NAME, errpos(name))
     if name in existing:
-        raise SynthError(errno.EEXIST, EVENT_EXISTS)
+        raise SynthError(errno.EEXIST, EVENT_EXISTS, errpos(name))
     fields: list[SynthField] = []
     for part in raw.split(";"):
         words = part.split()
         while words:
-            if len(fields) == SYNTH_FIELDS_MAX:
-                raise SynthError(errno.EINVAL, TOO_MANY_FIELDS)
-            field, used = _field(words)
+            field, used = _field(words, errpos)
             fields.append(field)
+            if len(fields) == SYNTH_FIELDS_MAX:  # the kernel's array holds one less
+                raise SynthError(errno.EINVAL, TOO_MANY_FIELDS)
             words = words[used:]
     if not fields:
         raise SynthError(errno.EINVAL, INVALID_CMD)
