@@ -157,6 +157,26 @@ def test_dynamic_events_takes_bang_removals_and_slash_targets(tpfs: Mount) -> No
     assert errno_of(write, tpfs / "dynamic_events", "!e:ep/sw\n", APPEND) == errno.ENOENT
 
 
+def test_a_filtered_eprobe_fires_only_on_matching_records(tpfs: Mount) -> None:
+    """The filter after ``if`` is checked on the attached event's record, as an
+    event trigger's filter is; a bad one is logged as a filter error."""
+    tpfs.write("dynamic_events", "e:ep/f sched/sched_switch p=$prev_pid if prev_pid == 42\n")
+    assert tpfs.read("dynamic_events") == (
+        "e:ep/f sched/sched_switch p=$prev_pid if prev_pid == 42\n")
+    tpfs.write("events/ep/f/enable", "1")
+    tpfs.write("fire", "sched:sched_switch prev_pid=7\nsched:sched_switch prev_pid=42\n")
+    assert events_of(tpfs.read("trace")) == ["f:  p=42"]
+    tpfs.write("events/ep/f/enable", "0")
+    assert errno_of(write, tpfs / "dynamic_events",
+                    "e:ep/g sched/sched_switch if nosuch == 1\n", APPEND) == errno.EINVAL
+    logged = tpfs.read("error_log").split("] ", 1)[1]
+    assert logged.startswith("event filter parse error: error: Field not found\n"
+                             "  Command: nosuch == 1\n")
+    assert errno_of(write, tpfs / "events/sched/sched_switch/filter", "nosuch == 1") == \
+        errno.EINVAL  # the same filter on the event itself: the same entry
+    assert tpfs.read("error_log").rsplit("] ", 1)[1] == logged
+
+
 def test_an_eprobe_fires_with_its_events_fields(tpfs: Mount) -> None:
     tpfs.write("dynamic_events", "e:sched/switched sched.sched_switch prev=$prev_pid:u32 "
                                  "comm=$next_comm\n")

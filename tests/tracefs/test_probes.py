@@ -231,3 +231,20 @@ def test_dynamic_events_removes_with_a_bang_too() -> None:
     for bad in ("-x", "-p:x", "!x"):
         with pytest.raises(ProbeError):
             parse_removal(bad, bang=True)
+
+
+def test_an_eprobe_takes_a_filter_on_its_attached_event() -> None:
+    """``trace_eprobe_parse_filter``: the words after ``if`` are a filter on the
+    attached event's fields, listed back after the arguments."""
+    probe = parse_probe("e:x/y sched/sched_switch p=$prev_pid if prev_pid > 1 && prev_pid < 9",
+                        event_fields=fields)
+    assert probe.filter == "prev_pid > 1 && prev_pid < 9" and [a.name for a in probe.args] == ["p"]
+    assert probe.show() == ("e:x/y sched/sched_switch p=$prev_pid"
+                            " if prev_pid > 1 && prev_pid < 9\n")
+    with pytest.raises(ProbeError) as info:
+        parse_probe("e:x/y sched/sched_switch if", event_fields=fields)
+    assert (info.value.message, info.value.pos) == ("No filter rule after 'if'", 28)
+    with pytest.raises(ProbeError) as info:
+        parse_probe("e:x/y sched/sched_switch p=$prev_pid if nosuch == 1", event_fields=fields)
+    assert (info.value.log_as, info.value.command) == ("event filter parse error", "nosuch == 1")
+    assert info.value.message == "Field not found"

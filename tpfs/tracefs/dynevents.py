@@ -176,12 +176,13 @@ class DynamicEvents:
         allowed = "pr" if KPROBE in kinds or UPROBE in kinds else ""
         allowed += "e" if EPROBE in kinds else ""
         try:
-            probe = parse_probe(line, self.files, self._fields, allowed, self.same_symbols)
+            probe = parse_probe(line, self.files, self._fields, allowed, self.same_symbols,
+                                self.layer.ncpus)
         except ProbeError as exc:
             if exc.message is not None:
-                where = _LOG_AS[EPROBE if line.startswith("e") else
-                                UPROBE if file == "uprobe_events" else KPROBE]
-                log_error(self.error_log, where, exc.message, line, exc.pos)
+                where = exc.log_as or _LOG_AS[EPROBE if line.startswith("e") else
+                                              UPROBE if file == "uprobe_events" else KPROBE]
+                log_error(self.error_log, where, exc.message, exc.command or line, exc.pos)
             raise
         if probe.kind not in kinds:
             raise TpfsError(errno.EINVAL, f"{file} takes no {probe.kind} definitions")

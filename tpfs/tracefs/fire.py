@@ -55,8 +55,9 @@ from dataclasses import dataclass
 from ..kernel.errors import TpfsError
 from ..kernel.registry import Probe, ProbeCall, Registry, Tracepoint
 from .control import parse_event_name, split_lines
+from .dynevents import MAX_DYNAMIC_EVENTS
 from .events import EventLayer, event_probe
-from .filter import task_comm
+from .filter import Predicate, compile_filter, task_comm
 from .hist import Firing as HistFiring
 from .hist import SynthFiring
 from .nodes import Opener
@@ -120,6 +121,8 @@ class Firer:
         self.hit = hit
         #: Synthetic events being fired now, one inside another.
         self._nesting = 0
+        #: Each filtered eprobe's compiled filter, with the definition it is of.
+        self._eprobe_tests: dict[str, tuple[ProbeEvent, Predicate]] = {}
 
     def parse(self, words: list[str], opener: Opener,
               writer_comm: Callable[[], str | None] | None = None) -> Firing:
@@ -176,11 +179,26 @@ class Firer:
                         self.hit(name)
 
     def _calls(self, firing: Firing) -> list[tuple[str, ProbeCall]]:
-        """What firing the event calls: its probes, and those of the eprobes on it."""
+        """What firing the event calls: its probes, and those of the eprobes on it
+        whose filter, if they have one, the event's record passes."""
         calls = [(firing.name, self._probe_call(firing))]
+        comm = task_comm(firing.comm)
         calls.extend((e.name, self._probe_call(self._eprobe_firing(e, firing)))
-                     for e in self.eprobes(firing.name))
+                     for e in self.eprobes(firing.name)
+                     if e.filter is None or self._eprobe_test(e)(firing.record, firing.cpu, comm))
         return calls
+
+    def _eprobe_test(self, eprobe: ProbeEvent) -> Predicate:
+        """An eprobe's filter, compiled over its attached event's format (once: an
+        attached event's format does not change while an eprobe holds it)."""
+        test = self._eprobe_tests.get(eprobe.name)
+        if test is None or test[0] is not eprobe:
+            assert eprobe.filter is not None and eprobe.attached is not None
+            if len(self._eprobe_tests) >= MAX_DYNAMIC_EVENTS:  # removed ones linger: bounded
+                self._eprobe_tests.clear()
+            test = self._eprobe_tests[eprobe.name] = (eprobe, compile_filter(
+                eprobe.filter, self.layer.format(eprobe.attached), self.layer.ncpus))
+        return test[1]
 
     def _fire_synth(self, synth: SynthFiring, cause: Firing) -> None:
         """``trace_synth``: a hist action fires a synthetic event, as the task and

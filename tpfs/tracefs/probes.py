@@ -33,7 +33,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from ..kernel.errors import TpfsError
-from .filter import Field, kstrtoull
+from .filter import Field, check_filter, kstrtoull
 
 KPROBE_GROUP, UPROBE_GROUP, EPROBE_GROUP = "kprobes", "uprobes", "eprobes"
 MAX_EVENT_NAME_LEN = 64  # MAX_EVENT_NAME_LEN, and the group's limit too
@@ -91,12 +91,17 @@ DEFAULT_TYPE = FETCH_TYPES["x64"]
 
 
 class ProbeError(TpfsError):
-    """A refused definition: ``message`` and ``pos`` for ``error_log`` (None: not logged)."""
+    """A refused definition: ``message`` and ``pos`` for ``error_log`` (None: not
+    logged). An eprobe's refused filter is logged as a filter is, with the filter
+    as the command (``log_as`` and ``command``)."""
 
-    def __init__(self, err: int, message: str | None = None, pos: int = 0) -> None:
+    def __init__(self, err: int, message: str | None = None, pos: int = 0,
+                 log_as: str | None = None, command: str | None = None) -> None:
         super().__init__(err, message or "bad probe definition")
         self.message = message
         self.pos = pos
+        self.log_as = log_as
+        self.command = command
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +154,8 @@ class ProbeEvent:
     args: tuple[ProbeArg, ...]
     maxactive: int = 0
     attached: str | None = None  # an eprobe's SYS:EVENT
+    #: An eprobe's filter on its attached event's record: it fires only on a match.
+    filter: str | None = None
 
     @property
     def name(self) -> str:
@@ -160,7 +167,8 @@ class ProbeEvent:
         if self.maxactive:
             kind += str(self.maxactive)
         args = "".join(f" {a.name}={a.comm}" for a in self.args)
-        return f"{kind}:{self.group}/{self.event} {self.place}{args}\n"
+        tail = "" if self.filter is None else f" if {self.filter}"
+        return f"{kind}:{self.group}/{self.event} {self.place}{args}{tail}\n"
 
     def profile(self, hits: int) -> str:
         """Its line in ``kprobe_profile`` or ``uprobe_profile``
@@ -308,12 +316,14 @@ def _sanitize(name: str) -> str:
 def parse_probe(line: str, files: Callable[[str], bool | None] | None = None,
                 event_fields: Callable[[str], Mapping[str, Field] | None] | None = None,
                 allowed: str = "pre",
-                same_symbols: Callable[[str], int | None] | None = None) -> ProbeEvent:
+                same_symbols: Callable[[str], int | None] | None = None,
+                ncpus: int = 1) -> ProbeEvent:
     """A definition line. ``allowed``: the kinds the file takes (``p``/``r`` for
     kprobes and uprobes, ``e`` for eprobes); ``files`` says whether a uprobe's
     path is a regular file (None: nothing is there), ``event_fields`` gives an
     eprobe's attached event's fields, ``same_symbols`` how many kernel symbols
-    have a kprobe's symbol's name (None: unknown, and taken)."""
+    have a kprobe's symbol's name (None: unknown, and taken); ``ncpus`` bounds an
+    eprobe filter's CPU masks."""
     words = _words(line)
     if not words:
         raise ProbeError(errno.EINVAL)
@@ -340,7 +350,7 @@ def parse_probe(line: str, files: Callable[[str], bool | None] | None = None,
         if not 0 < maxactive <= MAX_ACTIVE:
             raise _err("Maxactive is too big" if maxactive else "Invalid maxactive number", 1)
     if letter == "e":
-        return _eprobe(words, head, hpos, event_fields)
+        return _eprobe(words, head, hpos, event_fields, ncpus)
     return _kprobe(words, letter == "r", maxactive, head, hpos, tpos, same_symbols)
 
 
@@ -423,7 +433,8 @@ def _uprobe(words: list[str], is_return: bool, head: str, hpos: int, tpos: int,
 
 
 def _eprobe(words: list[str], head: str, hpos: int,
-            event_fields: Callable[[str], Mapping[str, Field] | None] | None) -> ProbeEvent:
+            event_fields: Callable[[str], Mapping[str, Field] | None] | None,
+            ncpus: int) -> ProbeEvent:
     target = words[1]
     tpos = _offset_of(words, 1)
     # traceprobe_parse_event_name: SYSTEM/EVENT or SYSTEM.EVENT, both needed
@@ -438,10 +449,29 @@ def _eprobe(words: list[str], head: str, hpos: int,
     if fields is None:
         raise _err("Attached event does not exist", tpos)
     group, event = _group_event(head, hpos, EPROBE_GROUP)
+    words, filter_text = _eprobe_filter(words, fields, ncpus)
     ctx = _Context("eprobe", False, False, fields)
     args = _args(words, 2, ctx)
     return ProbeEvent("eprobe", group, event or event_name, False, target, args,
-                      attached=attached)
+                      attached=attached, filter=filter_text)
+
+
+def _eprobe_filter(words: list[str], fields: Mapping[str, Field],
+                   ncpus: int) -> tuple[list[str], str | None]:
+    """``trace_eprobe_parse_filter``: the words before ``if``, and the filter after
+    it, checked against the attached event as an event filter is (its error is
+    logged as a filter's); parsed before the arguments, as the kernel does."""
+    if "if" not in words[2:]:
+        return words, None
+    at = words.index("if", 2)
+    rule = " ".join(words[at + 1:])
+    if not rule:
+        raise _err("No filter rule after 'if'", _offset_of(words, len(words)))
+    err = check_filter(rule, fields, ncpus)
+    if err is not None:
+        raise ProbeError(err.errno, err.message, err.pos if err.code else 0,
+                         "event filter parse error", rule)
+    return words[:at], rule
 
 
 def _args(words: list[str], first: int, ctx: _Context) -> tuple[ProbeArg, ...]:
