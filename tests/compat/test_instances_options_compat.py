@@ -77,6 +77,26 @@ def test_an_instance_has_its_own_buffer_and_events(tracefs: Path) -> None:
     write(tracefs / "trace", "")
 
 
+def test_one_cpus_buffer_can_be_resized(tracefs: Path) -> None:
+    """A new instance's buffer is full size at once; ``per_cpu/cpuN/buffer_size_kb``
+    resizes that CPU alone, and then ``buffer_size_kb`` reads ``X`` and the total
+    is the sum."""
+    with instance(tracefs, "tpfs_compat") as inst:
+        full = (inst / "per_cpu/cpu0/buffer_size_kb").read_text()
+        assert (inst / "buffer_size_kb").read_text() == full and "(" not in full
+        write(inst / "per_cpu/cpu0/buffer_size_kb", "100")
+        assert (inst / "per_cpu/cpu0/buffer_size_kb").read_text() == "103\n"
+        assert (inst / "per_cpu/cpu1/buffer_size_kb").read_text() == full
+        assert (inst / "buffer_size_kb").read_text() == "X\n"
+        ncpus = len(os.listdir(inst / "per_cpu"))
+        assert (inst / "buffer_total_size_kb").read_text() == \
+            f"{103 + int(full) * (ncpus - 1)}\n"
+        assert errno_of(write, inst / "per_cpu/cpu1/buffer_size_kb", "0") == errno.EINVAL
+        write(inst / "buffer_size_kb", "50")
+        assert (inst / "buffer_size_kb").read_text() == "51\n"
+        assert (inst / "buffer_total_size_kb").read_text() == f"{51 * ncpus}\n"
+
+
 def test_free_buffer_shrinks_the_buffer_when_it_is_closed(tracefs: Path) -> None:
     """``free_buffer`` takes any write and ignores it; its last close, however it was
     opened, shrinks every CPU's buffer to two pages, and with ``disable_on_free``

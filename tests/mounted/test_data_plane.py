@@ -178,3 +178,20 @@ def test_saved_cmdlines_keeps_a_slot_per_pid(tpfs: Mount) -> None:
     tpfs.write("fire", f"{FIRE_SWITCH} @pid=5 @comm=first\n{FIRE_SWITCH} @pid=6 @comm=other\n"
                        f"{FIRE_SWITCH} @pid=5 @comm=renamed\n")
     assert tpfs.read("saved_cmdlines") == "5 renamed\n6 other\n"
+
+
+def test_the_buffer_shows_its_boot_size_until_something_uses_it(mount_factory) -> None:
+    """``ring_buffer_expanded``: the top level shows ``7 (expanded: 1408)`` until a
+    tracer is set (even ``nop``, as ``tracing_set_tracer`` expands first) or an
+    event is enabled; an instance is made expanded."""
+    for use in (("current_tracer", "nop"), ("events/sched/sched_switch/enable", "1"),
+                ("set_event", "sched:sched_wakeup")):
+        mount = mount_factory(name=use[0].replace("/", "_"))
+        (mount / "instances/fresh").mkdir()
+        assert mount.read("instances/fresh/buffer_size_kb") == "1410\n"
+        assert mount.read("buffer_size_kb") == "7 (expanded: 1408)\n"
+        assert "(expanded:" in mount.read("buffer_total_size_kb")
+        mount.write(*use)
+        size = mount.read("per_cpu/cpu0/buffer_size_kb")
+        assert mount.read("buffer_size_kb") == size == "1410\n", use
+        (mount / "instances/fresh").rmdir()

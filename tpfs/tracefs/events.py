@@ -138,6 +138,9 @@ class EventLayer:
     _soft_disabled: set[str] = field(default_factory=set)
     #: ``EVENT_FILE_FL_WAS_ENABLED``: events enabled (or soft-enabled) since they came.
     _was_enabled: set[str] = field(default_factory=set)
+    #: ``tracing_update_buffers``: called when an event is enabled or ``set_event``
+    #: written (the buffer is expanded then).
+    on_enable: Callable[[], None] = lambda: None
     #: Called when a module goes whose events were used: the kernel then empties
     #: the buffers, so that no record is printed with a later event's format.
     on_used_module_gone: Callable[[], None] = lambda: None
@@ -289,6 +292,8 @@ class EventLayer:
         An event in soft mode keeps its probe when disabled: it is only
         soft-disabled, as ``__ftrace_event_enable_disable`` leaves it.
         """
+        if on:
+            self.on_enable()
         changes = [ProbeChange(name, self.probe(name), on) for name in names
                    if self.enabled(name) != on and (on or name not in self._soft_users)]
         self.registry.change_probes(changes)

@@ -81,12 +81,13 @@ def make_instance(name: str, probe_data: int, registry: Registry, catalog: Catal
                   ncpus: int, shared: EventLayer | None, cmdlines: SavedCmdlines,
                   tgids: SavedTgids, marker_ip: int = MARKER_IP) -> Instance:
     """A new instance with the kernel's defaults."""
-    tracing = Tracing(ncpus)
+    tracing = Tracing(ncpus, expanded=shared is not None)  # an instance comes expanded
     layer = EventLayer(registry, catalog, ncpus=ncpus, probe_data=probe_data, shared=shared)
     options = TraceOptions(current_tracer=lambda: tracing.tracer, top_level=shared is None)
     trace = TraceArray(tracing, options=options, cmdlines=cmdlines, tgids=tgids,
                        marker_ip=marker_ip)
-    tracing.resize = trace.resize
+    tracing.resize, tracing.sizes = trace.resize, trace.sizes
+    layer.on_enable = tracing.expand
     layer.on_used_module_gone = trace.clear
     layer.set_trace_clock = tracing.set_clock
 
@@ -118,7 +119,8 @@ def trace_files(trace: TraceArray) -> dict[str, Node]:
 
     def cpu_dir(cpu: int) -> Directory:
         return Directory(DIR_MODE, {
-            "buffer_size_kb": text_file(SETTING_MODE, lambda: f"{trace.buffer.size_kb(cpu)}\n"),
+            "buffer_size_kb": text_file(SETTING_MODE, lambda: f"{trace.buffer.size_kb(cpu)}\n",
+                                        lambda buf: trace.tracing.set_buffer(buf, cpu)),
             "stats": text_file(LISTING_MODE, lambda: trace.stats(cpu)),
             "trace": seq_file(SETTING_MODE, TraceListing(trace, cpu), lambda buf: None,
                               lambda: trace.buffer.reset(cpu)),

@@ -124,15 +124,20 @@ class Tracing:
     tracing_on: bool = True
     tracer: str = "nop"
     clock: str = "local"
-    buffer_kb: int | None = None  # None until set: the buffer is still the boot minimum
+    #: ``ring_buffer_expanded``: false on the top level until a tracer is set, an
+    #: event enabled or a size written (the boot minimum shows until then); a new
+    #: instance is made expanded.
+    expanded: bool = False
     cpumask: int = 0
     #: How full (percent) a buffer is before waiting raw readers wake; 0: at once.
     buffer_percent: int = 50
     event_pids: set[int] = field(default_factory=set)
     notrace_pids: set[int] = field(default_factory=set)
-    #: Resizes the buffers to a per-CPU size in KiB and returns the size they take,
-    #: whole pages (the trace array sets it).
-    resize: Callable[[int], int] = lambda size_kb: size_kb
+    #: Resizes one CPU's buffer (None: every CPU's) to a size in KiB (the trace
+    #: array sets it).
+    resize: Callable[[int, int | None], object] = lambda size_kb, cpu: None
+    #: Each CPU's buffer size in KiB, whole pages (the trace array sets it).
+    sizes: Callable[[], list[int]] = lambda: []
 
     def __post_init__(self) -> None:
         if not self.cpumask:
@@ -140,9 +145,14 @@ class Tracing:
 
     # -- renderers ---------------------------------------------------------
     def _buffer(self, per_cpu: int) -> str:
-        if self.buffer_kb is None:
+        """``buffer_size_kb`` (``per_cpu`` 1: ``X`` when the CPUs' sizes differ) or
+        ``buffer_total_size_kb`` (their sum)."""
+        if not self.expanded:
             return f"{INITIAL_BUFFER_KB * per_cpu} (expanded: {EXPANDED_BUFFER_KB * per_cpu})\n"
-        return f"{self.buffer_kb * per_cpu}\n"
+        sizes = self.sizes()
+        if per_cpu > 1:
+            return f"{sum(sizes)}\n"
+        return f"{sizes[0]}\n" if len(set(sizes)) == 1 else "X\n"
 
     def _clocks(self) -> str:
         return " ".join(f"[{c}]" if c == self.clock else c for c in CLOCKS) + "\n"
@@ -159,6 +169,7 @@ class Tracing:
         name = _word(buf)
         if name not in TRACERS:
             raise TpfsError(errno.EINVAL, f"no tracer {name!r}")
+        self.expand()  # tracing_set_tracer expands the buffer first, even for nop
         self.tracer = name
 
     def _set_clock(self, buf: bytes) -> None:
@@ -171,12 +182,23 @@ class Tracing:
         self.clock = name
 
     def _set_buffer(self, buf: bytes) -> None:
+        self.set_buffer(buf, None)
+
+    def set_buffer(self, buf: bytes, cpu: int | None) -> None:
+        """``tracing_entries_write``: every CPU's buffer, or one CPU's, to a size
+        in KiB (shown in whole pages, as the kernel shows it)."""
         size = _number(buf)
         if size == 0:
             raise TpfsError(errno.EINVAL, "buffer size must be positive")
         if size > MAX_BUFFER_KB:
             raise TpfsError(errno.ENOMEM, f"more than {MAX_BUFFER_KB} KiB per CPU")
-        self.buffer_kb = self.resize(size)  # shown in whole pages, as the kernel shows it
+        self.resize(size, cpu)
+        self.expanded = True
+
+    def expand(self) -> None:
+        """``tracing_update_buffers``: the buffer is in use from now on. tpfs's is
+        allocated whole from the start, so only what the files show changes."""
+        self.expanded = True
 
     def free_buffer(self, stop: bool) -> None:
         """``tracing_free_buffer_release``: tracing off when ``stop`` (the
@@ -184,7 +206,8 @@ class Tracing:
         two pages."""
         if stop:
             self.tracing_on = False
-        self.buffer_kb = self.resize(0)
+        self.resize(0, None)
+        self.expanded = True
 
     def _set_percent(self, buf: bytes) -> None:
         percent = _number(buf)

@@ -150,10 +150,13 @@ class TraceArray:
     def _cpu_mask(self, cpu: int | None) -> int:
         return (1 << self.tracing.ncpus) - 1 if cpu is None else 1 << cpu
 
-    def resize(self, size_kb: int) -> int:
-        """Every CPU's buffer to ``size_kb``; the KiB its whole pages hold."""
-        self.buffer.resize(size_kb)
-        return self.buffer.size_kb(0)
+    def resize(self, size_kb: int, cpu: int | None = None) -> None:
+        """Every CPU's buffer (or ``cpu``'s) to ``size_kb``."""
+        self.buffer.resize(size_kb, cpu)
+
+    def sizes(self) -> list[int]:
+        """Each CPU's buffer size in KiB: the data its whole pages hold."""
+        return [self.buffer.size_kb(cpu) for cpu in range(self.tracing.ncpus)]
 
     def clear(self) -> None:
         """``echo > trace``: every CPU's buffer emptied."""
