@@ -88,11 +88,32 @@ def test_tracing_off_and_pid_filters_keep_events_out(tpfs: Mount) -> None:
     fails(tpfs, "trace_marker", "lost\n", errno.EBADF)
     tpfs.write("tracing_on", "1")
     tpfs.write("set_event_pid", "5")
-    tpfs.write("fire", f"{FIRE_SWITCH} @pid=6\n{FIRE_SWITCH} @pid=5\n")
+    wakeup = "sched:sched_wakeup comm=w pid={woken} @pid={pid}"
+    # a wakeup is kept when the current task or the woken one is traced
+    tpfs.write("events/sched/sched_wakeup/enable", "1")
+    tpfs.write("fire", "\n".join(wakeup.format(woken=w, pid=p)
+                                 for w, p in ((6, 6), (6, 5), (5, 6))) + "\n")
     tpfs.write("set_event_notrace_pid", "5")
-    tpfs.write("fire", f"{FIRE_SWITCH} @pid=5\n")
+    tpfs.write("fire", wakeup.format(woken=5, pid=5) + "\n")
     lines = events_of(tpfs.read("trace"))
-    assert len(lines) == 1 and "-5  " in lines[0]
+    assert [ln.split("pid=", 1)[1].split()[0] for ln in lines] == ["6", "5"]
+    assert "-5  " in lines[0] and "-6  " in lines[1]
+
+
+def test_a_switch_is_filtered_by_the_tasks_it_switches(tpfs: Mount) -> None:
+    """``event_filter_pid_sched_switch_probe_pre``: a switch is kept when its prev or
+    next task is in ``set_event_pid``, and left out by notrace only when both are."""
+    tpfs.write(SWITCH, "1")
+    tpfs.write("set_event_pid", "5")
+    switch = "sched:sched_switch prev_comm=a prev_pid={} next_comm=b next_pid={} @pid=9\n"
+    tpfs.write("fire", "".join(switch.format(p, n) for p, n in ((1, 2), (5, 2), (1, 5))))
+    os.close(os.open(tpfs / "set_event_pid", os.O_WRONLY | os.O_TRUNC))  # none listed
+    assert tpfs.read("set_event_pid") == ""
+    tpfs.write("set_event_notrace_pid", "5")
+    tpfs.write("fire", "".join(switch.format(p, n) for p, n in ((5, 2), (5, 5))))
+    pairs = [(ln.split("prev_pid=")[1].split()[0], ln.split("next_pid=")[1].split()[0])
+             for ln in events_of(tpfs.read("trace"))]
+    assert pairs == [("5", "2"), ("1", "5"), ("5", "2")]
 
 
 def test_trace_marker_records_the_writers_pid(tpfs: Mount) -> None:

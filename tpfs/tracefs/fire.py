@@ -63,6 +63,7 @@ from .hist import SynthFiring
 from .nodes import Opener
 from .probes import ProbeEvent, fetch_value
 from .record import KERNEL_STACK_FORMAT, PRINT_EVENT, Value, encode_stack, layout
+from .settings import Tracing
 from .synth import SYNTH_SYSTEM
 from .trace import TraceArray
 from .trigger import Trigger
@@ -102,6 +103,46 @@ def _number(word: str, low: int, high: int, what: str) -> int:
     if not low <= value <= high:
         raise _invalid(f"{what}: {value} is out of range {low}..{high}")
     return value
+
+
+#: The scheduler events whose pid filtering looks at the tasks they are about
+#: (``event_filter_pid_sched_*_probe_pre``), and the fields that name them.
+_SCHED_TASKS = {"sched:sched_switch": ("prev_pid", "next_pid"),
+                "sched:sched_wakeup": ("pid",), "sched:sched_wakeup_new": ("pid",),
+                "sched:sched_waking": ("pid",)}
+
+
+def _scheduled_tasks(name: str, fmt: str, record: bytes) -> tuple[int, ...]:
+    """The pids a scheduler event is about: a switch's prev and next, the task a
+    wakeup wakes; none for any other event."""
+    fields = _SCHED_TASKS.get(name)
+    if fields is None:
+        return ()
+    by_name = layout(fmt).by_name
+    pids = []
+    for field_name in fields:
+        fld = by_name.get(field_name)
+        if fld is None:
+            return ()
+        pids.append(int.from_bytes(record[fld.offset:fld.offset + fld.size], "little",
+                                   signed=fld.signed))
+    return tuple(pids)
+
+
+def _pid_allowed(tracing: Tracing, pid: int, tasks: tuple[int, ...]) -> bool:
+    """Whether the instance's pid filters let the event record. A switch is left
+    out only when both of its tasks are ignored (both named notrace, or neither
+    in ``set_event_pid``); a wakeup records when the current task or the woken
+    one is traced; any other event when the current task is."""
+    if len(tasks) == 2:
+        prev, nxt = tasks
+        both_notrace = prev in tracing.notrace_pids and nxt in tracing.notrace_pids
+        neither_listed = bool(tracing.event_pids) and not (
+            prev in tracing.event_pids or nxt in tracing.event_pids)
+        return not (both_notrace or neither_listed)
+    if len(tasks) == 1:
+        return not tracing.ignores(pid) or not tracing.ignores(tasks[0])
+    return not tracing.ignores(pid)
 
 
 class Firer:
@@ -229,6 +270,7 @@ class Firer:
         fmt = self.layer.format(name)
         comm = task_comm(firing.comm)
         targets = self.targets
+        tasks = _scheduled_tasks(name, fmt, record)
 
         def call(tp: Tracepoint, probe: Probe) -> None:
             if probe.func != own:
@@ -238,8 +280,7 @@ class Firer:
                 return
             layer, trace = target
             tracing = trace.tracing
-            allowed = ((not tracing.event_pids or pid in tracing.event_pids)
-                       and pid not in tracing.notrace_pids)
+            allowed = _pid_allowed(tracing, pid, tasks)
             triggers = layer.triggers(name)
             hists = layer.hist.triggered(subsys, event)
             if not triggers and not hists:  # the common case, in short: the same steps

@@ -200,6 +200,11 @@ class Tracing:
         allocated whole from the start, so only what the files show changes."""
         self.expanded = True
 
+    def ignores(self, pid: int) -> bool:
+        """``trace_ignore_this_task``: ``set_event_pid`` leaves the task out, or
+        ``set_event_notrace_pid`` names it."""
+        return (bool(self.event_pids) and pid not in self.event_pids) or pid in self.notrace_pids
+
     def free_buffer(self, stop: bool) -> None:
         """``tracing_free_buffer_release``: tracing off when ``stop`` (the
         ``disable_on_free`` option), then every CPU's buffer down to its least,
