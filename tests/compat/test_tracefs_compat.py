@@ -109,7 +109,9 @@ def test_set_event_and_enable_files(tracefs: Path) -> None:
 
 @pytest.mark.parametrize("token", ["bogus:event", "sched:nonexistent", "a:b:c",
                                    "sched:sched_switch,sched:sched_wakeup", "nosuchthing",
-                                   "!!sched:sched_switch", "!", "*"])
+                                   "!!sched:sched_switch", "!", "*",
+                                   # a kernel without loadable modules takes no :mod:
+                                   ":mod:tpfs_nomod", "sched:sched_switch:mod:tpfs_nomod"])
 def test_set_event_refuses(tracefs: Path, token: str) -> None:
     before = (tracefs / "set_event").read_text()
     assert errno_of(write, tracefs / "set_event", token, os.O_WRONLY) == errno.EINVAL
