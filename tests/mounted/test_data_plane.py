@@ -216,3 +216,24 @@ def test_the_buffer_shows_its_boot_size_until_something_uses_it(mount_factory) -
         size = mount.read("per_cpu/cpu0/buffer_size_kb")
         assert mount.read("buffer_size_kb") == size == "1410\n", use
         (mount / "instances/fresh").rmdir()
+
+
+def test_event_fork_follows_forks_into_the_pid_lists(tpfs: Mount) -> None:
+    """``options/event-fork``: a fork adds the child to each pid list holding its
+    parent, and the task's ``sched_process_free`` takes it out; off, they don't."""
+    fork = "sched:sched_process_fork parent_comm=p parent_pid={} child_comm=c child_pid={}\n"
+    tpfs.write("set_event_pid", "500")
+    tpfs.write("set_event_notrace_pid", "600")
+    tpfs.write("fire", fork.format(500, 501))
+    assert tpfs.read("set_event_pid") == "500\n"  # the option is off
+    tpfs.write("options/event-fork", "1")
+    tpfs.write("fire", fork.format(500, 501) + fork.format(7, 8) + fork.format(600, 601))
+    assert tpfs.read("set_event_pid") == "500\n501\n"
+    assert tpfs.read("set_event_notrace_pid") == "600\n601\n"
+    tpfs.write("fire", "sched:sched_process_free comm=p pid=500 prio=120\n")
+    assert tpfs.read("set_event_pid") == "501\n"
+    tpfs.write("events/sched/sched_wakeup/enable", "1")  # the child's events record
+    tpfs.write("fire", "sched:sched_wakeup comm=c pid=9 @pid=501\n"
+                       "sched:sched_wakeup comm=c pid=9 @pid=500\n")
+    assert [ln.split("-", 1)[1].split()[0] for ln in tpfs.read("trace").splitlines()
+            if "sched_wakeup:" in ln] == ["501"]

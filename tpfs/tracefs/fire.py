@@ -112,10 +112,17 @@ _SCHED_TASKS = {"sched:sched_switch": ("prev_pid", "next_pid"),
                 "sched:sched_waking": ("pid",)}
 
 
-def _scheduled_tasks(name: str, fmt: str, record: bytes) -> tuple[int, ...]:
-    """The pids a scheduler event is about: a switch's prev and next, the task a
-    wakeup wakes; none for any other event."""
-    fields = _SCHED_TASKS.get(name)
+#: ``options/event-fork`` (``trace_event_follow_fork``): a fork adds the child to
+#: each pid list that holds its parent, the task's free removes it.
+_FOLLOW_FORK = {"sched:sched_process_fork": ("parent_pid", "child_pid"),
+                "sched:sched_process_free": ("pid",)}
+
+
+def _scheduled_tasks(name: str, fmt: str, record: bytes,
+                     table: Mapping[str, tuple[str, ...]] = _SCHED_TASKS) -> tuple[int, ...]:
+    """The pids a scheduler event is about (by ``table``): a switch's prev and
+    next, the task a wakeup wakes; none for any other event."""
+    fields = table.get(name)
     if fields is None:
         return ()
     by_name = layout(fmt).by_name
@@ -218,6 +225,23 @@ class Firer:
                 for name, call in calls:
                     if self.registry.fire(name, call):
                         self.hit(name)
+            if firing.name in _FOLLOW_FORK:
+                self._follow_fork(firing)
+
+    def _follow_fork(self, firing: Firing) -> None:
+        """``event_filter_pid_sched_process_fork`` and ``_exit``, in each instance
+        with ``event-fork`` set: after the event, as their lowest priority runs."""
+        pids = _scheduled_tasks(firing.name, self.layer.format(firing.name), firing.record,
+                                _FOLLOW_FORK)
+        for _, trace in self.targets.values():
+            if not trace.options.values["event-fork"]:
+                continue
+            for listed in (trace.tracing.event_pids, trace.tracing.notrace_pids):
+                if len(pids) == 2:
+                    if pids[0] in listed:  # trace_filter_add_remove_task
+                        listed.add(pids[1])
+                elif pids:
+                    listed.discard(pids[0])
 
     def _calls(self, firing: Firing) -> list[tuple[str, ProbeCall]]:
         """What firing the event calls: its probes, and those of the eprobes on it
