@@ -43,8 +43,8 @@ from typing import TypeVar
 
 from tpfs.kernel.registry import Limits, Registry
 from tpfs.tools.mounting import Mount, fuse_unmount, start, start_tpfs
-from tpfs.tracefs import catalog
-from tpfs.tracefs.control import MAX_WRITE
+from tpfs.tracefs.events import catalog
+from tpfs.tracefs.tracepoints.control import MAX_WRITE
 
 HERE = Path(__file__).resolve().parent
 SECTIONS = ("listing", "churn", "scaling", "registration", "dataplane")

@@ -104,7 +104,7 @@ def tpfs(mount_factory) -> Mount:
 @pytest.fixture(scope="session")
 def small_catalog(tmp_path_factory) -> Path:
     """The first 150 events of the embedded catalogue, for tests that read byte by byte."""
-    from tpfs.tracefs import catalog
+    from tpfs.tracefs.events import catalog
 
     full = catalog.load_embedded()
     path = tmp_path_factory.mktemp("catalog") / "small.json.gz"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from tpfs.tracefs import catalog
+from tpfs.tracefs.events import catalog
 
 OUT = Path(__file__).resolve().parent.parent / "tpfs" / "tracefs" / "data" / "catalog.json.gz"
 

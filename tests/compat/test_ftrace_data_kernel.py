@@ -21,7 +21,8 @@ import pytest
 from compat.kernel import kernel_tracefs, write
 
 from tpfs.kernel.errors import TpfsError
-from tpfs.tracefs import ftrace_events, ftrace_settings, howto, options, settings
+from tpfs.tracefs.events import ftrace_events
+from tpfs.tracefs.trace import ftrace_settings, howto, options, settings
 
 
 @pytest.fixture

@@ -23,8 +23,8 @@ import pytest
 from compat.kernel import kernel_tracefs, write
 
 from tests.model.kbuffer import decode
-from tpfs.tracefs.printer import Printer, header
-from tpfs.tracefs.record import PRINT_FORMAT, encode_print, layout
+from tpfs.tracefs.trace.printer import Printer, header
+from tpfs.tracefs.trace.record import PRINT_FORMAT, encode_print, layout
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import ctypes
 from dataclasses import dataclass
 from functools import cache
 
-from tpfs.tracefs.libtraceevent import load
+from tpfs.tracefs.trace.libtraceevent import load
 
 KBUFFER_LSIZE_8 = 1
 KBUFFER_ENDIAN_LITTLE = 1

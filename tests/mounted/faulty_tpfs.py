@@ -9,7 +9,7 @@ import sys
 from tpfs.cli import mount
 from tpfs.fuse.inodes import Path
 from tpfs.fuse.operations import Operations
-from tpfs.tracefs.nodes import Node
+from tpfs.tracefs.vfs.nodes import Node
 
 FAULT_NAME = b".fault"
 

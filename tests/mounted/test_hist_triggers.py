@@ -16,7 +16,7 @@ import stat
 import pytest
 
 from tpfs.tools.mounting import Mount
-from tpfs.tracefs.symbols import host_symbols, host_syscalls
+from tpfs.tracefs.events.symbols import host_symbols, host_syscalls
 
 KMALLOC = "events/kmem/kmalloc/"
 WAKING = "events/sched/sched_waking/"

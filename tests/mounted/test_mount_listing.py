@@ -9,7 +9,7 @@ import stat
 import pytest
 import trio
 
-from tpfs.tracefs import catalog
+from tpfs.tracefs.events import catalog
 
 CORE = [e.name for e in catalog.load_embedded().events]
 

@@ -9,9 +9,9 @@ import pytest
 
 from tpfs.kernel.errors import TpfsError
 from tpfs.kernel.registry import Registry
-from tpfs.tracefs import events
-from tpfs.tracefs.catalog import Catalog
-from tpfs.tracefs.events import EventLayer
+from tpfs.tracefs.events import events
+from tpfs.tracefs.events.catalog import Catalog
+from tpfs.tracefs.events.events import EventLayer
 
 NAMES = ["s:a", "s:b", "s:c", "t:d"]
 

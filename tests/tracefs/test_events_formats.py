@@ -17,9 +17,9 @@ import os
 import pytest
 
 from tpfs.kernel.registry import Registry
-from tpfs.tracefs.catalog import load_embedded
-from tpfs.tracefs.nodes import File, Opener
+from tpfs.tracefs.events.catalog import load_embedded
 from tpfs.tracefs.tree import Tree
+from tpfs.tracefs.vfs.nodes import File, Opener
 
 TEP_EVENT_FL_FAILED = 0x80000000
 

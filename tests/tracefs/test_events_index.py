@@ -13,10 +13,10 @@ import pytest
 
 from tpfs.kernel.errors import TpfsError
 from tpfs.kernel.registry import Limits, ModuleSpec, Registry
-from tpfs.tracefs.catalog import Catalog, CatalogEvent
-from tpfs.tracefs.events import DYNAMIC_ID_TOP
-from tpfs.tracefs.nodes import Directory
+from tpfs.tracefs.events.catalog import Catalog, CatalogEvent
+from tpfs.tracefs.events.events import DYNAMIC_ID_TOP
 from tpfs.tracefs.tree import Tree
+from tpfs.tracefs.vfs.nodes import Directory
 
 CORE = ["b:one", "a:two", "b:three", "c:four"]
 

@@ -14,15 +14,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tpfs.tracefs.events import COMMON_FIELDS
-from tpfs.tracefs.filter import (
+from tpfs.tracefs.events.events import COMMON_FIELDS
+from tpfs.tracefs.events.filter import (
     check_filter,
     compile_filter,
     cpulist_parse,
     filter_fields,
     task_comm,
 )
-from tpfs.tracefs.record import layout
+from tpfs.tracefs.trace.record import layout
 
 _CTYPES = {(1, True): ctypes.c_int8, (1, False): ctypes.c_uint8,
            (2, True): ctypes.c_int16, (2, False): ctypes.c_uint16,

@@ -14,8 +14,8 @@ import hashlib
 import pytest
 
 from tpfs.kernel.errors import TpfsError
-from tpfs.tracefs.ftrace_events import ftrace_event, ftrace_events
-from tpfs.tracefs.ftrace_settings import (
+from tpfs.tracefs.events.ftrace_events import ftrace_event, ftrace_events
+from tpfs.tracefs.trace.ftrace_settings import (
     MODES,
     SAVED_CMDLINES_DEFAULT,
     FtracePids,
@@ -27,9 +27,9 @@ from tpfs.tracefs.ftrace_settings import (
     parse_tracer,
     render_printk_formats,
 )
-from tpfs.tracefs.howto import MODE_README, readme_text
-from tpfs.tracefs.markers import RAW_DATA_FORMAT, RAW_DATA_ID
-from tpfs.tracefs.record import KERNEL_STACK_FORMAT, KERNEL_STACK_ID, PRINT_FORMAT, PRINT_ID
+from tpfs.tracefs.trace.howto import MODE_README, readme_text
+from tpfs.tracefs.trace.markers import RAW_DATA_FORMAT, RAW_DATA_ID
+from tpfs.tracefs.trace.record import KERNEL_STACK_FORMAT, KERNEL_STACK_ID, PRINT_FORMAT, PRINT_ID
 
 
 def _errno(fn, *args) -> int:

@@ -16,14 +16,14 @@ from hypothesis import strategies as st
 
 from tpfs.kernel.errors import TpfsError
 from tpfs.kernel.registry import Registry
-from tpfs.tracefs.catalog import Catalog, CatalogEvent
+from tpfs.tracefs.events.catalog import Catalog, CatalogEvent
+from tpfs.tracefs.events.hist import Firing, HistContext, HistError, Resolvers
+from tpfs.tracefs.events.synth import SynthError, parse_synth_event
+from tpfs.tracefs.events.trigger import hist_line
 from tpfs.tracefs.fire import MAX_SYNTH_NESTING
-from tpfs.tracefs.hist import Firing, HistContext, HistError, Resolvers
-from tpfs.tracefs.nodes import File, Opener
-from tpfs.tracefs.record import layout
-from tpfs.tracefs.synth import SynthError, parse_synth_event
+from tpfs.tracefs.trace.record import layout
 from tpfs.tracefs.tree import Tree
-from tpfs.tracefs.trigger import hist_line
+from tpfs.tracefs.vfs.nodes import File, Opener
 
 COMMON = (
     "\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n"

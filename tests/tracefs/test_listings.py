@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from tpfs.kernel.iterator import LegacyWalk, SortedWalk
 from tpfs.kernel.registry import Registry
 from tpfs.tools.contract import check_listing, split_records
-from tpfs.tracefs.listings import EventListing, TracepointListing
-from tpfs.tracefs.seqfile import SeqFile, SeqOperations
+from tpfs.tracefs.tracepoints.listings import EventListing, TracepointListing
+from tpfs.tracefs.vfs.seqfile import SeqFile, SeqOperations
 
 from registries import CORE, expected, loaded
 

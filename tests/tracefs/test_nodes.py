@@ -5,9 +5,9 @@ from __future__ import annotations
 import random
 
 from tpfs.kernel.registry import Registry
-from tpfs.tracefs.catalog import Catalog
-from tpfs.tracefs.nodes import Directory
+from tpfs.tracefs.events.catalog import Catalog
 from tpfs.tracefs.tree import Tree
+from tpfs.tracefs.vfs.nodes import Directory
 
 
 def paged_listing(directory: Directory, reg: Registry, rng: random.Random,

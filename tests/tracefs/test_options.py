@@ -12,7 +12,7 @@ import errno
 import pytest
 
 from tpfs.kernel.errors import TpfsError
-from tpfs.tracefs.options import (
+from tpfs.tracefs.trace.options import (
     MODE_OPTION_FILE,
     MODE_OPTIONS_DIR,
     MODE_TRACE_OPTIONS,

@@ -1,4 +1,4 @@
-"""Events printed as the kernel's ``trace`` prints them (tpfs.tracefs.printer).
+"""Events printed as the kernel's ``trace`` prints them (tpfs.tracefs.trace.printer).
 
 libtraceevent must be installed: without it these tests fail, not skip.
 """
@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from tpfs.tracefs.catalog import load_embedded
-from tpfs.tracefs.events import COMMON_FIELDS
-from tpfs.tracefs.printer import (
+from tpfs.tracefs.events.catalog import load_embedded
+from tpfs.tracefs.events.events import COMMON_FIELDS
+from tpfs.tracefs.trace.printer import (
     BH_OFF,
     HARDIRQ,
     IRQS_OFF,
@@ -25,7 +25,7 @@ from tpfs.tracefs.printer import (
     stamp,
     task_column,
 )
-from tpfs.tracefs.record import encode_print, layout
+from tpfs.tracefs.trace.record import encode_print, layout
 
 CATALOG = {e.name: e for e in load_embedded().events}
 

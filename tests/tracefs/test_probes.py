@@ -9,10 +9,10 @@ import errno
 
 import pytest
 
-from tpfs.tracefs.events import COMMON_FIELDS
-from tpfs.tracefs.filter import filter_fields
-from tpfs.tracefs.probes import ProbeError, Removal, fetch_value, parse_probe, parse_removal
-from tpfs.tracefs.record import layout
+from tpfs.tracefs.dynamic.probes import ProbeError, Removal, fetch_value, parse_probe, parse_removal
+from tpfs.tracefs.events.events import COMMON_FIELDS
+from tpfs.tracefs.events.filter import filter_fields
+from tpfs.tracefs.trace.record import layout
 
 SWITCH_FORMAT = (
     "name: sched_switch\nID: 1\nformat:\n" + COMMON_FIELDS + "\n"

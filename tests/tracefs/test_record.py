@@ -1,4 +1,4 @@
-"""Event records laid out as their formats say (tpfs.tracefs.record)."""
+"""Event records laid out as their formats say (tpfs.tracefs.trace.record)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import struct
 
 import pytest
 
-from tpfs.tracefs.catalog import load_embedded
-from tpfs.tracefs.events import COMMON_FIELDS
-from tpfs.tracefs.record import PRINT_FORMAT, encode_print, layout
+from tpfs.tracefs.events.catalog import load_embedded
+from tpfs.tracefs.events.events import COMMON_FIELDS
+from tpfs.tracefs.trace.record import PRINT_FORMAT, encode_print, layout
 
 CATALOG = {e.name: e for e in load_embedded().events}
 SWITCH = CATALOG["sched:sched_switch"]

@@ -11,8 +11,9 @@ import errno
 import pytest
 
 from tpfs.kernel.errors import TpfsError
-from tpfs.tracefs.filter import cpulist_valid, kstrtoull
-from tpfs.tracefs.settings import parse_cpumask, show_cpumask
+from tpfs.tracefs.events.filter import cpulist_valid
+from tpfs.tracefs.kstr import kstrtoull
+from tpfs.tracefs.trace.settings import parse_cpumask, show_cpumask
 
 
 @pytest.mark.parametrize(("nbits", "mask", "shown"), [

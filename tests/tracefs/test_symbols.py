@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tpfs.tracefs.symbols import KernelSymbols, host_symbols, host_syscalls, syscall_names
+from tpfs.tracefs.events.symbols import KernelSymbols, host_symbols, host_syscalls, syscall_names
 
 LINES = [
     "ffffffff81000000 T _text\n",

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from tpfs.tracefs.events import COMMON_FIELDS
-from tpfs.tracefs.record import layout
-from tpfs.tracefs.settings import Tracing
-from tpfs.tracefs.trace import TraceArray
+from tpfs.tracefs.events.events import COMMON_FIELDS
+from tpfs.tracefs.trace.record import layout
+from tpfs.tracefs.trace.settings import Tracing
+from tpfs.tracefs.trace.trace import TraceArray
 
 
 def event_format(name: str, ident: int) -> str:

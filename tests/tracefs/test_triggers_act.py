@@ -18,13 +18,13 @@ import pytest
 
 from tpfs.kernel.errors import TpfsError
 from tpfs.kernel.registry import Registry
-from tpfs.tracefs.catalog import Catalog, CatalogEvent
-from tpfs.tracefs.events import COMMON_FIELDS, EventLayer
+from tpfs.tracefs.events.catalog import Catalog, CatalogEvent
+from tpfs.tracefs.events.events import COMMON_FIELDS, EventLayer
 from tpfs.tracefs.fire import Firer
-from tpfs.tracefs.nodes import Opener
-from tpfs.tracefs.record import KERNEL_STACK_FORMAT, layout
-from tpfs.tracefs.settings import Tracing
-from tpfs.tracefs.trace import TraceArray
+from tpfs.tracefs.trace.record import KERNEL_STACK_FORMAT, layout
+from tpfs.tracefs.trace.settings import Tracing
+from tpfs.tracefs.trace.trace import TraceArray
+from tpfs.tracefs.vfs.nodes import Opener
 
 SWITCH_FORMAT = (
     f"name: sched_switch\nID: 372\nformat:\n{COMMON_FIELDS}\n"

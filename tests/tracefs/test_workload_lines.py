@@ -23,8 +23,8 @@ from tpfs.tools.workload import (
     run,
     task_pool,
 )
-from tpfs.tracefs import catalog
-from tpfs.tracefs.record import Value, layout
+from tpfs.tracefs.events import catalog
+from tpfs.tracefs.trace.record import Value, layout
 
 HEADER = (
     "name: {name}\nID: 900\nformat:\n"

@@ -22,9 +22,9 @@ from ..fuse.operations import Operations
 from ..fuse.waiting import MAX_WAITING
 from ..kernel.personality import DEFAULT, kernel_argument, known, personality
 from ..kernel.registry import Limits, Registry
-from ..tracefs import catalog
-from ..tracefs.printer import MARKER_IP
-from ..tracefs.symbols import host_symbols, host_syscalls
+from ..tracefs.events import catalog
+from ..tracefs.events.symbols import host_symbols, host_syscalls
+from ..tracefs.trace.printer import MARKER_IP
 from ..tracefs.tree import Tree
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import pyfuse3
 
 from ..kernel.errors import TpfsError
-from ..tracefs.nodes import Key
+from ..tracefs.vfs.nodes import Key
 
 Path = tuple[str, ...]
 

@@ -22,9 +22,9 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 import pyfuse3
 
 from ..kernel.errors import TpfsError
-from ..tracefs.handles import Handle, PipeHandle
-from ..tracefs.nodes import Directory, File, Node, Opener
 from ..tracefs.tree import Tree
+from ..tracefs.vfs.handles import Handle, PipeHandle
+from ..tracefs.vfs.nodes import Directory, File, Node, Opener
 from .inodes import DirHandle, Inodes, Path
 from .waiting import ALWAYS_READY, MAX_WAITING, Waiters
 

@@ -36,7 +36,7 @@ import pyfuse3
 import trio
 
 from ..kernel.errors import TpfsError
-from ..tracefs.handles import PipeHandle
+from ..tracefs.vfs.handles import PipeHandle
 
 log = logging.getLogger(__name__)
 

@@ -32,7 +32,7 @@ from typing import Any
 
 from ..kernel.personality import DEFAULT, Personality, kernel_argument, known
 from ..kernel.registry import CORE_OWNER
-from ..tracefs.lines import ModuleFile, parse_module, parse_tracepoint
+from ..tracefs.tracepoints.lines import ModuleFile, parse_module, parse_tracepoint
 from .contract import check_listing, split_records
 
 CONTROL = {"modules": ("load", "unload"),

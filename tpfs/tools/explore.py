@@ -39,10 +39,10 @@ from ..kernel.iterator import TracepointIter, make_walk
 from ..kernel.personality import DEFAULT, Personality, kernel_argument, known
 from ..kernel.registry import Registry, Tracepoint
 from ..kernel.slab import Slab
-from ..tracefs import catalog
-from ..tracefs.lines import parse_module
-from ..tracefs.listings import EventListing
-from ..tracefs.seqfile import SeqFile
+from ..tracefs.events import catalog
+from ..tracefs.tracepoints.lines import parse_module
+from ..tracefs.tracepoints.listings import EventListing
+from ..tracefs.vfs.seqfile import SeqFile
 from .contract import check_listing, split_records
 
 #: The last read's size: far more than any explored listing holds.

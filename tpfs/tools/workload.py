@@ -38,9 +38,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..tracefs.control import MAX_WRITE
 from ..tracefs.fire import MAX_FIRINGS
-from ..tracefs.record import FieldLayout, layout
+from ..tracefs.trace.record import FieldLayout, layout
+from ..tracefs.tracepoints.control import MAX_WRITE
 from .stopping import StopFlag
 
 log = logging.getLogger(__name__)

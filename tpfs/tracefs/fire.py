@@ -54,19 +54,25 @@ from dataclasses import dataclass
 
 from ..kernel.errors import TpfsError
 from ..kernel.registry import Probe, ProbeCall, Registry, Tracepoint
-from .control import parse_event_name, split_lines
-from .dynevents import MAX_DYNAMIC_EVENTS
-from .events import EventLayer, event_probe
-from .filter import Predicate, compile_filter, task_comm
-from .hist import Firing as HistFiring
-from .hist import SynthFiring
-from .nodes import Opener
-from .probes import ProbeEvent, fetch_value
-from .record import KERNEL_STACK_FORMAT, PRINT_EVENT, Value, encode_stack, layout
-from .settings import Tracing
-from .synth import SYNTH_SYSTEM
-from .trace import TraceArray
-from .trigger import Trigger
+from .dynamic.dynevents import MAX_DYNAMIC_EVENTS
+from .dynamic.probes import ProbeEvent, fetch_value
+from .events.events import EventLayer, event_probe
+from .events.filter import Predicate, compile_filter, task_comm
+from .events.hist import Firing as HistFiring
+from .events.hist import SynthFiring
+from .events.trigger import Trigger
+from .trace.record import (
+    KERNEL_STACK_FORMAT,
+    PRINT_EVENT,
+    SYNTH_SYSTEM,
+    Value,
+    encode_stack,
+    layout,
+)
+from .trace.settings import Tracing
+from .trace.trace import TraceArray
+from .tracepoints.control import parse_event_name, split_lines
+from .vfs.nodes import Opener
 
 #: Firings one write may ask for: the daemon serves nothing else meanwhile.
 MAX_FIRINGS = 100_000

@@ -22,11 +22,16 @@ from dataclasses import dataclass, field
 
 from ..kernel.errors import TpfsError
 from ..kernel.registry import Registry
-from .catalog import Catalog
-from .events import EventLayer
-from .ftrace_settings import MODES, FtracePids, FunctionFilter, SavedCmdlines, SavedTgids
-from .handles import Handle, PipeHandle, ReleaseHandle, TextHandle
-from .nodes import (
+from .events.catalog import Catalog
+from .events.events import EventLayer
+from .trace.ftrace_settings import MODES, FtracePids, FunctionFilter, SavedCmdlines, SavedTgids
+from .trace.options import MODE_OPTION_FILE, MODE_OPTIONS_DIR, MODE_TRACE_OPTIONS, TraceOptions
+from .trace.printer import MARKER_IP
+from .trace.raw import TraceRawPipe
+from .trace.settings import Setting, Tracing
+from .trace.trace import TraceArray, TraceListing, TracePipe
+from .vfs.handles import Handle, PipeHandle, ReleaseHandle, TextHandle
+from .vfs.nodes import (
     CONTROL_MODE,
     DIR_MODE,
     LISTING_MODE,
@@ -40,11 +45,6 @@ from .nodes import (
     seq_file,
     text_file,
 )
-from .options import MODE_OPTION_FILE, MODE_OPTIONS_DIR, MODE_TRACE_OPTIONS, TraceOptions
-from .printer import MARKER_IP
-from .raw import TraceRawPipe
-from .settings import Setting, Tracing
-from .trace import TraceArray, TraceListing, TracePipe
 
 #: ``instances/`` holds at most this many: each has buffers and an event index.
 MAX_INSTANCES = 64

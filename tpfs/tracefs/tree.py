@@ -17,24 +17,28 @@ from collections.abc import Callable, Mapping, Sequence
 from ..kernel.errors import TpfsError
 from ..kernel.iterator import make_walk
 from ..kernel.registry import Registry
-from .catalog import Catalog
-from .control import Commands
-from .dynevents import FILE_KINDS, PROFILES, DynamicEvents, is_provider
-from .events import EventLayer, parse_bool
-from .filter import SUBSYSTEM_FILTER_HELP
+from .dynamic.dynevents import FILE_KINDS, PROFILES, DynamicEvents, is_provider
+from .events.catalog import Catalog
+from .events.events import EventLayer, parse_bool
+from .events.filter import SUBSYSTEM_FILTER_HELP
+from .events.ftrace_events import MODE_FORMAT as FTRACE_MODE_FORMAT
+from .events.ftrace_events import MODE_ID as FTRACE_MODE_ID
+from .events.ftrace_events import MODE_TRIGGER as FTRACE_MODE_TRIGGER
+from .events.ftrace_events import SYSTEM as FTRACE_SYSTEM
+from .events.ftrace_events import FtraceEvent, ftrace_events
+from .events.symbols import KernelSymbols, resolvers
 from .fire import Firer
-from .ftrace_events import MODE_FORMAT as FTRACE_MODE_FORMAT
-from .ftrace_events import MODE_ID as FTRACE_MODE_ID
-from .ftrace_events import MODE_TRIGGER as FTRACE_MODE_TRIGGER
-from .ftrace_events import SYSTEM as FTRACE_SYSTEM
-from .ftrace_events import FtraceEvent, ftrace_events
-from .ftrace_settings import MODES, Nsecs, SavedCmdlines, SavedTgids, render_printk_formats
-from .handles import Alive, SeqHandle, TextHandle
-from .howto import MODE_README, readme_text
 from .instance import Instance, Instances, instance_files, make_instance
-from .lines import show_entry, show_module
-from .listings import EventListing, TracepointListing
-from .nodes import (
+from .trace.ftrace_settings import MODES, Nsecs, SavedCmdlines, SavedTgids, render_printk_formats
+from .trace.howto import MODE_README, readme_text
+from .trace.printer import MARKER_IP
+from .trace.settings import host_cpus
+from .trace.trace import TraceArray
+from .tracepoints.control import Commands
+from .tracepoints.lines import show_entry, show_module
+from .tracepoints.listings import EventListing, TracepointListing
+from .vfs.handles import Alive, SeqHandle, TextHandle
+from .vfs.nodes import (
     CONTROL_MODE,
     DIR_MODE,
     LISTING_MODE,
@@ -46,10 +50,6 @@ from .nodes import (
     Node,
     text_file,
 )
-from .printer import MARKER_IP
-from .settings import host_cpus
-from .symbols import KernelSymbols, resolvers
-from .trace import TraceArray
 
 #: The fixed files of ``events/SUBSYS/``: no event may be called one of these.
 SUBSYSTEM_FILES = {"enable", "filter"}

@@ -19,8 +19,14 @@ from dataclasses import dataclass, field
 
 from .libtraceevent import PRINT_INFO, TepRecord, TraceSeq, library
 from .markers import RAW_DATA_ID
-from .record import COMMON_FIELD_NAMES, KERNEL_STACK_ID, PRINT_FORMAT, PRINT_ID, layout
-from .synth import SYNTH_SYSTEM
+from .record import (
+    COMMON_FIELD_NAMES,
+    KERNEL_STACK_ID,
+    PRINT_FORMAT,
+    PRINT_ID,
+    SYNTH_SYSTEM,
+    layout,
+)
 
 # enum trace_flag_type (include/linux/trace_events.h, Linux 6.13 and later)
 IRQS_OFF = 0x01

@@ -6,7 +6,7 @@ import errno
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from ..kernel.errors import TpfsError
+from ...kernel.errors import TpfsError
 from .seqfile import SeqFile, SeqOperations
 
 

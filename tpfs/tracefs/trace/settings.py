@@ -14,8 +14,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..kernel.errors import TpfsError
-from .filter import SPACES, kstrtoull
+from ...kernel.errors import TpfsError
+from ..kstr import HEX, SPACES, kstrtoull
 
 TRACERS = ("blk", "function", "nop")
 CLOCKS = ("local", "global", "counter", "uptime", "perf", "mono", "mono_raw", "boot", "tai",
@@ -27,7 +27,6 @@ MAX_BUFFER_KB = 65536
 ERROR_LOG_MAX = 8  # TRACING_LOG_ERRS_MAX: the error log keeps the newest eight
 CMD_PREFIX = "  Command: "
 PID_LIMIT = 1 << 30  # the pid lists' 30 bits: a larger pid is EPERM
-_HEX = "0123456789abcdefABCDEF"
 def host_cpus() -> int:
     """The CPUs a mask or a cpulist may name (``nr_cpu_ids``)."""
     return os.cpu_count() or 1
@@ -58,14 +57,14 @@ def parse_cpumask(text: str, nbits: int) -> int:
         for shift in range(0, 32, 4):
             digit = text[pos]
             pos -= 1
-            if digit not in _HEX:
+            if digit not in HEX:
                 raise TpfsError(errno.EINVAL, f"bad cpu mask {text!r}")
             value |= int(digit, 16) << (32 * chunk + shift)
             if pos < 0 or text[pos] in separators:
                 break
         else:
             pos -= 1
-            if text[pos + 1] in _HEX:
+            if text[pos + 1] in HEX:
                 raise TpfsError(errno.EOVERFLOW, f"cpu mask chunk over 32 bits in {text!r}")
         chunk += 1
     if value >> nbits:

@@ -22,6 +22,8 @@ from functools import lru_cache
 #: ``events/ftrace/print/format`` of the reference kernel (Linux 6.18, read
 #: from its tracefs): the embedded catalogue leaves out the ftrace events.
 #: The event a ``trace_marker`` write records.
+#: The system that synthetic events live in (``SYNTH_SYSTEM``).
+SYNTH_SYSTEM = "synthetic"
 PRINT_EVENT = "ftrace:print"
 PRINT_FORMAT = (
     "name: print\nID: 5\nformat:\n"

@@ -23,6 +23,8 @@ import struct
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from ..kstr import MAX_FILTER_STR_VAL, SPACES, kstrtoull
+
 SUBSYSTEM_FILTER_HELP = (
     "### global filter ###\n"
     "# Use this to set filters for multiple events.\n"
@@ -47,11 +49,8 @@ INVALID_CPULIST, INVALID_VALUE, NO_FUNCTION, ERRNO, NO_FILTER = 16, 18, 19, 20, 
 
 #: The comparison operators in the kernel's matching order (``<=`` before ``<``).
 OPERATORS = ("~", "!=", "==", "<=", "<", ">=", ">", "&")
-MAX_FILTER_STR_VAL = 256
 NUM_BUF = 24  # parse_pred's num_buf: an operand of 24 characters is too long
 MAX_WRITE = 4096  # a write of a page or more is EINVAL
-SPACES = " \t\n\v\f\r"  # the kernel's isspace()
-_HEX = "0123456789abcdefABCDEF"
 
 _SYMBOL_RE = re.compile(r"[A-Za-z_][\w.$]*")
 _FIELD_RE = re.compile(r"\tfield:([^;]*);\toffset:(\d+);\tsize:(\d+);\tsigned:(-?\d+);")
@@ -131,30 +130,6 @@ class FilterError:
         return f"{expr}\n{'^':>{pos}}\nparse_error: {ERRORS[self.code]}\n"
 
 
-def kstrtoull(text: str, signed: bool = False) -> int:
-    """The kernel's ``kstrtoull`` (or ``kstrtoll``) in base 0.
-
-    Raises OverflowError where the kernel answers ERANGE, ValueError where EINVAL.
-    """
-    negative = signed and text.startswith("-")
-    if negative or text.startswith("+"):
-        text = text[1:]
-    base = 10
-    if text.startswith("0"):
-        base = 16 if text[1:2] in ("x", "X") and text[2:3] in tuple(_HEX) else 8
-        text = text[2:] if base == 16 else text
-    valid = _HEX if base == 16 else _HEX[:base]
-    end = 0
-    while end < len(text) and text[end] in valid:
-        end += 1
-    value = int(text[:end], base) if end else 0
-    if value >> 64:
-        raise OverflowError(text)
-    if not end or text[end:] not in ("", "\n"):
-        raise ValueError(text)
-    if signed and value > (1 << 63) - (not negative):
-        raise OverflowError(text)
-    return -value if negative else value
 
 
 def cpulist_parse(text: str, nbits: int) -> int | None:

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import errno
 
-from ..kernel.errors import TpfsError
-from ..kernel.ring_buffer_format import PAGE_SIZE
+from ...kernel.errors import TpfsError
+from ...kernel.ring_buffer_format import PAGE_SIZE
 from .trace import TraceArray
 
 

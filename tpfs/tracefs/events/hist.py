@@ -32,15 +32,14 @@ from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any
 
-from ..kernel.errors import TpfsError
+from ...kernel.errors import TpfsError
+from ..kstr import MAX_FILTER_STR_VAL, SPACES, kstrtoull
 from .filter import (
-    SPACES,
     Field,
     Predicate,
     check_filter,
     compile_filter,
     filter_fields,
-    kstrtoull,
     task_comm,
 )
 from .synth import STR_VAR_LEN_MAX, SynthEvent
@@ -93,7 +92,6 @@ TRACING_MAP_VARS_MAX = 16
 TRACING_MAP_SORT_KEYS_MAX = 2
 HIST_ACTIONS_MAX = 8
 SYNTH_FIELDS_MAX = 64
-MAX_FILTER_STR_VAL = 256
 HIST_STACKTRACE_DEPTH = 16
 HIST_KEY_SIZE_MAX = MAX_FILTER_STR_VAL + HIST_STACKTRACE_DEPTH * 8
 HIST_DIV_SHIFT = 20

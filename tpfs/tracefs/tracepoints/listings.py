@@ -15,10 +15,10 @@ import bisect
 from array import array
 from dataclasses import dataclass
 
-from ..kernel.iterator import SortedWalk, TracepointIter
-from ..kernel.registry import Module, TpModule, Tracepoint
+from ...kernel.iterator import SortedWalk, TracepointIter
+from ...kernel.registry import Module, TpModule, Tracepoint
+from ..vfs.seqfile import SeqOperations
 from .lines import show_event, show_tracepoint
-from .seqfile import SeqOperations
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,8 +26,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 
-from ..kernel.errors import TpfsError
-from .options import SPACES, kstrtoul_from_user
+from ...kernel.errors import TpfsError
+from ..kstr import SPACES, kstrtoul_from_user
 from .settings import parse_pids
 
 #: The modes of the files here (and ``README``/``trace_options``, elsewhere).

@@ -22,15 +22,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..kernel.errors import TpfsError
-from ..kernel.ring_buffer import DEFAULT_SIZE_KB, Event, RingBuffer, earliest
-from ..kernel.ring_buffer_format import BUF_MAX_DATA_SIZE
+from ...kernel.errors import TpfsError
+from ...kernel.ring_buffer import DEFAULT_SIZE_KB, Event, RingBuffer, earliest
+from ...kernel.ring_buffer_format import BUF_MAX_DATA_SIZE
+from ..vfs.seqfile import SeqOperations
 from .ftrace_settings import SavedCmdlines, SavedTgids
 from .markers import RAW_DATA_FORMAT, RAW_DATA_ID, RAW_MAX, encode_raw
 from .options import TraceOptions
 from .printer import MARKER_IP, Printer, header, tgid_column
 from .record import encode_print
-from .seqfile import SeqOperations
 from .settings import Tracing
 
 #: A longer ``trace_marker`` write is cut here: its ``ftrace:print`` record

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..kernel.registry import Module, Tracepoint, TracepointEntry
+from ...kernel.registry import Module, Tracepoint, TracepointEntry
 
 
 def show_event(tp: Tracepoint) -> str:

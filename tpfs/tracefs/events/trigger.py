@@ -18,8 +18,9 @@ import errno
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..kernel.errors import TpfsError
-from .filter import SPACES, Predicate, kstrtoull
+from ...kernel.errors import TpfsError
+from ..kstr import SPACES, kstrtoull
+from .filter import Predicate
 
 TRIGGER_HELP = "# Available triggers:\n# traceon traceoff stacktrace enable_event disable_event\n"
 

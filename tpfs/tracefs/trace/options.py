@@ -33,14 +33,11 @@ import errno
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from ..kernel.errors import TpfsError
+from ...kernel.errors import TpfsError
+from ..kstr import SPACES, kstrtoul_from_user
 
-#: ``isspace`` in the kernel's ``strstrip``.
-SPACES = " \t\n\v\f\r"
 #: ``trace_options`` takes writes shorter than its 64-byte buffer.
 TRACE_OPTIONS_MAX = 63
-#: ``kstrtoul_from_user`` reads at most this many bytes of a write.
-KSTRTOUL_USER_MAX = 66
 
 MODE_TRACE_OPTIONS = 0o640
 MODE_OPTIONS_DIR = 0o750
@@ -106,19 +103,6 @@ OPTIONS_DIR_ORDER: tuple[str, ...] = (
 )
 
 
-def kstrtoul_from_user(buf: bytes) -> int:
-    """``kstrtoul_from_user(buf, count, 10, &val)``: EINVAL or ERANGE as the kernel says."""
-    text = buf[:KSTRTOUL_USER_MAX].split(b"\0", 1)[0]
-    if text.endswith(b"\n"):
-        text = text[:-1]
-    if text.startswith(b"+"):
-        text = text[1:]
-    if not text or not text.isdigit():
-        raise TpfsError(errno.EINVAL, f"not a decimal number: {buf[:20]!r}")
-    value = int(text)
-    if value >> 64:
-        raise TpfsError(errno.ERANGE, f"{text[:20]!r}... does not fit an unsigned long")
-    return value
 
 
 Listener = Callable[[bool], None]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import struct
 
-from ..kernel.ring_buffer_format import BUF_MAX_DATA_SIZE
+from ...kernel.ring_buffer_format import BUF_MAX_DATA_SIZE
 
 RAW_DATA_ID = 19
 RAW_DATA_FORMAT = (

@@ -12,8 +12,8 @@ import errno
 import re
 from collections.abc import Callable, Iterator
 
-from ..kernel.errors import TpfsError
-from ..kernel.registry import ModuleSpec, Probe, ProbeChange, Registry
+from ...kernel.errors import TpfsError
+from ...kernel.registry import ModuleSpec, Probe, ProbeChange, Registry
 
 MAX_WRITE = 64 * 1024
 MAX_NAME = 55

@@ -16,10 +16,10 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from ..kernel.errors import TpfsError
-from .filter import kstrtoull
+from ...kernel.errors import TpfsError
+from ..kstr import kstrtoull
+from ..trace.record import SYNTH_SYSTEM
 
-SYNTH_SYSTEM = "synthetic"
 SYNTH_FIELDS_MAX = 64
 #: ``STR_VAR_LEN_MAX``: what a ``char[N]`` field may hold, and the room it takes.
 STR_VAR_LEN_MAX = 256

@@ -38,13 +38,15 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from ..kernel.errors import TpfsError
-from ..kernel.registry import Module, Probe, ProbeChange, Registry
+from ...kernel.errors import TpfsError
+from ...kernel.registry import Module, Probe, ProbeChange, Registry
+from ..kstr import SPACES
+from ..trace.record import PRINT_EVENT, PRINT_FORMAT
+from ..trace.settings import host_cpus, log_error
 from .catalog import Catalog
 from .filter import (
     BAD_SUBSYS_FILTER,
     MAX_WRITE,
-    SPACES,
     Field,
     FilterError,
     Predicate,
@@ -53,8 +55,6 @@ from .filter import (
     filter_fields,
 )
 from .hist import HistContext, HistError, Resolvers
-from .record import PRINT_EVENT, PRINT_FORMAT
-from .settings import host_cpus, log_error
 from .trigger import TRIGGER_HELP, Trigger, hist_line, parse_trigger
 
 COMMON_FIELDS = (

@@ -27,13 +27,14 @@ import stat
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
-from ..kernel.errors import TpfsError
-from ..kernel.registry import Registry
-from .events import COMMON_FIELDS, EventLayer
-from .filter import Field, filter_fields
+from ...kernel.errors import TpfsError
+from ...kernel.registry import Registry
+from ..events.events import COMMON_FIELDS, EventLayer
+from ..events.filter import Field, filter_fields
+from ..events.synth import SynthError, SynthEvent, parse_synth_event
+from ..trace.record import SYNTH_SYSTEM
+from ..trace.settings import log_error
 from .probes import ProbeError, ProbeEvent, Removal, parse_probe, parse_removal
-from .settings import log_error
-from .synth import SYNTH_SYSTEM, SynthError, SynthEvent, parse_synth_event
 
 #: Definitions at once: each holds an event in every instance.
 MAX_DYNAMIC_EVENTS = 4096

@@ -32,8 +32,9 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from ..kernel.errors import TpfsError
-from .filter import Field, check_filter, kstrtoull
+from ...kernel.errors import TpfsError
+from ..events.filter import Field, check_filter
+from ..kstr import kstrtoull
 
 KPROBE_GROUP, UPROBE_GROUP, EPROBE_GROUP = "kprobes", "uprobes", "eprobes"
 MAX_EVENT_NAME_LEN = 64  # MAX_EVENT_NAME_LEN, and the group's limit too
