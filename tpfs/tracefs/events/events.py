@@ -410,9 +410,9 @@ class EventLayer:
         return self._predicates.get(name)
 
     def _take_filter(self, name: str, expr: str) -> None:
+        predicate = compile_filter(expr, self.format(name), self.ncpus)  # before any change
         self._filters[name] = expr
-        self._predicates[name] = compile_filter(expr, self.format(name),
-                                                self.ncpus)
+        self._predicates[name] = predicate
 
     def _drop_filter(self, name: str) -> None:
         self._filters.pop(name, None)

@@ -739,67 +739,132 @@ def _compile_pred(pred: _Pred, ncpus: int) -> Predicate:
     return _numeric(field, op, val)
 
 
-def _both(a: Predicate, b: Predicate) -> Predicate:
-    return lambda r, c, m: a(r, c, m) and b(r, c, m)
+_INVERT, _PROCESS_AND, _PROCESS_OR = 1, 2, 4
 
 
-def _either(a: Predicate, b: Predicate) -> Predicate:
-    return lambda r, c, m: a(r, c, m) or b(r, c, m)
+@dataclass(slots=True)
+class _Program:
+    """``predicate_parse``'s program: entry ``i`` runs ``preds[i]`` and, when the
+    result equals ``when[i]``, jumps past ``target[i]``; falling off the end at
+    index ``len(preds)`` is TRUE, one further is FALSE."""
+
+    preds: list[_Pred]
+    when: list[bool]
+    target: list[int]
 
 
-def _negate(a: Predicate) -> Predicate:
-    return lambda r, c, m: not a(r, c, m)
+def _program(tokens: list[_Token]) -> _Program | None:
+    """The program ``predicate_parse`` builds from the walked tokens, or None where
+    its last pass refuses one that would not move forward (``WARN_ON``, EINVAL).
+
+    The kernel's three passes, with its operator stack instead of recursion, so
+    that nesting as deep as the text allows costs no Python stack: the first
+    pass links each predicate to the one an ``&&`` or ``||`` after it affects
+    (``update_preds``), the second short-cuts a jump into a jump of the same
+    sense, the third folds the ``!``s in scope into when to branch.
+    """
+    preds: list[_Pred] = []
+    inverts: list[bool] = []
+    when: list[bool] = []
+    target: list[int] = []
+    stack = [0]
+    invert = 0
+
+    def update(n: int, branch: int) -> None:
+        t = target[n]
+        s = target[t]
+        when[t] = bool(branch)
+        target[t] = n
+        target[n] = s
+
+    for token in tokens:
+        if token == "(":
+            stack.append(invert)
+        elif token == "!":
+            invert ^= _INVERT
+        elif isinstance(token, _Pred):
+            inverts.append(bool(invert))
+            target.append(len(preds) - 1)
+            when.append(False)
+            preds.append(token)
+        else:  # "&&", "||" or ")": what follows a predicate
+            n = len(preds) - 1
+            invert = stack[-1] & _INVERT
+            if stack[-1] & _PROCESS_AND:
+                update(n, invert)
+                stack[-1] &= ~_PROCESS_AND
+            if token == "&&":
+                stack[-1] |= _PROCESS_AND
+                continue
+            if stack[-1] & _PROCESS_OR:
+                update(n, not invert)
+                stack[-1] &= ~_PROCESS_OR
+            if token == "||":
+                stack[-1] |= _PROCESS_OR
+                continue
+            stack.pop()
+    if tokens[-1] == ")" or isinstance(tokens[-1], _Pred):
+        # The text ends after a predicate: the end is what a ")" does, without
+        # the pop. After a dangling "&&", "||" or "!" the kernel's outer loop
+        # just stops, and what they asked for is never done.
+        n = len(preds) - 1
+        invert = stack[-1] & _INVERT
+        if stack[-1] & _PROCESS_AND:
+            update(n, invert)
+        if stack[-1] & _PROCESS_OR:
+            update(n, not invert)
+    count = len(preds)
+    target[count - 1] = count
+    when[count - 1] = False
+    for i in range(count - 2, -1, -1):
+        t = target[i]
+        if t < count and when[i] == when[t]:
+            target[i] = target[t]
+    for i in range(count):
+        when[i] = inverts[i] ^ when[i]
+        if target[i] <= i:
+            return None
+    return _Program(preds, when, target)
 
 
 def compile_filter(expr: str, fmt: str, ncpus: int) -> Predicate:
     """The predicate of a filter ``check_filter`` takes, over an event with ``format`` ``fmt``.
 
     Compiled once into closures that read the record with ``struct`` at the
-    format's offsets. As the kernel's ``filter_match_preds``: ``&&`` binds
-    tighter than ``||``, ``!`` negates the predicate or parenthesis after it,
-    and an ``&&``, ``||`` or ``!`` dangling at the end is ignored. Numbers
-    compare in the field's size and sign, against the constant cast to it;
-    fields of other sizes never match. Strings match as ``regex_match_*`` do,
-    bytes for bytes, including their quirks (``~ "*x"`` on a ``char[N]`` or
-    ``COMM`` compares the array's last bytes, not the string's). tpfs has no
-    kernel or user memory, so ``char *`` and ``.ustring`` fields never match
-    (the kernel's answer to a faulting read) and ``.function`` is never
-    ``==`` (``!=`` always): no address is inside a kernel function.
+    format's offsets, run as ``filter_match_preds`` runs the program of
+    ``predicate_parse``: a loop over the predicates, each either falling through
+    or jumping forward, so a filter nested thousands deep evaluates in a loop,
+    never by recursion. As in the kernel, ``&&`` binds tighter than ``||``, ``!``
+    negates the predicate or parenthesis after it, and an ``&&``, ``||`` or
+    ``!`` dangling at the end is ignored. Numbers compare in the field's size
+    and sign, against the constant cast to it; fields of other sizes never
+    match. Strings match as ``regex_match_*`` do, bytes for bytes, including
+    their quirks (``~ "*x"`` on a ``char[N]`` or ``COMM`` compares the array's
+    last bytes, not the string's). tpfs has no kernel or user memory, so
+    ``char *`` and ``.ustring`` fields never match (the kernel's answer to a
+    faulting read) and ``.function`` is never ``==`` (``!=`` always): no
+    address is inside a kernel function.
+
+    Raises ValueError for a filter the kernel refuses.
     """
     tokens = _walk(expr, filter_fields(fmt), ncpus)
     if isinstance(tokens, FilterError):
         raise ValueError(f"filter {expr!r}: {tokens.message}")
-    while tokens[-1] in ("!", "&&", "||"):
-        tokens.pop()
-    pos = 0
+    program = _program(tokens)
+    if program is None:
+        raise ValueError(f"filter {expr!r}: the program would not move forward")
+    tests = [_compile_pred(pred, ncpus) for pred in program.preds]
+    if len(tests) == 1:  # one predicate: no program to run
+        test, falls = tests[0], not program.when[0]
+        return test if falls else (lambda r, c, m: not test(r, c, m))
+    when, target, count = program.when, program.target, len(tests)
 
-    def any_of() -> Predicate:
-        nonlocal pos
-        result = all_of()
-        while pos < len(tokens) and tokens[pos] == "||":
-            pos += 1
-            result = _either(result, all_of())
-        return result
+    def run(r: bytes, c: int, m: bytes) -> bool:
+        i = 0
+        while i < count:
+            if tests[i](r, c, m) == when[i]:
+                i = target[i]
+            i += 1
+        return i == count
 
-    def all_of() -> Predicate:
-        nonlocal pos
-        result = one()
-        while pos < len(tokens) and tokens[pos] == "&&":
-            pos += 1
-            result = _both(result, one())
-        return result
-
-    def one() -> Predicate:
-        nonlocal pos
-        token = tokens[pos]
-        pos += 1
-        if token == "!":
-            return _negate(one())
-        if token == "(":
-            inner = any_of()
-            pos += 1  # its ")"
-            return inner
-        assert isinstance(token, _Pred)
-        return _compile_pred(token, ncpus)
-
-    return any_of()
+    return run
