@@ -7,7 +7,7 @@ import pytest
 from tpfs.kernel.personality import KERNELS, personality
 from tpfs.tools.explore import Bounds, Step, explore, parse, render
 
-#: Small enough to run in a few seconds; the README states the larger bounds it proved.
+#: Small enough to run in a few seconds; docs/kernel-versions.md states larger proved bounds.
 SMALL = Bounds(modules=2, reads=2, depth=2, size=6)
 
 

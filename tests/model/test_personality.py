@@ -1,4 +1,4 @@
-"""One test per row of the README's "Kernel versions" table, and the versions it refuses."""
+"""One test per row of docs/kernel-versions.md's "Kernel versions" table, and the refusals."""
 
 from __future__ import annotations
 

@@ -8,8 +8,8 @@ backported to the 3.2 stable series at 3.2.2, let out-of-tree and staging
 modules in). Each row of ``KERNELS`` is the first version of a behaviour and
 the last version it lasted to; a version is ``MAJOR.MINOR`` or, where a
 stable release changed a rule, ``MAJOR.MINOR.PATCH``. Everything else in tpfs
-takes a ``Personality`` and asks it, never the version number. The README's
-"Kernel versions" table is this one, with the commits.
+takes a ``Personality`` and asks it, never the version number. The "Kernel
+versions" table of docs/kernel-versions.md is this one, with the commits.
 
 The rules that stayed the same over the whole range are not fields: probes
 register by name, before any module defines it, in one hash table;

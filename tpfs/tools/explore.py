@@ -51,7 +51,7 @@ REST = 65536
 
 @dataclass(frozen=True, slots=True)
 class Bounds:
-    """The size of the explored space (the README states the ones it was proved at)."""
+    """The size of the explored space (docs/kernel-versions.md states those it was proved at)."""
 
     modules: int = 3
     reads: int = 2
