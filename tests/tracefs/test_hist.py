@@ -473,6 +473,18 @@ def test_onmax_save_tracks_the_maximum() -> None:
     assert e.messages == ["For onmax(x) or onchange(x), x must be a variable"]
 
 
+def test_onmax_keeps_the_first_of_equal_maxima() -> None:
+    """``check_track_val_max`` takes a value only above the tracked one: a tie
+    saves nothing."""
+    ctx = make_ctx()
+    ctx.command("kmem", "kmalloc", "hist:keys=common_pid:sz=bytes_req:"
+                "onmax($sz).save(call_site)")
+    for size, site in ((8, 1), (8, 2), (4, 3)):
+        kmalloc(ctx, pid=5, bytes_req=size, call_site=site)
+    body = ctx.show("kmem", "kmalloc").split("\n{")[1]
+    assert "\n\tmax:          8  call_site:          1\n" in body
+
+
 def test_onchange_counts_changes() -> None:
     ctx = make_ctx()
     ctx.command("kmem", "kmalloc", "hist:keys=common_pid:sz=bytes_req:"

@@ -89,25 +89,29 @@ _PARSE_HANDLER: dict[Handler, Callable[[Parser, Handler, str], Action]] = {
     Handler.ONMATCH: _parse_onmatch, Handler.ONMAX: _parse_track, Handler.ONCHANGE: _parse_track}
 
 
+#: ``action_parse``: the actions named by their prefix; any other name is a
+#: synthetic event's, to ``trace``.
+_PREFIXED = (ActionKind.SAVE, ActionKind.SNAPSHOT)
+
+
 def action_parse(parser: Parser, text: str, handler: Handler) -> Action:
     _, dot, rest = text.partition(".")
     name, paren, rest = rest.partition("(")
     if not dot or not paren:
         raise parser.fail(ERR_ACTION_NOT_FOUND)
     params_text, closed, _ = rest.partition(")")
-    if name.startswith(ActionKind.SAVE.word):
-        if not ActionKind.SAVE.value.with_onmatch and handler is Handler.ONMATCH:
-            raise parser.fail(ERR_ACTION_MISMATCH, name)
-        return Action(handler, ActionKind.SAVE, name, params(parser, params_text, False)[1])
-    if name.startswith(ActionKind.SNAPSHOT.word):
-        if not closed:
-            raise parser.fail(ERR_NO_CLOSING_PAREN, params_text)
-        if not ActionKind.SNAPSHOT.value.with_onmatch and handler is Handler.ONMATCH:
-            raise parser.fail(ERR_ACTION_MISMATCH, name)
-        return Action(handler, ActionKind.SNAPSHOT, name, [])
+    kind = next((k for k in _PREFIXED if name.startswith(k.word)), ActionKind.TRACE)
+    if kind is ActionKind.SNAPSHOT and not closed:
+        raise parser.fail(ERR_NO_CLOSING_PAREN, params_text)
+    if handler is Handler.ONMATCH and not kind.value.with_onmatch:
+        raise parser.fail(ERR_ACTION_MISMATCH, name)
+    if kind is ActionKind.SAVE:
+        return Action(handler, kind, name, params(parser, params_text, False)[1])
+    if kind is ActionKind.SNAPSHOT:
+        return Action(handler, kind, name, [])
     keyword = name.startswith(ActionKind.TRACE.word)
     synth_name, names = params(parser, params_text, keyword)
-    return Action(handler, ActionKind.TRACE, name, names, synth_name=synth_name)
+    return Action(handler, kind, name, names, synth_name=synth_name)
 
 
 def params(parser: Parser, text: str, keyword: bool) -> tuple[str | None, list[str]]:
