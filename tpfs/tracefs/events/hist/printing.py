@@ -25,6 +25,7 @@ from __future__ import annotations
 from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import Enum
 
 from ...vfs.seqfile import SeqOperations
 from .actions import track_print
@@ -211,7 +212,12 @@ def _entry(d: HistTriggerData, elt: MapElt, res: Resolvers,
     return line + "\n"
 
 
-_HEADER, _ENTRIES, _TOTALS = range(3)
+class Part(Enum):
+    """The part of a histogram a reader is in."""
+
+    HEADER = 0
+    ENTRIES = 1
+    TOTALS = 2
 
 
 @dataclass(slots=True)
@@ -221,7 +227,7 @@ class HistCursor:
 
     todo: list[int] | None = None  # the serials of this pass's histograms
     index: int = 0  # the histogram at hand: todo[index]
-    phase: int = _HEADER
+    phase: Part = Part.HEADER
     shown: bool = False  # a histogram was shown before: the next one is set apart
     order: array[int] = field(default_factory=lambda: array("I"))
     pos: int = 0
@@ -257,7 +263,7 @@ class HistListing(SeqOperations[HistCursor, bytes]):
     @staticmethod
     def _next_histogram(cursor: HistCursor) -> None:
         cursor.index += 1
-        cursor.phase = _HEADER
+        cursor.phase = Part.HEADER
         cursor.order = array("I")
         cursor.pos = 0
         cursor.stats = {}
@@ -267,14 +273,14 @@ class HistListing(SeqOperations[HistCursor, bytes]):
         if trigger is None:
             return None
         d = trigger.data
-        if cursor.phase == _HEADER:
+        if cursor.phase is Part.HEADER:
             return (("\n\n" if cursor.shown else "") + _header(trigger)).encode()
-        if cursor.phase == _ENTRIES:
+        if cursor.phase is Part.ENTRIES:
             m = d.map
             if m.generation == cursor.generation and cursor.pos < len(cursor.order):
                 elt = m.entries[cursor.order[cursor.pos]]
                 return _entry(d, elt, self.resolvers(), cursor.stats).encode()
-            cursor.phase = _TOTALS
+            cursor.phase = Part.TOTALS
             cursor.order = array("I")
         return _totals(d).encode()
 
@@ -282,15 +288,15 @@ class HistListing(SeqOperations[HistCursor, bytes]):
         trigger = self._at(cursor)
         if trigger is None:
             return None
-        if cursor.phase == _HEADER:
+        if cursor.phase is Part.HEADER:
             m = trigger.data.map
             cursor.order = m.sort_entries(sort_keys(trigger.data))
             cursor.generation = m.generation
             cursor.stats = _stats(trigger.data)
             cursor.pos = 0
-            cursor.phase = _ENTRIES
+            cursor.phase = Part.ENTRIES
             cursor.shown = True
-        elif cursor.phase == _ENTRIES:
+        elif cursor.phase is Part.ENTRIES:
             cursor.pos += 1
         else:
             self._next_histogram(cursor)
