@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from tpfs.kernel.errors import TpfsError
 from tpfs.kernel.registry import Registry
 from tpfs.tracefs.events.catalog import Catalog, CatalogEvent
-from tpfs.tracefs.events.hist import Firing, HistContext, HistError, Resolvers
+from tpfs.tracefs.events.hist import HistContext, HistError, HistHit, Resolvers
 from tpfs.tracefs.events.synth import SynthError, parse_synth_event
 from tpfs.tracefs.events.trigger import hist_line
 from tpfs.tracefs.fire import MAX_SYNTH_NESTING
@@ -71,7 +71,7 @@ def make_ctx() -> HistContext:
 def kmalloc(ctx: HistContext, pid: int = 1, comm: str = "bash", ts: int = 0,
             **values: int) -> None:
     record = layout(KMALLOC).encode(values, pid=pid)
-    assert ctx.fire("kmem", "kmalloc", Firing(record, 0, pid, comm, ts)) == []
+    assert ctx.fire("kmem", "kmalloc", HistHit(record, 0, pid, comm, ts)) == []
 
 
 def refused(ctx: HistContext, line: str, event: str = "kmalloc",
@@ -194,7 +194,7 @@ def test_string_key_and_percent_graph_values() -> None:
                 "sort=comm")
     for comm, prio, cpu in (("a", 1, 1), ("b", 3, 4)):
         record = layout(WAKING).encode({"comm": comm, "prio": prio, "target_cpu": cpu})
-        ctx.fire("sched", "sched_waking", Firing(record, 0, 1, "x", 0))
+        ctx.fire("sched", "sched_waking", HistHit(record, 0, 1, "x", 0))
     lines = [line for line in ctx.show("sched", "sched_waking").splitlines()
              if line.startswith("{")]
     assert lines == [
@@ -295,13 +295,13 @@ def wakeup_ctx() -> HistContext:
 
 def waking(ctx: HistContext, pid: int, ts: int) -> None:
     record = layout(WAKING).encode({"pid": pid, "comm": "cyclictest"})
-    assert ctx.fire("sched", "sched_waking", Firing(record, 0, 1, "x", ts)) == []
+    assert ctx.fire("sched", "sched_waking", HistHit(record, 0, 1, "x", ts)) == []
 
 
 def switch(ctx: HistContext, pid: int, ts: int, prio: int = 120) -> list[object]:
     record = layout(SWITCH).encode({"next_pid": pid, "next_prio": prio,
                                     "next_comm": "cyclictest"})
-    return list(ctx.fire("sched", "sched_switch", Firing(record, 0, 1, "x", ts)))
+    return list(ctx.fire("sched", "sched_switch", HistHit(record, 0, 1, "x", ts)))
 
 
 def test_usecs_divides_only_a_clock_that_counts_nanoseconds() -> None:
@@ -313,11 +313,11 @@ def test_usecs_divides_only_a_clock_that_counts_nanoseconds() -> None:
                     "hist:keys=next_pid:wakeup_lat=common_timestamp.usecs-$ts0:"
                     "onmatch(sched.sched_waking).wakeup_latency($wakeup_lat,next_pid,next_prio)")
         record = layout(WAKING).encode({"pid": 7, "comm": "cyclictest"})
-        ctx.fire("sched", "sched_waking", Firing(record, 0, 1, "x", 1000, ts_in_ns=in_ns))
+        ctx.fire("sched", "sched_waking", HistHit(record, 0, 1, "x", 1000, ts_in_ns=in_ns))
         record = layout(SWITCH).encode({"next_pid": 7, "next_prio": 99,
                                         "next_comm": "cyclictest"})
         [fired] = ctx.fire("sched", "sched_switch",
-                           Firing(record, 0, 1, "x", 4000, ts_in_ns=in_ns))
+                           HistHit(record, 0, 1, "x", 4000, ts_in_ns=in_ns))
         assert fired.values["lat"] == lat
 
 
@@ -402,7 +402,7 @@ def test_onmatch_param_naming_a_field_of_the_matched_event() -> None:
         "sort=hitcount:size=2048:clock=global:onmatch(sched.sched_waking)."
         "wakeup_latency($wakeup_lat,next_pid,prio) [active]\n")
     record = layout(WAKING).encode({"pid": 7, "prio": 33, "comm": "cyclictest"})
-    assert ctx.fire("sched", "sched_waking", Firing(record, 0, 1, "x", 1_000_000)) == []
+    assert ctx.fire("sched", "sched_waking", HistHit(record, 0, 1, "x", 1_000_000)) == []
     [fired] = switch(ctx, 7, 4_000_000, prio=99)
     assert fired.values == {"lat": 3000, "pid": 7, "prio": 33}  # type: ignore[attr-defined]
     assert "{ pid:          7 } hitcount:          1\n" in ctx.show("sched", "sched_waking")
@@ -471,6 +471,18 @@ def test_onmax_save_tracks_the_maximum() -> None:
     e = refused(ctx, "hist:keys=next_pid:onmax(wakeup_lat).save(next_comm)", "sched_switch",
                 "sched")
     assert e.messages == ["For onmax(x) or onchange(x), x must be a variable"]
+
+
+def test_onmax_keeps_the_first_of_equal_maxima() -> None:
+    """``check_track_val_max`` takes a value only above the tracked one: a tie
+    saves nothing."""
+    ctx = make_ctx()
+    ctx.command("kmem", "kmalloc", "hist:keys=common_pid:sz=bytes_req:"
+                "onmax($sz).save(call_site)")
+    for size, site in ((8, 1), (8, 2), (4, 3)):
+        kmalloc(ctx, pid=5, bytes_req=size, call_site=site)
+    body = ctx.show("kmem", "kmalloc").split("\n{")[1]
+    assert "\n\tmax:          8  call_site:          1\n" in body
 
 
 def test_onchange_counts_changes() -> None:

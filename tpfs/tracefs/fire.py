@@ -58,8 +58,7 @@ from .dynamic.dynevents import MAX_DYNAMIC_EVENTS
 from .dynamic.probes import ProbeEvent, fetch_value
 from .events.events import EventLayer, event_probe
 from .events.filter import Predicate, compile_filter, task_comm
-from .events.hist import Firing as HistFiring
-from .events.hist import SynthFiring
+from .events.hist import HistHit, SynthFiring
 from .events.trigger import Trigger
 from .trace.record import (
     KERNEL_STACK_FORMAT,
@@ -372,7 +371,7 @@ class Firer:
                 else:
                     self._act(trigger, firing, layer, trace)
         # The time stamp is the buffer clock's.
-        synths = layer.hist.fire(subsys, event, HistFiring(
+        synths = layer.hist.fire(subsys, event, HistHit(
             record, cpu, pid, trace.cmdlines.find(pid) if firing.comm is None
             else firing.comm, trace.now(), ts_in_ns=trace.in_ns)) if layer.hist.triggered(
                 subsys, event) else []

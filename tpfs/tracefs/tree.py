@@ -26,6 +26,7 @@ from .events.ftrace_events import MODE_ID as FTRACE_MODE_ID
 from .events.ftrace_events import MODE_TRIGGER as FTRACE_MODE_TRIGGER
 from .events.ftrace_events import SYSTEM as FTRACE_SYSTEM
 from .events.ftrace_events import FtraceEvent, ftrace_events
+from .events.hist import HistListing
 from .events.symbols import KernelSymbols, resolvers
 from .fire import Firer
 from .instance import Instance, Instances, instance_files, make_instance
@@ -48,6 +49,7 @@ from .vfs.nodes import (
     Directory,
     File,
     Node,
+    seq_file,
     text_file,
 )
 
@@ -57,6 +59,12 @@ SUBSYSTEM_FILES = {"enable", "filter"}
 MAX_MADE = 4096
 #: The fixed entries of ``events/``: no subsystem may be called one of these.
 EVENTS_FILES = {"enable", "header_page", "header_event", "ftrace"}
+
+
+def hist_listing(layer: EventLayer, name: str) -> HistListing:
+    """An event's ``hist`` file, read a record at a time (``hist_show``)."""
+    system, _, event = name.partition(":")
+    return HistListing(lambda: layer.hist.triggers(system, event), lambda: layer.resolvers)
 
 
 def enable_file(layer: EventLayer, names: Callable[[], list[str]],
@@ -199,7 +207,7 @@ class SubsystemEvents:
                                  lambda buf: layer.set_trigger(name, buf), alive=alive),
             "format": text_file(LISTING_MODE, lambda: layer.format(name), alive=alive),
             "id": text_file(LISTING_MODE, lambda: f"{layer.event_id(name)}\n", alive=alive),
-            "hist": text_file(LISTING_MODE, lambda: layer.hist_text(name), alive=alive),
+            "hist": seq_file(LISTING_MODE, hist_listing(layer, name), alive=alive),
         })
 
 
@@ -214,7 +222,7 @@ def ftrace_events_dir(layer: EventLayer) -> Directory:
             "id": text_file(FTRACE_MODE_ID, lambda: f"{event.id}\n"),
             "trigger": text_file(FTRACE_MODE_TRIGGER, lambda: layer.trigger_text(name),
                                  lambda buf: layer.set_trigger(name, buf)),
-            "hist": text_file(LISTING_MODE, lambda: layer.hist_text(name)),
+            "hist": seq_file(LISTING_MODE, hist_listing(layer, name)),
         }
         names = event.files + ("hist",) * ("trigger" in event.files)
         return Directory(DIR_MODE, {file: files[file] for file in names})

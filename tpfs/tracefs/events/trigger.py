@@ -9,7 +9,14 @@ removes it. Commands of one type exclude each other on an event:
 ``traceon`` and ``traceoff`` are one type, and so are ``enable_event`` and
 ``disable_event`` of one target. What a trigger does when its event fires
 is the firing path's (``fire.py``); here is when it may act and how it counts.
-``hist`` commands are recognised here and handed to the hist layer (``hist.py``).
+
+Commands are chosen through ``COMMANDS``, a registry of ``EventCommand``
+objects as the kernel's ``trigger_commands`` list of ``struct
+event_command``: each says its type, its flags and how its parameters are
+read. ``hist`` is one of them, its parameters read by the hist room
+(``hist/``). This kernel has no ``snapshot``, ``enable_hist`` or
+``disable_hist`` (its trigger files list none): a command for them is one
+more entry.
 """
 
 from __future__ import annotations
@@ -24,12 +31,27 @@ from .filter import Predicate
 
 TRIGGER_HELP = "# Available triggers:\n# traceon traceoff stacktrace enable_event disable_event\n"
 
-#: The kernel's ``trigger_type`` of each command.
-_TYPES = {"traceon": "onoff", "traceoff": "onoff", "stacktrace": "stacktrace",
-          "enable_event": "enable", "disable_event": "enable"}
-#: ``EVENT_CMD_FL_POST_TRIGGER``: these act after the event is recorded.
-_POST = ("traceoff", "stacktrace")
 UNLIMITED = -1
+#: What a command's parameters say: the event it names (``enable_event``'s
+#: ``S:E``), its count as written, its filter (after ``if``); each may be None.
+Params = tuple[str | None, str | None, str | None]
+#: Reads a command's parameters (None: there are none), given the whole line
+#: (for errors) and which events there are.
+ParamParser = Callable[[str | None, str, Callable[[str], bool]], Params]
+
+
+@dataclass(frozen=True, slots=True)
+class EventCommand:
+    """``struct event_command``: a trigger command. Commands of one
+    ``trigger_type`` exclude each other on an event (with one target);
+    ``post`` ones (``EVENT_CMD_FL_POST_TRIGGER``) act after the event is
+    recorded; ``params`` reads the parameters, None for a command another
+    room parses whole (``hist``)."""
+
+    name: str
+    trigger_type: str
+    params: ParamParser | None
+    post: bool = False
 
 
 @dataclass(slots=True)
@@ -43,12 +65,12 @@ class Trigger:
     @property
     def kind(self) -> tuple[str, str | None]:
         """Triggers of one kind exclude each other on an event."""
-        return _TYPES[self.command], self.target
+        return COMMANDS[self.command].trigger_type, self.target
 
     @property
     def post(self) -> bool:
         """Whether it acts only once the event is recorded (when it needs the record)."""
-        return self.command in _POST
+        return COMMANDS[self.command].post
 
     @property
     def needs_record(self) -> bool:
@@ -107,12 +129,54 @@ def split_command(text: str) -> tuple[str, str | None]:
     return command, None if rest is None else rest.lstrip(SPACES) or None
 
 
+def _count_params(rest: str | None, text: str, exists: Callable[[str], bool]) -> Params:
+    """``event_trigger_parse``: an optional count, then the filter."""
+    if rest is not None and rest[0].isdigit():
+        count_text, cond = _param_and_filter(rest)
+        return None, count_text, cond
+    return None, None, rest
+
+
+def _enable_params(rest: str | None, text: str, exists: Callable[[str], bool]) -> Params:
+    """``event_enable_trigger_parse``: ``S:E``, an optional count, then the filter."""
+    if rest is None:
+        raise _bad(text)
+    param, cond = _param_and_filter(rest)
+    system, more = _strsep(param, ":")
+    if more is None:
+        raise _bad(text)
+    event, count_text = _strsep(more, ":")
+    target = f"{system}:{event}"
+    if not exists(target):
+        raise _bad(text)
+    return target, count_text, cond
+
+
+#: ``trigger_commands``: every command, by name.
+COMMANDS = {cmd.name: cmd for cmd in (
+    EventCommand("traceon", "onoff", _count_params),
+    EventCommand("traceoff", "onoff", _count_params, post=True),
+    EventCommand("stacktrace", "stacktrace", _count_params, post=True),
+    EventCommand("enable_event", "enable", _enable_params),
+    EventCommand("disable_event", "enable", _enable_params),
+    EventCommand("hist", "hist", None),
+)}
+
+
+def find_command(word: str) -> tuple[EventCommand | None, bool]:
+    """``trigger_process_regex``: the command a word names (``!`` before it: a
+    removal), None for none."""
+    remove = word.startswith("!")
+    return COMMANDS.get(word[remove:]), remove
+
+
 def hist_line(text: str) -> str | None:
     """A ``[!]hist`` command as the hist layer takes it (``hist:PARAMS``), or None
     for another command: the kernel's ``hist`` command gets its parameters
     after a ``:`` or a blank alike."""
     command, rest = split_command(text)
-    if command not in ("hist", "!hist"):
+    cmd, _ = find_command(command)
+    if cmd is None or cmd.params is not None:
         return None
     return command if rest is None else f"{command}:{rest}"
 
@@ -123,29 +187,12 @@ def parse_trigger(text: str, exists: Callable[[str], bool]) -> TriggerLine:
     Refuses as the kernel does, in its order: EINVAL for a bad command, target,
     count or filter keyword, ERANGE for a count over 64 bits.
     """
-    command, rest = split_command(text)
-    remove = command.startswith("!")
-    command = command[remove:]
-    if command not in _TYPES:
+    word, rest = split_command(text)
+    cmd, remove = find_command(word)
+    if cmd is None or cmd.params is None:
         raise _bad(text)
-    target = None
-    count_text: str | None = None
-    cond = None
-    if _TYPES[command] == "enable":
-        if rest is None:
-            raise _bad(text)
-        param, cond = _param_and_filter(rest)
-        system, more = _strsep(param, ":")
-        if more is None:
-            raise _bad(text)
-        event, count_text = _strsep(more, ":")
-        target = f"{system}:{event}"
-        if not exists(target):
-            raise _bad(text)
-    elif rest is not None and rest[0].isdigit():
-        count_text, cond = _param_and_filter(rest)
-    else:
-        cond = rest
+    command = cmd.name
+    target, count_text, cond = cmd.params(rest, text, exists)
     if remove:
         return TriggerLine(Trigger(command, target), True)
     count = UNLIMITED

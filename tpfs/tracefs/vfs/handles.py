@@ -37,15 +37,20 @@ def apply_write(apply: Apply, buf: bytes) -> int:
 
 class SeqHandle(Handle):
     """A listing read through its own seq_file cursor; with ``apply``, writable too
-    (each write handed to it, the offset ignored)."""
+    (each write handed to it, the offset ignored). Once ``alive`` says the
+    object behind the file is gone, reads fail with ENODEV."""
 
-    __slots__ = ("seq", "apply")
+    __slots__ = ("seq", "apply", "alive")
 
-    def __init__(self, ops: SeqOperations[Any, Any], apply: Apply | None = None) -> None:
+    def __init__(self, ops: SeqOperations[Any, Any], apply: Apply | None = None,
+                 alive: Alive | None = None) -> None:
         self.seq: SeqFile[Any, Any] = SeqFile(ops)
         self.apply = apply
+        self.alive = alive
 
     def read(self, offset: int, size: int) -> bytes:
+        if self.alive is not None and not self.alive():
+            raise TpfsError(errno.ENODEV, "the file's object is gone")
         return self.seq.read(offset, size)
 
     def write(self, offset: int, buf: bytes) -> int:

@@ -140,12 +140,12 @@ def text_file(mode: int, render: Callable[[], str] | None = None, apply: Apply |
 
 
 def seq_file(mode: int, ops: SeqOperations[Any, Any], apply: Apply | None = None,
-             clear: Callable[[], None] | None = None) -> File:
-    """A file read as a seq_file over ``ops``; ``clear`` runs on O_TRUNC, as for
-    ``text_file``."""
+             clear: Callable[[], None] | None = None, alive: Alive | None = None) -> File:
+    """A file read as a seq_file over ``ops``; ``clear`` runs on O_TRUNC and
+    ``alive`` is checked, as for ``text_file``."""
 
     def open_(opener: Opener) -> Handle:
         _truncate(opener, clear)
-        return SeqHandle(ops, apply)
+        return SeqHandle(ops, apply, alive)
 
     return File(mode, open_)
