@@ -115,7 +115,9 @@ def test_bad_definitions_carry_the_kernels_message(line: str, message: str | Non
         return
     with pytest.raises(ProbeError) as info:
         parse_probe(line, event_fields=fields)
-    assert info.value.errno == errno.EINVAL
+    # alloc_event_probe's ENODEV for a missing event; every other refusal is EINVAL
+    assert info.value.errno == (errno.ENODEV if message == "Attached event does not exist"
+                                else errno.EINVAL)
     assert (info.value.message, info.value.pos) == (message, caret)
 
 
@@ -219,7 +221,8 @@ def test_eprobe_targets_and_fields_are_refused_as_the_kernel_refuses_them(
         line: str, message: str, caret: int) -> None:
     with pytest.raises(ProbeError) as info:
         parse_probe(line, event_fields=fields)
-    assert (info.value.errno, info.value.message, info.value.pos) == (errno.EINVAL, message, caret)
+    code = errno.ENODEV if message == "Attached event does not exist" else errno.EINVAL
+    assert (info.value.errno, info.value.message, info.value.pos) == (code, message, caret)
 
 
 def test_dynamic_events_removes_with_a_bang_too() -> None:
