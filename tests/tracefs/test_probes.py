@@ -213,6 +213,9 @@ def test_an_eprobe_attaches_to_system_slash_event_or_system_dot_event() -> None:
     ("e sched", "This requires both group and event name to attach", 2),
     ("e .b", "Group name is not specified", 2),
     ("e a.b", "Attached event does not exist", 2),
+    # traceprobe_parse_event_name checks the target's names before any lookup
+    ("e :initcall.initcall_finish", "Group name must follow the same rules as C identifiers", 2),
+    ("e sched.sched-switch", "Event name must follow the same rules as C identifiers", 8),
     # a field the event lacks: where the argument starts, name and all
     ("e:x/y sched/sched_switch arg=$foo", "Attached event does not have this field", 25),
     ("e:x/y sched/sched_switch a=+0($foo)", "Attached event does not have this field", 25),

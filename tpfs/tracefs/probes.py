@@ -444,6 +444,7 @@ def _eprobe(words: list[str], head: str, hpos: int,
         raise _err("Group name is not specified", tpos)
     if not system or not event_name:
         raise _err("This requires both group and event name to attach", tpos)
+    _group_event(f"{system}/{event_name}", tpos, EPROBE_GROUP)  # names as C identifiers
     attached = f"{system}:{event_name}"
     fields = None if event_fields is None else event_fields(attached)
     if fields is None:  # alloc_event_probe's ENODEV, logged as BAD_ATTACH_EVENT
