@@ -82,6 +82,6 @@ def test_buffer_percent_counts_the_page_the_writer_is_on(five_pages: Path, perce
             mark(five_pages)
         assert not ready(fd, 0.2), f"ready at {pages - 1} of {PAGES} pages"
         mark(five_pages)
-        assert ready(fd, 5), f"not ready at {pages} of {PAGES} pages"
+        assert ready(fd, 10), f"not ready at {pages} of {PAGES} pages"
     finally:
         os.close(fd)
