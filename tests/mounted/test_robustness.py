@@ -42,9 +42,9 @@ CONTROL_ERRNOS = {errno.EINVAL, errno.EEXIST, errno.ENOENT, errno.ENOSPC}
 # ENOSPC: enabling past the limit. The rest are the kernel's own answers: its
 # filter parser leaks -EPERM, -ENOENT and -ESRCH, a count past 64 bits is
 # ERANGE, a CPU the machine lacks EOVERFLOW, a pid of 2^30 or more EPERM, removing
-# an enabled dynamic event EBUSY.
+# an enabled dynamic event EBUSY, an eprobe on no trace event ENODEV.
 SETTING_ERRNOS = {errno.EINVAL, errno.EEXIST, errno.ENOSPC, errno.EPERM, errno.ENOENT,
-                  errno.ESRCH, errno.ERANGE, errno.EOVERFLOW, errno.EBUSY}
+                  errno.ESRCH, errno.ERANGE, errno.EOVERFLOW, errno.EBUSY, errno.ENODEV}
 
 VALID = [
     b"fz1 fz:a fz:b\n", b"fz2 taint=O fz:c\n", b"fz1\n", b"fz:a p 0x10\n", b"fz:a p\n",

@@ -115,7 +115,9 @@ def test_bad_definitions_carry_the_kernels_message(line: str, message: str | Non
         return
     with pytest.raises(ProbeError) as info:
         parse_probe(line, event_fields=fields)
-    assert info.value.errno == errno.EINVAL
+    # alloc_event_probe's ENODEV for a missing event; every other refusal is EINVAL
+    assert info.value.errno == (errno.ENODEV if message == "Attached event does not exist"
+                                else errno.EINVAL)
     assert (info.value.message, info.value.pos) == (message, caret)
 
 
@@ -211,6 +213,9 @@ def test_an_eprobe_attaches_to_system_slash_event_or_system_dot_event() -> None:
     ("e sched", "This requires both group and event name to attach", 2),
     ("e .b", "Group name is not specified", 2),
     ("e a.b", "Attached event does not exist", 2),
+    # traceprobe_parse_event_name checks the target's names before any lookup
+    ("e :initcall.initcall_finish", "Group name must follow the same rules as C identifiers", 2),
+    ("e sched.sched-switch", "Event name must follow the same rules as C identifiers", 8),
     # a field the event lacks: where the argument starts, name and all
     ("e:x/y sched/sched_switch arg=$foo", "Attached event does not have this field", 25),
     ("e:x/y sched/sched_switch a=+0($foo)", "Attached event does not have this field", 25),
@@ -219,7 +224,8 @@ def test_eprobe_targets_and_fields_are_refused_as_the_kernel_refuses_them(
         line: str, message: str, caret: int) -> None:
     with pytest.raises(ProbeError) as info:
         parse_probe(line, event_fields=fields)
-    assert (info.value.errno, info.value.message, info.value.pos) == (errno.EINVAL, message, caret)
+    code = errno.ENODEV if message == "Attached event does not exist" else errno.EINVAL
+    assert (info.value.errno, info.value.message, info.value.pos) == (code, message, caret)
 
 
 def test_dynamic_events_removes_with_a_bang_too() -> None:

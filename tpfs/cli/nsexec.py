@@ -9,18 +9,21 @@ of /sys/kernel/debug/tracing. Every other tpfs mount is detached there: a
 copy of it in the namespace would keep its daemon serving after it is
 unmounted outside, for as long as the command runs. trace-cmd also writes
 /proc/sys/kernel/ftrace_enabled, which a container may refuse: a writable
-copy is bound over it. Nothing outside the namespace changes.
+copy is bound over it. ``mount`` finds helpers for ``tracefs`` and
+``fuse.tpfs`` there (an overlay on /sbin), so that ``mount -o remount,gid=N``
+reaches the daemon (``remount.py``). Nothing outside the namespace changes.
 """
 
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import sys
 
 SETUP = r"""
 set -e
-mnt=$1; shift
+mnt=$1; python=$2; shift 2
 for m in $(awk '$3 == "tracefs" || $3 == "debugfs" { print $2 }' /proc/mounts | sort -r); do
     umount -l "$m"
 done
@@ -37,6 +40,15 @@ if [ -e /proc/sys/kernel/ftrace_enabled ]; then
     cat /proc/sys/kernel/ftrace_enabled > /sys/kernel/debug/.ftrace_enabled
     mount --bind /sys/kernel/debug/.ftrace_enabled /proc/sys/kernel/ftrace_enabled
 fi
+helpers=/sys/kernel/debug/.tpfs-helpers
+mkdir "$helpers"
+for helper in mount.tracefs mount.fuse.tpfs; do
+    printf '#!/bin/sh\nexec %s -m tpfs.cli.remount "$0" "$@"\n' "$python" > "$helpers/$helper"
+    chmod 755 "$helpers/$helper"
+done
+sbin=$(realpath /sbin)
+mount -t overlay tpfs-helpers -o "lowerdir=$helpers:$sbin" "$sbin" ||
+    echo "tpfs: no mount helpers here: mount -o remount cannot reach tpfs" >&2
 exec "$@"
 """
 
@@ -61,7 +73,7 @@ def main(argv: list[str]) -> int:
         print("tpfs: exec-as-tracefs needs root and unshare(1)", file=sys.stderr)
         return 1
     os.execv(unshare, [unshare, "--mount", "--propagation", "private",
-                       "sh", "-c", SETUP, "tpfs-exec", mnt, *cmd])
+                       "sh", "-c", SETUP, "tpfs-exec", mnt, shlex.quote(sys.executable), *cmd])
 
 
 if __name__ == "__main__":

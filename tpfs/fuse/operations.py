@@ -24,6 +24,7 @@ import pyfuse3
 from ..kernel.errors import TpfsError
 from ..tracefs.tree import Tree
 from ..tracefs.vfs.handles import Handle, PipeHandle
+from ..tracefs.vfs.mount_options import REMOUNT_XATTR, parse_mount_options
 from ..tracefs.vfs.nodes import Directory, File, Node, Opener
 from .inodes import DirHandle, Inodes, Path
 from .waiting import ALWAYS_READY, MAX_WAITING, Waiters
@@ -149,6 +150,20 @@ class Operations(pyfuse3.Operations):
             raise TpfsError(errno.EPERM, "modes and owners are fixed")
         # truncate(2) and utimes succeed and change nothing, as on tracefs.
         return self._attrs(inode, node.st_mode)
+
+    @_guarded
+    async def setxattr(self, inode: int, name: bytes, value: bytes,
+                       ctx: pyfuse3.RequestContext) -> None:
+        """A remount's options, from ``mount``'s helper (``tracefs/mount_options.py``);
+        tracefs has no other attributes (EOPNOTSUPP, not ENOSYS: FUSE would stop asking)."""
+        if inode != pyfuse3.ROOT_INODE or name != REMOUNT_XATTR.encode():
+            raise TpfsError(errno.EOPNOTSUPP, "tracefs has no extended attributes")
+        options = parse_mount_options(os.fsdecode(value))
+        self.uid = self.uid if options.uid is None else options.uid
+        self.gid = self.gid if options.gid is None else options.gid
+        if options.mode is not None:
+            self.tree.root.mode = options.mode
+        log.info("remounted: uid %d, gid %d, mode %o", self.uid, self.gid, self.tree.root.mode)
 
     async def forget(self, inode_list: Sequence[tuple[int, int]]) -> None:
         for ino, nlookup in inode_list:

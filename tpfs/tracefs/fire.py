@@ -40,7 +40,8 @@ the same steps (``mark``): all with the record, there being no soft mode and
 no filter of the event's own, around the marker's commit.
 
 A write is one batch: every line is parsed and its record encoded before
-anything fires, so a bad line (EINVAL), a name with no instance (ENOENT) or
+anything fires, so a bad line (EINVAL, as is a line that gives an ``@`` word or
+a field twice), a name with no instance (ENOENT) or
 more than ``MAX_FIRINGS`` firings in all (EINVAL) fires nothing.
 """
 
@@ -189,10 +190,14 @@ class Firer:
         named = False  # @pid without @comm: a task whose name was not saved
         event = layout(self.layer.format(name))
         values: dict[str, Value] = {}
+        given: set[str] = set()
         for word in words[1:]:
             key, eq, value = word.partition("=")
             if not eq:
                 raise _invalid(f"{word!r} is not WORD=VALUE")
+            if key in given:  # an @ word or a field, each at most once a line
+                raise _invalid(f"{key} given twice")
+            given.add(key)
             if key == "@cpu":
                 cpu = _number(value, 0, ncpus - 1, "@cpu")
             elif key == "@pid":
@@ -204,8 +209,6 @@ class Firer:
                 named = True
             elif key == "@count":
                 count = _number(value, 1, MAX_FIRINGS, "@count")
-            elif key in values:
-                raise _invalid(f"field {key} given twice")
             else:
                 fld = event.by_name.get(key)
                 is_text = fld is not None and fld.kind != "scalar" and fld.is_text

@@ -48,6 +48,9 @@ from .vfs.nodes import (
 
 #: ``instances/`` holds at most this many: each has buffers and an event index.
 MAX_INSTANCES = 64
+#: ``NAME_MAX``: tracefs's ``simple_lookup`` refuses a longer name (ENAMETOOLONG)
+#: before ``mkdir`` sees it; FUSE passes names up to a page to the daemon.
+NAME_MAX = 255
 SUBBUF_SIZE_KB = "4\n"  # one page: the only sub-buffer size tpfs has
 TIMESTAMP_MODE = "[delta] absolute\n"
 
@@ -209,6 +212,8 @@ class Instances:
         return self._dirs.get(name)
 
     def mkdir(self, name: str) -> None:
+        if len(os.fsencode(name)) > NAME_MAX:
+            raise TpfsError(errno.ENAMETOOLONG, f"an instance name over {NAME_MAX} bytes")
         if name in self.by_name:
             raise TpfsError(errno.EEXIST, f"instance {name} exists")
         if not name or "/" in name or name in (".", ".."):

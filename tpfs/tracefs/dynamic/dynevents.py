@@ -12,7 +12,8 @@ removing one that was used empties the buffers, as the kernel does.
 
 Each file takes its own kinds (``dynamic_events`` all of them) and lists them
 in creation order; a line is refused (``EINVAL`` with the kernel's
-``error_log`` entry, ``EEXIST`` for a name in use, ``ENOENT`` for removing
+``error_log`` entry, ``ENODEV`` for an eprobe on no trace event, ``EEXIST``
+for a name in use, ``ENOENT`` for removing
 what is not there, ``EBUSY`` for removing an enabled event) without changing
 anything, and a refused line stops the lines after it, as the kernel runs
 them one at a time. Opening a file with ``O_TRUNC`` removes all its kinds,
@@ -51,6 +52,9 @@ PROFILES = {"kprobe_profile": KPROBE, "uprobe_profile": UPROBE}
 #: Where each kind's errors are logged (``trace_probe_log_init`` and ``synth_err``).
 _LOG_AS = {KPROBE: "trace_kprobe", UPROBE: "trace_uprobe", EPROBE: "event_probe",
            SYNTH: "synthetic_events"}
+#: Kinds an eprobe cannot attach to (``find_and_get_event`` skips events flagged
+#: ``TRACE_EVENT_FL_KPROBE``, ``_UPROBE`` or ``_EPROBE``): as if there were no such event.
+_UNATTACHABLE_KINDS = frozenset({KPROBE, UPROBE, EPROBE})
 
 
 def regular_file(path: str) -> bool | None:
@@ -145,7 +149,12 @@ class DynamicEvents:
         return self._eprobes.get(attached, [])
 
     def _fields(self, name: str) -> Mapping[str, Field] | None:
-        if not self.layer.exists(name):
+        """The fields of the trace event an eprobe would attach to, or None where
+        ``find_and_get_event`` finds none: no such event or a probe event. (The
+        ``ftrace`` entries, which it skips too, are no registered events here.)"""
+        same = self.definitions.get(name)
+        if not self.layer.exists(name) or (same is not None
+                                           and same[0].kind in _UNATTACHABLE_KINDS):
             return None
         return filter_fields(self.layer.format(name))
 

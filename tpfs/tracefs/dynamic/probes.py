@@ -445,10 +445,11 @@ def _eprobe(words: list[str], head: str, hpos: int,
         raise _err("Group name is not specified", tpos)
     if not system or not event_name:
         raise _err("This requires both group and event name to attach", tpos)
+    _group_event(f"{system}/{event_name}", tpos, EPROBE_GROUP)  # names as C identifiers
     attached = f"{system}:{event_name}"
     fields = None if event_fields is None else event_fields(attached)
-    if fields is None:
-        raise _err("Attached event does not exist", tpos)
+    if fields is None:  # alloc_event_probe's ENODEV, logged as BAD_ATTACH_EVENT
+        raise _err("Attached event does not exist", tpos, errno.ENODEV)
     group, event = _group_event(head, hpos, EPROBE_GROUP)
     words, filter_text = _eprobe_filter(words, fields, ncpus)
     ctx = _Context("eprobe", False, False, fields)

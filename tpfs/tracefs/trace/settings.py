@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ...kernel.errors import TpfsError
-from ..kstr import HEX, SPACES, kstrtoull
+from ..kstr import HEX, SPACES, kstrtoul_from_user, kstrtoull
 
 TRACERS = ("blk", "function", "nop")
 CLOCKS = ("local", "global", "counter", "uptime", "perf", "mono", "mono_raw", "boot", "tai",
@@ -185,8 +185,10 @@ class Tracing:
 
     def set_buffer(self, buf: bytes, cpu: int | None) -> None:
         """``tracing_entries_write``: every CPU's buffer, or one CPU's, to a size
-        in KiB (shown in whole pages, as the kernel shows it)."""
-        size = _number(buf)
+        in KiB (shown in whole pages, as the kernel shows it). The number is
+        ``kstrtoul_from_user``'s: ``+12`` and ``16\\0`` are taken, `` 12`` and
+        ``12\\n\\n`` EINVAL, an overflow ERANGE."""
+        size = kstrtoul_from_user(buf)
         if size == 0:
             raise TpfsError(errno.EINVAL, "buffer size must be positive")
         if size > MAX_BUFFER_KB:
