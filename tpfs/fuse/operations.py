@@ -25,8 +25,10 @@ from ..kernel.errors import TpfsError
 from ..tracefs.handles import Handle, PipeHandle
 from ..tracefs.nodes import Directory, File, Node, Opener
 from ..tracefs.tree import Tree
+from . import request
+from .fdflags import FileFlags
 from .inodes import DirHandle, Inodes, Path
-from .waiting import ALWAYS_READY, MAX_WAITING, Waiters
+from .waiting import ALWAYS_READY, MAX_WAITING, Caller, Waiters
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +76,8 @@ class Operations(pyfuse3.Operations):
         self.inodes = Inodes()
         self.handles: dict[int, Handle] = {}
         self.dirs: dict[int, DirHandle] = {}
-        #: Pipe handles: the opening task and the inode, for its signals and flags.
-        self.openers: dict[int, tuple[int, int]] = {}
+        #: Pipe handles: the opening task, and where the file's flags are found.
+        self.openers: dict[int, tuple[int, FileFlags]] = {}
         self.holds: dict[int, Callable[[], None]] = {}  # files open in an instance
         self.waiters = Waiters(max_waiting)
         self._fh = itertools.count(1)
@@ -247,17 +249,23 @@ class Operations(pyfuse3.Operations):
             self.holds[fh] = hold
         self.waiters.changed()  # an O_TRUNC open may have emptied a buffer
         if isinstance(handle, PipeHandle):
-            self.openers[fh] = (ctx.pid, inode)
+            self.openers[fh] = (ctx.pid, FileFlags(inode, handle.nonblocking))
             return pyfuse3.FileInfo(fh=fh, direct_io=True, keep_cache=False, nonseekable=True)
         return pyfuse3.FileInfo(fh=fh, direct_io=True, keep_cache=False)
 
     @_guarded
     async def read(self, fh: int, off: int, size: int) -> bytes:
         handle = self.handles[fh]
-        # pyfuse3's read has no caller: the opener's signals stand for its reader's.
-        if isinstance(handle, PipeHandle) and not await self.waiters.wait(
-                handle, *self.openers[fh]):
-            return b""  # the mount was detached while the read waited
+        if isinstance(handle, PipeHandle) and not handle.ready():
+            # pyfuse3's read has no caller: it is found in libfuse's request, else
+            # the opener stands for the reader.
+            opener, flags = self.openers[fh]
+            found = await request.find(fh, off, size)
+            caller = Caller(opener, None) if found is None else Caller(found.pid, found)
+            log.debug("read of fh %d waits for task %d (%s)", fh, caller.pid,
+                      "its interrupt" if found else "the opener's signals")
+            if not await self.waiters.wait(handle, caller, flags):
+                return b""  # the mount was detached while the read waited
         return handle.read(off, size)
 
     @_guarded
