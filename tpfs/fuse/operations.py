@@ -20,17 +20,23 @@ from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import pyfuse3
+import trio
 
 from ..kernel.errors import TpfsError
 from ..tracefs.handles import Handle, PipeHandle
 from ..tracefs.nodes import Directory, File, Node, Opener
 from ..tracefs.tree import Tree
+from ..tracefs.work import Work, WorkHandle
 from . import request
 from .fdflags import FileFlags
 from .inodes import DirHandle, Inodes, Path
 from .waiting import ALWAYS_READY, MAX_WAITING, Caller, Waiters
 
 log = logging.getLogger(__name__)
+
+#: The longest a write's slice of work holds the daemon before other requests
+#: are served (seconds; a slice ends after the firing that passes it).
+SLICE = 0.01
 
 T = TypeVar("T")
 
@@ -42,6 +48,13 @@ def task_comm(pid: int) -> str | None:
             return comm.read().rstrip(b"\n").decode("utf-8", "replace")
     except OSError:
         return None
+
+
+def _before(deadline: float) -> bool:
+    """Whether ``deadline`` (``time.monotonic``) is still ahead."""
+    return time.monotonic() < deadline
+
+
 P = ParamSpec("P")
 Handler = Callable[Concatenate["Operations", P], Coroutine[Any, Any, T]]
 
@@ -270,10 +283,26 @@ class Operations(pyfuse3.Operations):
 
     @_guarded
     async def write(self, fh: int, off: int, buf: bytes) -> int:
+        handle = self.handles[fh]
         try:
-            return self.handles[fh].write(off, buf)
+            if isinstance(handle, WorkHandle):
+                await self._apply(handle.begin(off, buf))
+                return len(buf)
+            return handle.write(off, buf)
         finally:
             self.waiters.changed()
+
+    async def _apply(self, work: Work) -> None:
+        """Apply a checked write a slice of at most ``SLICE`` seconds at a time,
+        serving other requests in between; unmounting stops it (EINTR), with
+        what was applied kept."""
+        while True:
+            if work.step(functools.partial(_before, time.monotonic() + SLICE)):
+                return
+            self.waiters.changed()  # what was fired so far may wake readers
+            await trio.lowlevel.checkpoint()
+            if self.waiters.closing:
+                raise TpfsError(errno.EINTR, "unmounting in the middle of a write")
 
     @_guarded
     async def poll(self, inode: int, fh: int, poll_handle: pyfuse3.PollHandle | None,

@@ -29,7 +29,7 @@ from .ftrace_events import MODE_TRIGGER as FTRACE_MODE_TRIGGER
 from .ftrace_events import SYSTEM as FTRACE_SYSTEM
 from .ftrace_events import FtraceEvent, ftrace_events
 from .ftrace_settings import MODES, Nsecs, SavedCmdlines, SavedTgids, render_printk_formats
-from .handles import Alive, SeqHandle, TextHandle
+from .handles import Alive, SeqHandle
 from .howto import MODE_README, readme_text
 from .instance import Instance, Instances, instance_files, make_instance
 from .lines import show_entry, show_module
@@ -50,6 +50,7 @@ from .printer import MARKER_IP
 from .settings import host_cpus
 from .symbols import KernelSymbols, resolvers
 from .trace import TraceArray
+from .work import WorkHandle
 
 #: The fixed files of ``events/SUBSYS/``: no event may be called one of these.
 SUBSYSTEM_FILES = {"enable", "filter"}
@@ -284,8 +285,8 @@ class Tree:
         top.trace.marker_triggers = functools.partial(firer.mark, top.layer, top.trace)
         cmdlines, tgids = self.cmdlines, self.tgids
         fixed.update({
-            "fire": File(CONTROL_MODE, lambda opener: TextHandle(
-                None, lambda buf: firer.write(buf, opener))),
+            "fire": File(CONTROL_MODE, lambda opener: WorkHandle(
+                lambda buf: firer.begin(buf, opener))),
             "README": text_file(MODE_README, readme_text),
             "printk_formats": text_file(MODES["printk_formats"], lambda: render_printk_formats(())),
             "saved_cmdlines": text_file(MODES["saved_cmdlines"], cmdlines.render),
