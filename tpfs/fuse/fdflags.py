@@ -75,22 +75,22 @@ class FileFlags:
         appends its O_NONBLOCK to ``result`` if found (nothing if the task is gone
         or holds no such file)."""
         try:
-            fds = os.listdir(f"/proc/{pid}/fdinfo")
             with open(f"/proc/{pid}/mountinfo") as mountinfo:
                 ours = {line.split(maxsplit=1)[0] for line in mountinfo
                         if f" - {FSTYPE} " in line}
+            if not ours:
+                return
+            # scandir reads the directory as it goes: the listing is chunked too.
+            with os.scandir(f"/proc/{pid}/fdinfo") as entries:
+                for count, entry in enumerate(entries, 1):
+                    found = self._check(pid, entry.name, ours)
+                    if found is not None:
+                        result.append(found)
+                        return
+                    if count % CHUNK == 0:
+                        yield
         except OSError:
             return
-        if not ours:
-            return
-        for start in range(0, len(fds), CHUNK):
-            if start:
-                yield
-            for fd in fds[start:start + CHUNK]:
-                found = self._check(pid, fd, ours)
-                if found is not None:
-                    result.append(found)
-                    return
 
     def nonblocking(self, pid: int) -> bool:
         """From the remembered place only, else as the file was opened: for the

@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 #: The longest a write's slice of work holds the daemon before other requests
 #: are served (seconds; a slice ends after the firing that passes it).
 SLICE = 0.01
+#: How long it then leaves the daemon to other requests: trio's loop waits for
+#: them in epoll meanwhile, so a client's next request is served as it comes.
+PAUSE = 0.002
 
 T = TypeVar("T")
 
@@ -300,7 +303,7 @@ class Operations(pyfuse3.Operations):
             if work.step(functools.partial(_before, time.monotonic() + SLICE)):
                 return
             self.waiters.changed()  # what was fired so far may wake readers
-            await trio.lowlevel.checkpoint()
+            await trio.sleep(PAUSE)
             if self.waiters.closing:
                 raise TpfsError(errno.EINTR, "unmounting in the middle of a write")
 
