@@ -98,6 +98,8 @@ class Operations(pyfuse3.Operations):
         self.waiters = Waiters(max_waiting)
         self._fh = itertools.count(1)
         self._stamp = time.time_ns()
+        #: Whether a read request was ever not found in pyfuse3 (warned once).
+        self._request_unseen = False
 
     # -- helpers -----------------------------------------------------------
     def _node(self, path: Path) -> Node:
@@ -277,6 +279,10 @@ class Operations(pyfuse3.Operations):
             # the opener stands for the reader.
             opener, flags = self.openers[fh]
             found = await request.find(fh, off, size)
+            if found is None and not self._request_unseen:
+                self._request_unseen = True
+                log.warning("pyfuse3 does not hold the read request where tpfs looks for it: "
+                            "a signal reaches a waiting read only through its opener")
             caller = Caller(opener, None) if found is None else Caller(found.pid, found)
             log.debug("read of fh %d waits for task %d (%s)", fh, caller.pid,
                       "its interrupt" if found else "the opener's signals")
