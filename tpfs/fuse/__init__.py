@@ -14,5 +14,8 @@ A handler that must wait (a reader blocking until data arrives) awaits
 only before it reads any state, or after it is done with it, never between
 reading state and acting on what it read: after each wait it looks at the
 state afresh. The handlers here never await anything but such waits, and
-call into the lower layers synchronously.
+call into the lower layers synchronously. The one other await is between
+the slices of a long write (``fire``): its check is whole and done before
+anything is applied, and each slice applies against the state as it is
+then, as the kernel fires events one by one while other tasks run.
 """

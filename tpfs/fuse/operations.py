@@ -20,16 +20,27 @@ from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import pyfuse3
+import trio
 
 from ..kernel.errors import TpfsError
 from ..tracefs.tree import Tree
 from ..tracefs.vfs.handles import Handle, PipeHandle
 from ..tracefs.vfs.mount_options import REMOUNT_XATTR, parse_mount_options
 from ..tracefs.vfs.nodes import Directory, File, Node, Opener
+from ..tracefs.vfs.work import Work, WorkHandle
+from . import request
+from .fdflags import FileFlags
 from .inodes import DirHandle, Inodes, Path
-from .waiting import ALWAYS_READY, MAX_WAITING, Waiters
+from .waiting import ALWAYS_READY, MAX_WAITING, Caller, Waiters
 
 log = logging.getLogger(__name__)
+
+#: The longest a write's slice of work holds the daemon before other requests
+#: are served (seconds; a slice ends after the firing that passes it).
+SLICE = 0.01
+#: How long it then leaves the daemon to other requests: trio's loop waits for
+#: them in epoll meanwhile, so a client's next request is served as it comes.
+PAUSE = 0.002
 
 T = TypeVar("T")
 
@@ -41,6 +52,13 @@ def task_comm(pid: int) -> str | None:
             return comm.read().rstrip(b"\n").decode("utf-8", "replace")
     except OSError:
         return None
+
+
+def _before(deadline: float) -> bool:
+    """Whether ``deadline`` (``time.monotonic``) is still ahead."""
+    return time.monotonic() < deadline
+
+
 P = ParamSpec("P")
 Handler = Callable[Concatenate["Operations", P], Coroutine[Any, Any, T]]
 
@@ -75,12 +93,14 @@ class Operations(pyfuse3.Operations):
         self.inodes = Inodes()
         self.handles: dict[int, Handle] = {}
         self.dirs: dict[int, DirHandle] = {}
-        #: Pipe handles: the opening task and the inode, for its signals and flags.
-        self.openers: dict[int, tuple[int, int]] = {}
+        #: Pipe handles: the opening task, and where the file's flags are found.
+        self.openers: dict[int, tuple[int, FileFlags]] = {}
         self.holds: dict[int, Callable[[], None]] = {}  # files open in an instance
         self.waiters = Waiters(max_waiting)
         self._fh = itertools.count(1)
         self._stamp = time.time_ns()
+        #: Whether a read request was ever not found in pyfuse3 (warned once).
+        self._request_unseen = False
 
     # -- helpers -----------------------------------------------------------
     def _node(self, path: Path) -> Node:
@@ -262,25 +282,51 @@ class Operations(pyfuse3.Operations):
             self.holds[fh] = hold
         self.waiters.changed()  # an O_TRUNC open may have emptied a buffer
         if isinstance(handle, PipeHandle):
-            self.openers[fh] = (ctx.pid, inode)
+            self.openers[fh] = (ctx.pid, FileFlags(inode, handle.nonblocking))
             return pyfuse3.FileInfo(fh=fh, direct_io=True, keep_cache=False, nonseekable=True)
         return pyfuse3.FileInfo(fh=fh, direct_io=True, keep_cache=False)
 
     @_guarded
     async def read(self, fh: int, off: int, size: int) -> bytes:
         handle = self.handles[fh]
-        # pyfuse3's read has no caller: the opener's signals stand for its reader's.
-        if isinstance(handle, PipeHandle) and not await self.waiters.wait(
-                handle, *self.openers[fh]):
-            return b""  # the mount was detached while the read waited
+        if isinstance(handle, PipeHandle) and not handle.ready():
+            # pyfuse3's read has no caller: it is found in libfuse's request, else
+            # the opener stands for the reader.
+            opener, flags = self.openers[fh]
+            found = await request.find(fh, off, size)
+            if found is None and not self._request_unseen:
+                self._request_unseen = True
+                log.warning("pyfuse3 does not hold the read request where tpfs looks for it: "
+                            "a signal reaches a waiting read only through its opener")
+            caller = Caller(opener, None) if found is None else Caller(found.pid, found)
+            log.debug("read of fh %d waits for task %d (%s)", fh, caller.pid,
+                      "its interrupt" if found else "the opener's signals")
+            if not await self.waiters.wait(handle, caller, flags):
+                return b""  # the mount was detached while the read waited
         return handle.read(off, size)
 
     @_guarded
     async def write(self, fh: int, off: int, buf: bytes) -> int:
+        handle = self.handles[fh]
         try:
-            return self.handles[fh].write(off, buf)
+            if isinstance(handle, WorkHandle):
+                await self._apply(handle.begin(off, buf))
+                return len(buf)
+            return handle.write(off, buf)
         finally:
             self.waiters.changed()
+
+    async def _apply(self, work: Work) -> None:
+        """Apply a checked write a slice of at most ``SLICE`` seconds at a time,
+        serving other requests in between; unmounting stops it (EINTR), with
+        what was applied kept."""
+        while True:
+            if work.step(functools.partial(_before, time.monotonic() + SLICE)):
+                return
+            self.waiters.changed()  # what was fired so far may wake readers
+            await trio.sleep(PAUSE)
+            if self.waiters.closing:
+                raise TpfsError(errno.EINTR, "unmounting in the middle of a write")
 
     @_guarded
     async def poll(self, inode: int, fh: int, poll_handle: pyfuse3.PollHandle | None,

@@ -5,17 +5,24 @@ trio for the next write to the mount instead of returning, so the worker
 task serving it is parked and every other request goes on being served.
 It reads state only once it is done waiting, then reads it without awaiting.
 
-FUSE interrupts never reach pyfuse3, and once the daemon has read a request
-the kernel waits for its answer even when the caller gets a fatal signal:
-a read that waited for data alone would keep ``cat trace_pipe`` alive past
-Ctrl-C for as long as nothing is traced. So a waiting read also looks at its
-task's pending signals every ``SIGNAL_POLL`` seconds (``/proc/PID/status``:
-pending and not blocked) and ends with EINTR when one is there; the kernel's
-``trace_pipe`` ends its wait the same way. Unmounting ends every wait with
-EINTR at once; after a lazy unmount they end as at the end of the file,
-so that their readers close and the daemon can end. O_NONBLOCK set or
-cleared after the open (``fcntl``) is found the same way, in
-``/proc/PID/fdinfo``, before and while a read waits.
+A waiting read costs next to nothing while it waits. What ends it:
+
+- data: every request that may have changed what a pipe holds calls
+  ``changed``, which wakes the waiting reads to look again;
+- a signal to the reading task: the kernel sends FUSE_INTERRUPT, libfuse
+  records it on the request and ``request.Request`` wakes the read, which
+  ends with EINTR, as the kernel's ``trace_pipe`` wait ends on a pending
+  signal. The reading task is the request's own (``cat <&3`` after the shell
+  opened fd 3), and a SIGKILL ends the read at once instead of leaving the
+  reader in D state until data comes. Where the request cannot be found in
+  pyfuse3 (see ``request``), the read falls back on looking at the opener's
+  pending signals in ``/proc/PID/status`` every ``SIGNAL_POLL`` seconds;
+- O_NONBLOCK set with ``fcntl`` while it waits: looked up once per request
+  (``fdflags``: a whole fd table is read once, in chunks, then one fdinfo
+  file), then only in the remembered fdinfo file, every ``TICK`` seconds;
+- unmounting: every wait ends with EINTR at once; after a lazy unmount
+  (noticed within ``TICK``) they end as at the end of the file, so that
+  their readers close and the daemon can end.
 
 pyfuse3 gives each request a worker task, and each worker holds a request
 buffer, so waiting reads are capped: at most ``max_waiting`` (by default
@@ -28,7 +35,6 @@ from __future__ import annotations
 
 import errno
 import logging
-import os
 import select
 from collections.abc import Callable
 
@@ -37,49 +43,19 @@ import trio
 
 from ..kernel.errors import TpfsError
 from ..tracefs.vfs.handles import PipeHandle
+from .fdflags import FileFlags
+from .request import Request
 
 log = logging.getLogger(__name__)
 
+#: How often a waiting read looks at its file's flags and the mount (seconds).
+TICK = 0.5
+#: How often a read whose request was not found looks for the opener's signals.
 SIGNAL_POLL = 0.1
-#: The file system type tpfs mounts show in mountinfo (``subtype=tpfs``).
-FSTYPE = "fuse.tpfs"
 MAX_WAITING = 128
 #: What ``poll`` reports for a file that is always ready (``DEFAULT_POLLMASK``).
 ALWAYS_READY = select.POLLIN | select.POLLOUT | select.POLLRDNORM | select.POLLWRNORM
 READABLE = select.POLLIN | select.POLLRDNORM
-
-
-def fd_nonblocking(pid: int, ino: int) -> bool | None:
-    """Whether task ``pid`` holds inode ``ino`` of a tpfs mount open with O_NONBLOCK
-    now; None when it holds no such file (gone, or handed on to another task).
-
-    pyfuse3 passes a read neither its file's flags nor its caller, so what
-    ``fcntl(F_SETFL)`` did after the open (trace-cmd sets O_NONBLOCK, and
-    clears it again for its last reads) is found in ``/proc/PID/fdinfo``.
-    Only procfs is read: a ``stat`` of the mount here would wait for this
-    very daemon.
-    """
-    try:
-        fds = os.listdir(f"/proc/{pid}/fdinfo")
-        with open(f"/proc/{pid}/mountinfo") as mountinfo:
-            ours = {line.split(maxsplit=1)[0] for line in mountinfo
-                    if f" - {FSTYPE} " in line}
-    except OSError:
-        return None
-    wanted = f"ino:\t{ino}\n"
-    found: bool | None = None
-    for fd in fds:
-        try:
-            with open(f"/proc/{pid}/fdinfo/{fd}") as info:
-                text = info.read()
-        except OSError:
-            continue
-        if wanted not in text:
-            continue
-        fields = dict(line.split(":\t", 1) for line in text.splitlines() if ":\t" in line)
-        if fields.get("mnt_id") in ours:
-            found = bool(found) or bool(int(fields.get("flags", "0"), 8) & os.O_NONBLOCK)
-    return found
 
 
 def signal_pending(pid: int) -> bool:
@@ -97,10 +73,24 @@ def signal_pending(pid: int) -> bool:
     return bool((masks.get(b"SigPnd", 0) | masks.get(b"ShdPnd", 0)) & ~masks.get(b"SigBlk", 0))
 
 
-def _nonblocking(handle: PipeHandle, pid: int, ino: int) -> bool:
-    """The file's O_NONBLOCK now, as far as /proc tells; else as it was opened."""
-    now = fd_nonblocking(pid, ino)
-    return handle.nonblocking if now is None else now
+class Caller:
+    """The task a read waits for: the request's own when found (its interrupt
+    wakes the read), else the opener's, whose signals are polled."""
+
+    __slots__ = ("pid", "request")
+
+    def __init__(self, pid: int, request: Request | None) -> None:
+        self.pid = pid
+        self.request = request
+
+    def signalled(self) -> bool:
+        if self.request is not None:
+            return self.request.interrupted
+        return signal_pending(self.pid)
+
+    @property
+    def tick(self) -> float:
+        return TICK if self.request is not None else SIGNAL_POLL
 
 
 class Waiters:
@@ -120,15 +110,21 @@ class Waiters:
         self.closing = False
         self._changed = trio.Event()
         self._polls: dict[int, tuple[PipeHandle, pyfuse3.PollHandle]] = {}
+        #: When ``attached`` was last asked, and its answer: one look per TICK
+        #: for all waiting reads.
+        self._attached_seen: tuple[float, bool] = (-TICK, True)
 
     def changed(self) -> None:
         if self.waiting:
-            self._changed.set()
-            self._changed = trio.Event()
+            self._wake()
         for fh, (handle, poll_handle) in list(self._polls.items()):
             if handle.poll_ready():
                 del self._polls[fh]
                 poll_handle.notify()
+
+    def _wake(self) -> None:
+        self._changed.set()
+        self._changed = trio.Event()
 
     def close(self) -> None:
         """Unmounting: end every wait now, and every later one at once."""
@@ -146,28 +142,53 @@ class Waiters:
     def forget(self, fh: int) -> None:
         self._polls.pop(fh, None)
 
-    async def wait(self, handle: PipeHandle, pid: int, ino: int) -> bool:
-        """Return once a read of ``handle`` has something to return (at once if it
-        does, or if its file is O_NONBLOCK: its read is then EAGAIN); False when
-        the mount was detached meanwhile: the read is then the end of the file."""
-        if handle.ready() or _nonblocking(handle, pid, ino):
+    def _still_attached(self) -> bool:
+        now = trio.current_time()
+        seen, answer = self._attached_seen
+        if now - seen >= TICK:
+            answer = self.attached()
+            self._attached_seen = (now, answer)
+        return answer
+
+    async def nonblocking(self, flags: FileFlags, pid: int) -> bool:
+        """The file's O_NONBLOCK now, as task ``pid`` holds it: from the remembered
+        fdinfo file, else from a scan of its fd table that lets other requests
+        in between chunks, else as the file was opened."""
+        known = flags.known(pid)
+        if known is not None:
+            return known
+        found: list[bool] = []
+        for _ in flags.locate(pid, found):
+            await trio.lowlevel.checkpoint()
+        return found[0] if found else flags.opened_nonblocking
+
+    async def wait(self, handle: PipeHandle, caller: Caller, flags: FileFlags) -> bool:
+        """Return once a read of ``handle`` has something to return (at once if its
+        file is O_NONBLOCK: its read is then EAGAIN); False when the mount was
+        detached meanwhile: the read is then the end of the file. The caller
+        has checked that the read cannot return at once."""
+        if await self.nonblocking(flags, caller.pid):
             return True
         if self.waiting >= self.max_waiting:
-            log.warning("%d reads already wait: EAGAIN for task %d", self.waiting, pid)
+            log.warning("%d reads already wait: EAGAIN for task %d", self.waiting, caller.pid)
             raise TpfsError(errno.EAGAIN, "too many waiting reads")
         self.waiting += 1
+        if caller.request is not None:
+            caller.request.listen(self._wake)
         try:
             while not handle.has_data():
                 if self.closing:
                     raise TpfsError(errno.EINTR, "unmounting")
-                with trio.move_on_after(SIGNAL_POLL):
-                    await self._changed.wait()
-                if signal_pending(pid):
-                    raise TpfsError(errno.EINTR, f"task {pid} has a signal pending")
-                if fd_nonblocking(pid, ino):
+                if caller.signalled():
+                    raise TpfsError(errno.EINTR, f"task {caller.pid} was interrupted")
+                if flags.nonblocking(caller.pid):
                     return True
-                if not self.attached():
+                if not self._still_attached():
                     return False
+                with trio.move_on_after(caller.tick):
+                    await self._changed.wait()
         finally:
+            if caller.request is not None:
+                caller.request.release()
             self.waiting -= 1
         return True

@@ -43,6 +43,18 @@ A write is one batch: every line is parsed and its record encoded before
 anything fires, so a bad line (EINVAL, as is a line that gives an ``@`` word or
 a field twice), a name with no instance (ENOENT) or
 more than ``MAX_FIRINGS`` firings in all (EINVAL) fires nothing.
+
+Design note: a long write is applied in slices. ``begin`` does the whole
+check up front and returns a ``Firings``, whose ``step`` fires until the
+driver says stop (the FUSE adapter gives it about 50 ms, then serves other
+requests before the next step); a write of ``@count=100000`` into many
+recording instances would otherwise hold the daemon's one thread for tens
+of seconds. The check is whole and comes first, so bad input still changes
+nothing; the application is incremental, as the kernel fires events one by
+one while other tasks run: each firing sees the state the requests served
+in between left (an event disabled, an instance removed, a filter set), and
+an event removed meanwhile fires no more. This layer knows no clock and no
+trio: the driver decides how long a slice is.
 """
 
 from __future__ import annotations
@@ -73,8 +85,9 @@ from .trace.settings import Tracing
 from .trace.trace import TraceArray
 from .tracepoints.control import parse_event_name, split_lines
 from .vfs.nodes import Opener
+from .vfs.work import run
 
-#: Firings one write may ask for: the daemon serves nothing else meanwhile.
+#: Firings one write may ask for (each into every instance that records the event).
 MAX_FIRINGS = 100_000
 #: How deep synthetic events fired by hist actions may nest: the kernel's ring
 #: buffer lets an event be written inside another only a few levels deep
@@ -158,6 +171,41 @@ def _pid_allowed(tracing: Tracing, pid: int, tasks: tuple[int, ...]) -> bool:
     return not tracing.ignores(pid)
 
 
+class Firings:
+    """A checked ``fire`` write, applied a slice at a time: the lines in order,
+    each ``count`` times, then its fork bookkeeping (see the design note)."""
+
+    __slots__ = ("firer", "firings", "line", "done")
+
+    def __init__(self, firer: Firer, firings: list[Firing]) -> None:
+        self.firer = firer
+        self.firings = firings
+        self.line = 0  # the line being fired
+        self.done = 0  # how many times it has fired
+
+    def step(self, more: Callable[[], bool]) -> bool:
+        """Fire at least once (if anything is left), then on while ``more()``;
+        True once the whole write is applied."""
+        firer = self.firer
+        while self.line < len(self.firings):
+            firing = self.firings[self.line]
+            if firer.layer.exists(firing.name):  # else removed since: fires no more
+                # Probes and eprobes as they are now: they may have changed between steps.
+                calls = firer.calls(firing)
+                while self.done < firing.count:
+                    firer.fire_once(firing, calls)
+                    self.done += 1
+                    if self.done < firing.count and not more():
+                        return False
+                if firing.name in _FOLLOW_FORK:
+                    firer.follow_fork(firing)
+            self.line += 1
+            self.done = 0
+            if self.line < len(self.firings) and not more():
+                return False
+        return True
+
+
 class Firer:
     """Parses ``fire`` writes and fires them through the registry."""
 
@@ -222,21 +270,25 @@ class Firer:
             raise _invalid(str(exc)) from None
         return Firing(name, cpu, pid, comm, count, record)
 
-    def write(self, buf: bytes, opener: Opener) -> None:
+    def begin(self, buf: bytes, opener: Opener) -> Firings:
+        """Check a whole write (raising, with nothing changed, if any of it is bad)
+        and return the firings it asks for, to be applied by ``Firings.step``."""
         writer_comm = functools.cache(lambda: opener.comm)
         firings = [self.parse(words, opener, writer_comm) for words in split_lines(buf)]
         if sum(f.count for f in firings) > MAX_FIRINGS:
             raise _invalid(f"more than {MAX_FIRINGS} firings in one write")
-        for firing in firings:
-            calls = self._calls(firing)
-            for _ in range(firing.count):
-                for name, call in calls:
-                    if self.registry.fire(name, call):
-                        self.hit(name)
-            if firing.name in _FOLLOW_FORK:
-                self._follow_fork(firing)
+        return Firings(self, firings)
 
-    def _follow_fork(self, firing: Firing) -> None:
+    def write(self, buf: bytes, opener: Opener) -> None:
+        """A whole write, checked then applied at once."""
+        run(self.begin(buf, opener))
+
+    def fire_once(self, firing: Firing, calls: Sequence[tuple[str, ProbeCall]]) -> None:
+        for name, call in calls:
+            if self.registry.fire(name, call):
+                self.hit(name)
+
+    def follow_fork(self, firing: Firing) -> None:
         """``event_filter_pid_sched_process_fork`` and ``_exit``, in each instance
         with ``event-fork`` set: after the event, as their lowest priority runs."""
         pids = _scheduled_tasks(firing.name, self.layer.format(firing.name), firing.record,
@@ -251,7 +303,7 @@ class Firer:
                 elif pids:
                     listed.discard(pids[0])
 
-    def _calls(self, firing: Firing) -> list[tuple[str, ProbeCall]]:
+    def calls(self, firing: Firing) -> list[tuple[str, ProbeCall]]:
         """What firing the event calls: its probes, and those of the eprobes on it
         whose filter, if they have one, the event's record passes."""
         calls = [(firing.name, self._probe_call(firing))]
@@ -282,7 +334,7 @@ class Firer:
         record = layout(self.layer.format(name)).encode(synth.values, pid=cause.pid)
         self._nesting += 1
         try:
-            for event, call in self._calls(Firing(name, cause.cpu, cause.pid, cause.comm, 1,
+            for event, call in self.calls(Firing(name, cause.cpu, cause.pid, cause.comm, 1,
                                                   record)):
                 self.registry.fire(event, call)
         finally:

@@ -38,7 +38,7 @@ from .trace.trace import TraceArray
 from .tracepoints.control import Commands
 from .tracepoints.lines import show_entry, show_module
 from .tracepoints.listings import EventListing, TracepointListing
-from .vfs.handles import Alive, SeqHandle, TextHandle
+from .vfs.handles import Alive, SeqHandle
 from .vfs.nodes import (
     CONTROL_MODE,
     DIR_MODE,
@@ -52,6 +52,7 @@ from .vfs.nodes import (
     seq_file,
     text_file,
 )
+from .vfs.work import WorkHandle
 
 #: The fixed files of ``events/SUBSYS/``: no event may be called one of these.
 SUBSYSTEM_FILES = {"enable", "filter"}
@@ -292,8 +293,8 @@ class Tree:
         top.trace.marker_triggers = functools.partial(firer.mark, top.layer, top.trace)
         cmdlines, tgids = self.cmdlines, self.tgids
         fixed.update({
-            "fire": File(CONTROL_MODE, lambda opener: TextHandle(
-                None, lambda buf: firer.write(buf, opener))),
+            "fire": File(CONTROL_MODE, lambda opener: WorkHandle(
+                lambda buf: firer.begin(buf, opener))),
             "README": text_file(MODE_README, readme_text),
             "printk_formats": text_file(MODES["printk_formats"], lambda: render_printk_formats(())),
             "saved_cmdlines": text_file(MODES["saved_cmdlines"], cmdlines.render),
