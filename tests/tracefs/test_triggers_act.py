@@ -44,9 +44,9 @@ class Rig:
     def __init__(self) -> None:
         self.registry = Registry([SWITCH, WAKE, OTHER], seed=1)
         catalog = Catalog((CatalogEvent("sched", "sched_switch", 372, SWITCH_FORMAT),))
-        self.layer = EventLayer(self.registry, catalog, ncpus=4)
         self.tracing = Tracing()
         self.trace = TraceArray(self.tracing)
+        self.layer = EventLayer(self.registry, catalog, self.trace, ncpus=4)
         self.firer = Firer(self.registry, self.layer, {0: (self.layer, self.trace)})
 
     def fire(self, text: str) -> None:

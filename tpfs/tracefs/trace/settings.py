@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ...kernel.errors import TpfsError
+from ...kernel.ring_buffer import DEFAULT_SIZE_KB, RingBuffer
 from ..kstr import HEX, SPACES, kstrtoull
 
 TRACERS = ("blk", "function", "nop")
@@ -119,6 +120,10 @@ class Setting:
 
 @dataclass
 class Tracing:
+    """A trace array's settings (the fields of ``struct trace_array`` the control
+    files set) and its per-CPU buffer (``array_buffer``), which ``buffer_size_kb``
+    resizes here."""
+
     ncpus: int = field(default_factory=host_cpus)
     tracing_on: bool = True
     tracer: str = "nop"
@@ -132,15 +137,21 @@ class Tracing:
     buffer_percent: int = 50
     event_pids: set[int] = field(default_factory=set)
     notrace_pids: set[int] = field(default_factory=set)
-    #: Resizes one CPU's buffer (None: every CPU's) to a size in KiB (the trace
-    #: array sets it).
-    resize: Callable[[int, int | None], object] = lambda size_kb, cpu: None
-    #: Each CPU's buffer size in KiB, whole pages (the trace array sets it).
-    sizes: Callable[[], list[int]] = lambda: []
+    #: The per-CPU buffers the instance records into.
+    buffer: RingBuffer = field(init=False)
 
     def __post_init__(self) -> None:
         if not self.cpumask:
             self.cpumask = (1 << self.ncpus) - 1
+        self.buffer = RingBuffer(self.ncpus, DEFAULT_SIZE_KB)
+
+    def resize(self, size_kb: int, cpu: int | None = None) -> None:
+        """Every CPU's buffer (or ``cpu``'s) to ``size_kb``."""
+        self.buffer.resize(size_kb, cpu)
+
+    def sizes(self) -> list[int]:
+        """Each CPU's buffer size in KiB: the data its whole pages hold."""
+        return [self.buffer.size_kb(cpu) for cpu in range(self.ncpus)]
 
     # -- renderers ---------------------------------------------------------
     def _buffer(self, per_cpu: int) -> str:
