@@ -20,6 +20,7 @@ from tpfs.kernel.errors import TpfsError
 from tpfs.kernel.registry import Registry
 from tpfs.tracefs.events.catalog import Catalog, CatalogEvent
 from tpfs.tracefs.events.events import COMMON_FIELDS, EventLayer
+from tpfs.tracefs.events.own_probe import EventProbes
 from tpfs.tracefs.fire import Firer
 from tpfs.tracefs.trace.record import KERNEL_STACK_FORMAT, layout
 from tpfs.tracefs.trace.settings import Tracing
@@ -47,7 +48,9 @@ class Rig:
         self.tracing = Tracing()
         self.trace = TraceArray(self.tracing)
         self.layer = EventLayer(self.registry, catalog, self.trace, ncpus=4)
-        self.firer = Firer(self.registry, self.layer, {0: (self.layer, self.trace)})
+        probes = EventProbes(self.registry, self.layer, {0: (self.layer, self.trace)},
+                             lambda firing: ())
+        self.firer = Firer(self.registry, self.layer, probes, lambda name: None)
 
     def fire(self, text: str) -> None:
         self.firer.write(text.encode(), Opener(os.O_WRONLY, pid=100))

@@ -18,6 +18,7 @@ from ..kernel.errors import TpfsError
 from ..kernel.iterator import make_walk
 from ..kernel.registry import Registry
 from .dynamic.dynevents import FILE_KINDS, PROFILES, DynamicEvents, is_provider
+from .dynamic.eprobe_firing import EprobeFiring
 from .events.catalog import Catalog
 from .events.events import EventLayer, parse_bool
 from .events.filter import SUBSYSTEM_FILTER_HELP
@@ -26,6 +27,7 @@ from .events.ftrace_events import MODE_ID as FTRACE_MODE_ID
 from .events.ftrace_events import MODE_TRIGGER as FTRACE_MODE_TRIGGER
 from .events.ftrace_events import SYSTEM as FTRACE_SYSTEM
 from .events.ftrace_events import FtraceEvent, ftrace_events
+from .events.own_probe import EventProbes
 from .events.symbols import KernelSymbols, resolvers
 from .fire import Firer
 from .instance import Instance, Instances, SharedState, instance_files
@@ -257,8 +259,10 @@ class Tree:
             registry, top.layer, lambda: [layer for layer, _ in targets.values()],
             top.layer.error_log, shared.synth_events,
             same_symbols=lambda name: load_symbols().same_symbols(name))
-        self.firer = firer = Firer(registry, top.layer, self.targets, dynamic.eprobes,
-                                   dynamic.hit)
+        eprobes = EprobeFiring(top.layer, dynamic.eprobes)
+        #: What an event firing does in each instance, and what fires with it.
+        self.probes = EventProbes(registry, top.layer, targets, eprobes.attached)
+        self.firer = firer = Firer(registry, top.layer, self.probes, dynamic.hit)
         # Shared by every open handle: the event listing caches rendered blocks.
         events, tracepoints = EventListing(walk), TracepointListing(walk)
         self.thresh, self.max_latency = Nsecs(), Nsecs()
@@ -321,7 +325,7 @@ class Tree:
 
     def _instance_files(self, inst: Instance) -> dict[str, Node]:
         return instance_files(inst, self._events_dir(inst.layer),
-                              functools.partial(self.firer.mark, inst.layer, inst.trace))
+                              functools.partial(self.probes.mark, inst.layer, inst.trace))
 
     def _instance_dir(self, inst: Instance) -> Directory:
         return Directory(DIR_MODE, self._instance_files(inst))
