@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from ...kernel.errors import TpfsError
 from ...kernel.ring_buffer import DEFAULT_SIZE_KB, RingBuffer
-from ..kstr import HEX, SPACES, kstrtoull
+from ..kstr import HEX, SPACES, kstrtoul_from_user, kstrtoull
 
 TRACERS = ("blk", "function", "nop")
 CLOCKS = ("local", "global", "counter", "uptime", "perf", "mono", "mono_raw", "boot", "tai",
@@ -101,13 +101,6 @@ def _word(buf: bytes) -> str:
     return buf.decode("ascii", "replace").strip()
 
 
-def _number(buf: bytes) -> int:
-    text = _word(buf)
-    if not text.isdigit() or not text.isascii():
-        raise TpfsError(errno.EINVAL, f"not a number: {text!r}")
-    return int(text)
-
-
 @dataclass(frozen=True, slots=True)
 class Setting:
     """One top-level file: its mode, what it shows, what a write and O_TRUNC do."""
@@ -173,7 +166,7 @@ class Tracing:
 
     # -- writers -----------------------------------------------------------
     def _set_on(self, buf: bytes) -> None:
-        self.tracing_on = _number(buf) != 0
+        self.tracing_on = kstrtoul_from_user(buf) != 0
 
     def _set_tracer(self, buf: bytes) -> None:
         name = _word(buf)
@@ -197,7 +190,7 @@ class Tracing:
     def set_buffer(self, buf: bytes, cpu: int | None) -> None:
         """``tracing_entries_write``: every CPU's buffer, or one CPU's, to a size
         in KiB (shown in whole pages, as the kernel shows it)."""
-        size = _number(buf)
+        size = kstrtoul_from_user(buf)
         if size == 0:
             raise TpfsError(errno.EINVAL, "buffer size must be positive")
         if size > MAX_BUFFER_KB:
@@ -225,7 +218,7 @@ class Tracing:
         self.expanded = True
 
     def _set_percent(self, buf: bytes) -> None:
-        percent = _number(buf)
+        percent = kstrtoul_from_user(buf)
         if percent > 100:
             raise TpfsError(errno.EINVAL, f"buffer_percent {percent} is over 100")
         self.buffer_percent = percent
