@@ -12,6 +12,8 @@ from tpfs.kernel.registry import Registry
 from tpfs.tracefs.events import events
 from tpfs.tracefs.events.catalog import Catalog
 from tpfs.tracefs.events.events import EventLayer
+from tpfs.tracefs.trace.settings import Tracing
+from tpfs.tracefs.trace.trace import TraceArray
 
 NAMES = ["s:a", "s:b", "s:c", "t:d"]
 
@@ -20,7 +22,7 @@ NAMES = ["s:a", "s:b", "s:c", "t:d"]
 def layer(monkeypatch: pytest.MonkeyPatch) -> EventLayer:
     monkeypatch.setattr(events, "MAX_FILTERS", 2)
     monkeypatch.setattr(events, "MAX_TRIGGERS", 2)
-    return EventLayer(Registry(NAMES), Catalog(()), ncpus=2)
+    return EventLayer(Registry(NAMES), Catalog(()), TraceArray(Tracing(ncpus=2)), ncpus=2)
 
 
 def enospc(fn, *args) -> None:

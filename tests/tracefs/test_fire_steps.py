@@ -12,6 +12,7 @@ from tpfs.kernel.errors import TpfsError
 from tpfs.kernel.registry import Registry
 from tpfs.tracefs.events.catalog import Catalog, CatalogEvent
 from tpfs.tracefs.events.events import COMMON_FIELDS, EventLayer
+from tpfs.tracefs.events.own_probe import EventProbes
 from tpfs.tracefs.fire import Firer
 from tpfs.tracefs.trace.settings import Tracing
 from tpfs.tracefs.trace.trace import TraceArray
@@ -29,10 +30,11 @@ OPENER = Opener(os.O_WRONLY, pid=100)
 @pytest.fixture
 def rig() -> tuple[Firer, TraceArray]:
     registry = Registry([SWITCH], seed=1)
-    layer = EventLayer(registry, Catalog((CatalogEvent("sched", "sched_switch", 372,
-                                                       SWITCH_FORMAT),)), ncpus=2)
     trace = TraceArray(Tracing())
-    firer = Firer(registry, layer, {0: (layer, trace)})
+    layer = EventLayer(registry, Catalog((CatalogEvent("sched", "sched_switch", 372,
+                                                       SWITCH_FORMAT),)), trace, ncpus=2)
+    probes = EventProbes(registry, layer, {0: (layer, trace)}, lambda firing: ())
+    firer = Firer(registry, layer, probes, lambda name: None)
     layer.set_enabled([SWITCH], True)
     return firer, trace
 

@@ -18,9 +18,9 @@ from tpfs.kernel.errors import TpfsError
 from tpfs.kernel.registry import Registry
 from tpfs.tracefs.events.catalog import Catalog, CatalogEvent
 from tpfs.tracefs.events.hist import HistContext, HistError, HistHit, Resolvers
+from tpfs.tracefs.events.own_probe import MAX_SYNTH_NESTING
 from tpfs.tracefs.events.synth import SynthError, parse_synth_event
 from tpfs.tracefs.events.trigger import hist_line
-from tpfs.tracefs.fire import MAX_SYNTH_NESTING
 from tpfs.tracefs.trace.record import layout
 from tpfs.tracefs.tree import Tree
 from tpfs.tracefs.vfs.nodes import File, Opener

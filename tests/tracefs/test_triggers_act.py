@@ -20,6 +20,7 @@ from tpfs.kernel.errors import TpfsError
 from tpfs.kernel.registry import Registry
 from tpfs.tracefs.events.catalog import Catalog, CatalogEvent
 from tpfs.tracefs.events.events import COMMON_FIELDS, EventLayer
+from tpfs.tracefs.events.own_probe import EventProbes
 from tpfs.tracefs.fire import Firer
 from tpfs.tracefs.trace.record import KERNEL_STACK_FORMAT, layout
 from tpfs.tracefs.trace.settings import Tracing
@@ -44,10 +45,12 @@ class Rig:
     def __init__(self) -> None:
         self.registry = Registry([SWITCH, WAKE, OTHER], seed=1)
         catalog = Catalog((CatalogEvent("sched", "sched_switch", 372, SWITCH_FORMAT),))
-        self.layer = EventLayer(self.registry, catalog, ncpus=4)
         self.tracing = Tracing()
         self.trace = TraceArray(self.tracing)
-        self.firer = Firer(self.registry, self.layer, {0: (self.layer, self.trace)})
+        self.layer = EventLayer(self.registry, catalog, self.trace, ncpus=4)
+        probes = EventProbes(self.registry, self.layer, {0: (self.layer, self.trace)},
+                             lambda firing: ())
+        self.firer = Firer(self.registry, self.layer, probes, lambda name: None)
 
     def fire(self, text: str) -> None:
         self.firer.write(text.encode(), Opener(os.O_WRONLY, pid=100))

@@ -45,8 +45,9 @@ PAUSE = 0.002
 T = TypeVar("T")
 
 
-def task_comm(pid: int) -> str | None:
-    """The opening task's name, as the kernel would record it; None if it is gone."""
+def proc_comm(pid: int) -> str | None:
+    """A task's name read from ``/proc/PID/comm`` (as the kernel would record it);
+    None if the task is gone."""
     try:
         with open(f"/proc/{pid}/comm", "rb") as comm:
             return comm.read().rstrip(b"\n").decode("utf-8", "replace")
@@ -275,7 +276,7 @@ class Operations(pyfuse3.Operations):
         if not isinstance(node, File):
             raise TpfsError(errno.EISDIR, "/".join(path))
         fh = next(self._fh)
-        handle = node.open(Opener(flags, ctx.pid, task_comm))
+        handle = node.open(Opener(flags, ctx.pid, proc_comm))
         self.handles[fh] = handle
         hold = self.tree.hold(path)
         if hold is not None:

@@ -24,12 +24,14 @@ from ..kernel.errors import TpfsError
 from ..kernel.registry import Registry
 from .events.catalog import Catalog
 from .events.events import EventLayer
+from .events.hist import Resolvers
+from .events.synth import SynthEvent
 from .trace.ftrace_settings import MODES, FtracePids, FunctionFilter, SavedCmdlines, SavedTgids
 from .trace.options import MODE_OPTION_FILE, MODE_OPTIONS_DIR, MODE_TRACE_OPTIONS, TraceOptions
 from .trace.printer import MARKER_IP
 from .trace.raw import TraceRawPipe
 from .trace.settings import Setting, Tracing
-from .trace.trace import TraceArray, TraceListing, TracePipe
+from .trace.trace import MarkerTriggers, TraceArray, TraceListing, TracePipe
 from .vfs.handles import Handle, PipeHandle, ReleaseHandle, TextHandle
 from .vfs.nodes import (
     CONTROL_MODE,
@@ -59,9 +61,27 @@ def setting_file(setting: Setting) -> File:
     return text_file(setting.mode, setting.render, setting.write, setting.clear)
 
 
+@dataclass(frozen=True, slots=True)
+class SharedState:
+    """What every instance shares: the registry and its catalogue, the CPUs, the saved
+    task names and tgids, the markers' ip, how hist files name addresses, and the
+    synthetic events hist actions fire."""
+
+    registry: Registry
+    catalog: Catalog
+    ncpus: int
+    cmdlines: SavedCmdlines = field(default_factory=SavedCmdlines)
+    tgids: SavedTgids = field(default_factory=SavedTgids)
+    marker_ip: int = MARKER_IP
+    resolvers: Resolvers = field(default_factory=Resolvers)
+    synth_events: dict[str, SynthEvent] = field(default_factory=dict)
+
+
 @dataclass(eq=False)
 class Instance:
-    """One trace instance: its buffers, settings, options and events."""
+    """One trace instance, the kernel's ``struct trace_array`` whole: its settings and
+    buffer (``tracing``), what records into the buffer and shows it (``trace``), its
+    options and its events (``layer``), each made once, in that order, by ``make``."""
 
     name: str  # "" for the top level
     tracing: Tracing
@@ -79,34 +99,28 @@ class Instance:
     def probe_data(self) -> int:
         return self.layer.probe_data
 
-
-def make_instance(name: str, probe_data: int, registry: Registry, catalog: Catalog,
-                  ncpus: int, shared: EventLayer | None, cmdlines: SavedCmdlines,
-                  tgids: SavedTgids, marker_ip: int = MARKER_IP) -> Instance:
-    """A new instance with the kernel's defaults."""
-    tracing = Tracing(ncpus, expanded=shared is not None)  # an instance comes expanded
-    layer = EventLayer(registry, catalog, ncpus=ncpus, probe_data=probe_data, shared=shared)
-    options = TraceOptions(current_tracer=lambda: tracing.tracer, top_level=shared is None)
-    trace = TraceArray(tracing, options=options, cmdlines=cmdlines, tgids=tgids,
-                       marker_ip=marker_ip)
-    tracing.resize, tracing.sizes = trace.resize, trace.sizes
-    layer.on_enable = tracing.expand
-    layer.on_used_module_gone = trace.clear
-    layer.set_trace_clock = tracing.set_clock
-
-    def overwrite(on: bool) -> None:
-        trace.buffer.overwrite = on
-
-    options.subscribe("overwrite", overwrite)
-    return Instance(name, tracing, layer, trace, options)
+    @classmethod
+    def make(cls, name: str, probe_data: int, shared: SharedState,
+             top: EventLayer | None) -> Instance:
+        """A new instance with the kernel's defaults; ``top`` is the top level's event
+        layer (None when this is the top level), whose ids and formats it uses."""
+        tracing = Tracing(shared.ncpus, expanded=top is not None)  # an instance comes expanded
+        options = TraceOptions(current_tracer=lambda: tracing.tracer, top_level=top is None)
+        trace = TraceArray(tracing, options=options, cmdlines=shared.cmdlines,
+                           tgids=shared.tgids, marker_ip=shared.marker_ip)
+        layer = EventLayer(shared.registry, shared.catalog, trace, ncpus=shared.ncpus,
+                           probe_data=probe_data, shared=top, resolvers=shared.resolvers,
+                           synth_events=shared.synth_events)
+        return cls(name, tracing, layer, trace, options)
 
 
 def _writer(apply: Callable[[bytes, Opener], int | None]) -> Callable[[Opener], Handle]:
     return lambda opener: TextHandle(None, lambda buf: apply(buf, opener))
 
 
-def trace_files(trace: TraceArray) -> dict[str, Node]:
-    """``trace``, ``trace_pipe``, the markers and ``per_cpu/``."""
+def trace_files(trace: TraceArray, marker_triggers: MarkerTriggers) -> dict[str, Node]:
+    """``trace``, ``trace_pipe``, the markers (each running ``marker_triggers``) and
+    ``per_cpu/``."""
 
     def pipe(cpu: int | None) -> File:
         def open_(opener: Opener) -> Handle:
@@ -135,7 +149,8 @@ def trace_files(trace: TraceArray) -> dict[str, Node]:
         "trace": seq_file(SETTING_MODE, TraceListing(trace), lambda buf: None, trace.clear),
         "trace_pipe": pipe(None),
         "trace_marker": File(MARKER_MODE, _writer(
-            lambda buf, opener: trace.mark(buf, opener.pid, lambda: opener.comm))),
+            lambda buf, opener: trace.mark(buf, opener.pid, marker_triggers,
+                                           lambda: opener.comm))),
         "trace_marker_raw": File(MARKER_MODE, _writer(
             lambda buf, opener: trace.mark_raw(buf, opener.pid))),
         "free_buffer": File(CONTROL_MODE, lambda opener: ReleaseHandle(
@@ -159,8 +174,10 @@ def option_files(options: TraceOptions) -> dict[str, Node]:
     }
 
 
-def instance_files(inst: Instance, events: Directory) -> dict[str, Node]:
-    """Every file an instance directory has (the top level adds its own)."""
+def instance_files(inst: Instance, events: Directory,
+                   marker_triggers: MarkerTriggers) -> dict[str, Node]:
+    """Every file an instance directory has (the top level adds its own); a marker
+    written runs ``marker_triggers``."""
     layer, tracing = inst.layer, inst.tracing
     files: dict[str, Node] = {
         "events": events,
@@ -169,7 +186,7 @@ def instance_files(inst: Instance, events: Directory) -> dict[str, Node]:
     }
     for name, setting in tracing.settings(layer.error_log).items():
         files[name] = setting_file(setting)
-    files.update(trace_files(inst.trace))
+    files.update(trace_files(inst.trace, marker_triggers))
     files.update(option_files(inst.options))
     for name, value in (("set_ftrace_pid", inst.ftrace_pids),
                         ("set_ftrace_notrace_pid", inst.ftrace_notrace_pids),

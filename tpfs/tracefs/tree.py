@@ -18,6 +18,7 @@ from ..kernel.errors import TpfsError
 from ..kernel.iterator import make_walk
 from ..kernel.registry import Registry
 from .dynamic.dynevents import FILE_KINDS, PROFILES, DynamicEvents, is_provider
+from .dynamic.eprobe_firing import EprobeFiring
 from .events.catalog import Catalog
 from .events.events import EventLayer, parse_bool
 from .events.filter import SUBSYSTEM_FILTER_HELP
@@ -27,10 +28,11 @@ from .events.ftrace_events import MODE_TRIGGER as FTRACE_MODE_TRIGGER
 from .events.ftrace_events import SYSTEM as FTRACE_SYSTEM
 from .events.ftrace_events import FtraceEvent, ftrace_events
 from .events.hist import HistListing
+from .events.own_probe import EventProbes
 from .events.symbols import KernelSymbols, resolvers
 from .fire import Firer
-from .instance import Instance, Instances, instance_files, make_instance
-from .trace.ftrace_settings import MODES, Nsecs, SavedCmdlines, SavedTgids, render_printk_formats
+from .instance import Instance, Instances, SharedState, instance_files
+from .trace.ftrace_settings import MODES, Nsecs, render_printk_formats
 from .trace.howto import MODE_README, readme_text
 from .trace.printer import MARKER_IP
 from .trace.settings import host_cpus
@@ -243,20 +245,33 @@ class Tree:
         walk = make_walk(registry)
         self.commands = cmd = Commands(registry, self._check_event_name)
         self.ncpus = host_cpus() if ncpus is None else ncpus
-        self.cmdlines, self.tgids = SavedCmdlines(), SavedTgids()
-        self.marker_ip = marker_ip
-        self.top = top = make_instance("", 0, registry, catalog, self.ncpus, None,
-                                       self.cmdlines, self.tgids, marker_ip)
-        self.tracing, self.events, self.trace = top.tracing, top.layer, top.trace
-        #: How every instance's ``hist`` files name addresses.
         load_symbols = functools.cache(symbols)
-        self.resolvers = top.layer.resolvers = resolvers(load_symbols, functools.cache(syscalls))
+        #: What every instance shares; how every instance's ``hist`` files name
+        #: addresses is its ``resolvers``.
+        self.shared = shared = SharedState(
+            registry, catalog, self.ncpus, marker_ip=marker_ip,
+            resolvers=resolvers(load_symbols, functools.cache(syscalls)))
+        self.cmdlines, self.tgids = shared.cmdlines, shared.tgids
+        self.top = top = Instance.make("", 0, shared, None)
+        self.tracing, self.events, self.trace = top.tracing, top.layer, top.trace
+        self.resolvers = shared.resolvers
         #: Each instance's events and buffers, by the data of its event probes.
         self.targets: dict[int, tuple[EventLayer, TraceArray]] = {0: (top.layer, top.trace)}
         self._probe_data = itertools.count(1)
         self.instances = Instances(self._make_instance, self._destroy_instance,
                                    self._instance_dir)
         gen = self._generation
+        targets = self.targets
+        # Every instance's hist actions name the same synthetic events, and one that
+        # an action fires cannot go.
+        self.dynamic = dynamic = DynamicEvents(
+            registry, top.layer, lambda: [layer for layer, _ in targets.values()],
+            top.layer.error_log, shared.synth_events,
+            same_symbols=lambda name: load_symbols().same_symbols(name))
+        eprobes = EprobeFiring(top.layer, dynamic.eprobes)
+        #: What an event firing does in each instance, and what fires with it.
+        self.probes = EventProbes(registry, top.layer, targets, eprobes.attached)
+        self.firer = firer = Firer(registry, top.layer, self.probes, dynamic.hit)
         # Shared by every open handle: the event listing caches rendered blocks.
         events, tracepoints = EventListing(walk), TracepointListing(walk)
         self.thresh, self.max_latency = Nsecs(), Nsecs()
@@ -275,22 +290,10 @@ class Tree:
                 "update": text_file(CONTROL_MODE, apply=cmd.update),
             }, children=EntryFiles(registry, cmd), generation=gen),
         }
-        fixed.update(instance_files(top, self._events_dir(top.layer)))
-        targets = self.targets
-        self.dynamic = dynamic = DynamicEvents(
-            registry, top.layer, lambda: [layer for layer, _ in targets.values()],
-            top.layer.error_log, same_symbols=lambda name: load_symbols().same_symbols(name))
+        fixed.update(self._instance_files(top))
         fixed.update({file: dynamic_events_file(dynamic, file) for file in FILE_KINDS})
         fixed.update({file: text_file(LISTING_MODE, functools.partial(dynamic.profile, file))
                       for file in PROFILES})
-        # Every instance's hist actions name the same synthetic events, and one that
-        # an action fires cannot go.
-        top.layer.hist.synth_events = dynamic.synth_events
-        dynamic.synth_in_use = lambda name: any(layer.hist.uses_synth(name)
-                                                for layer, _ in targets.values())
-        self.firer = firer = Firer(registry, top.layer, self.targets, dynamic.eprobes,
-                                   dynamic.hit)
-        top.trace.marker_triggers = functools.partial(firer.mark, top.layer, top.trace)
         cmdlines, tgids = self.cmdlines, self.tgids
         fixed.update({
             "fire": File(CONTROL_MODE, lambda opener: WorkHandle(
@@ -321,12 +324,7 @@ class Tree:
         }, children=Subsystems(layer, self._generation), generation=self._generation)
 
     def _make_instance(self, name: str) -> Instance:
-        inst = make_instance(name, next(self._probe_data), self.registry, self.catalog,
-                             self.ncpus, self.top.layer, self.cmdlines, self.tgids,
-                             self.marker_ip)
-        inst.layer.hist.synth_events = self.dynamic.synth_events
-        inst.layer.resolvers = self.resolvers
-        inst.trace.marker_triggers = functools.partial(self.firer.mark, inst.layer, inst.trace)
+        inst = Instance.make(name, next(self._probe_data), self.shared, self.top.layer)
         self.targets[inst.probe_data] = (inst.layer, inst.trace)
         return inst
 
@@ -334,8 +332,12 @@ class Tree:
         inst.layer.detach()
         del self.targets[inst.probe_data]
 
+    def _instance_files(self, inst: Instance) -> dict[str, Node]:
+        return instance_files(inst, self._events_dir(inst.layer),
+                              functools.partial(self.probes.mark, inst.layer, inst.trace))
+
     def _instance_dir(self, inst: Instance) -> Directory:
-        return Directory(DIR_MODE, instance_files(inst, self._events_dir(inst.layer)))
+        return Directory(DIR_MODE, self._instance_files(inst))
 
     def hold(self, path: Sequence[str]) -> Callable[[], None] | None:
         """Count a file opened at ``path`` against its instance, if it is in one;

@@ -103,6 +103,7 @@ class DynamicEvents:
 
     def __init__(self, registry: Registry, layer: EventLayer,
                  layers: Callable[[], Iterable[EventLayer]], error_log: list[str],
+                 synth_events: dict[str, SynthEvent],
                  files: Callable[[str], bool | None] = regular_file,
                  same_symbols: Callable[[str], int | None] | None = None) -> None:
         self.registry = registry
@@ -116,15 +117,19 @@ class DynamicEvents:
         self.definitions: dict[str, list[Definition]] = {}
         #: Every definition, in creation order: what the files list.
         self._lines: list[Definition] = []
-        #: Synthetic events by their bare name (the hist triggers' actions name them).
-        self.synth_events: dict[str, SynthEvent] = {}
+        #: Synthetic events by their bare name (every instance's hist actions name
+        #: them through this same dict).
+        self.synth_events = synth_events
         #: Eprobes by the event they attach to.
         self._eprobes: dict[str, list[ProbeEvent]] = {}
         #: Hits of each kprobe and uprobe event: firings while it is enabled somewhere,
         #: as a probe counts only while registered. Shown on the event's first place.
         self._hits: dict[str, int] = {}
-        #: Asked before a synthetic event goes: whether something still uses it.
-        self.synth_in_use: Callable[[str], bool] = lambda name: False
+
+    def synth_in_use(self, name: str) -> bool:
+        """Whether a hist action in some instance fires synthetic event ``name``: then
+        it cannot go."""
+        return any(layer.hist.uses_synth(name) for layer in self.layers())
 
     # -- what there is -----------------------------------------------------
     def render(self, file: str) -> str:

@@ -43,6 +43,7 @@ from ...kernel.registry import Module, Probe, ProbeChange, Registry
 from ..kstr import SPACES
 from ..trace.record import PRINT_EVENT, PRINT_FORMAT
 from ..trace.settings import host_cpus, log_error
+from ..trace.trace import TraceArray
 from .catalog import Catalog
 from .filter import (
     BAD_SUBSYS_FILTER,
@@ -55,6 +56,7 @@ from .filter import (
     filter_fields,
 )
 from .hist import HistContext, HistError, Resolvers
+from .synth import SynthEvent
 from .trigger import TRIGGER_HELP, Trigger, hist_line, parse_trigger
 
 COMMON_FIELDS = (
@@ -112,10 +114,15 @@ def _written(buf: bytes) -> str:
 
 @dataclass
 class EventLayer:
-    """Events, their ids, formats, filters and triggers, over one registry."""
+    """Events, their ids, formats, filters and triggers, over one registry: the
+    event side of one trace instance, recording into ``trace``."""
 
     registry: Registry
     catalog: Catalog
+    #: The instance's trace array: enabling an event expands its buffer
+    #: (``tracing_update_buffers``), a hist trigger with time stamps sets its clock,
+    #: and a module going whose events were used empties it.
+    trace: TraceArray
     ncpus: int = field(default_factory=host_cpus)
     error_log: list[str] = field(default_factory=list)
     #: The data of this layer's event probes: 0 for the top-level instance.
@@ -138,17 +145,11 @@ class EventLayer:
     _soft_disabled: set[str] = field(default_factory=set)
     #: ``EVENT_FILE_FL_WAS_ENABLED``: events enabled (or soft-enabled) since they came.
     _was_enabled: set[str] = field(default_factory=set)
-    #: ``tracing_update_buffers``: called when an event is enabled or ``set_event``
-    #: written (the buffer is expanded then).
-    on_enable: Callable[[], None] = lambda: None
-    #: Called when a module goes whose events were used: the kernel then empties
-    #: the buffers, so that no record is printed with a later event's format.
-    on_used_module_gone: Callable[[], None] = lambda: None
-    #: Sets the instance's trace clock (``tracing_set_clock``): a hist trigger
-    #: with time stamps sets its ``clock=`` when it comes.
-    set_trace_clock: Callable[[str], None] = lambda clock: None
     #: How the ``hist`` file names addresses (``.sym``) and syscalls.
     resolvers: Resolvers = field(default_factory=Resolvers)
+    #: The synthetic events hist actions may fire, by bare name (every instance
+    #: shares the one dict the dynamic events keep).
+    synth_events: dict[str, SynthEvent] = field(default_factory=dict)
     # The index: subsystem -> event -> readdir key, both in registration order.
     _systems: dict[str, dict[str, int]] = field(default_factory=dict)
     _system_keys: dict[str, int] = field(default_factory=dict)
@@ -159,7 +160,7 @@ class EventLayer:
     _module_index: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.hist = HistContext(self._hist_format, ncpus=self.ncpus)
+        self.hist = HistContext(self._hist_format, self.synth_events, ncpus=self.ncpus)
         for ev in self.catalog.events:
             self._ids[ev.name] = ev.id
             self._formats[ev.name] = ev.format
@@ -293,7 +294,7 @@ class EventLayer:
         soft-disabled, as ``__ftrace_event_enable_disable`` leaves it.
         """
         if on:
-            self.on_enable()
+            self.trace.tracing.expand()  # tracing_update_buffers
         changes = [ProbeChange(name, self.probe(name), on) for name in names
                    if self.enabled(name) != on and (on or name not in self._soft_users)]
         self.registry.change_probes(changes)
@@ -572,7 +573,7 @@ class EventLayer:
             if not trigger.data.enable_timestamps:
                 continue
             try:
-                self.set_trace_clock(trigger.data.clock)
+                self.trace.tracing.set_clock(trigger.data.clock)
             except TpfsError:
                 del hists[-added:]
                 if not hists:
@@ -636,4 +637,5 @@ class EventLayer:
         used = self._was_enabled.intersection(gone)
         if used:
             self._was_enabled -= used
-            self.on_used_module_gone()
+            # The buffers empty, so that no record prints with a later event's format.
+            self.trace.clear()

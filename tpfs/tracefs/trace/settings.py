@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ...kernel.errors import TpfsError
+from ...kernel.ring_buffer import DEFAULT_SIZE_KB, RingBuffer
 from ..kstr import HEX, SPACES, kstrtoul_from_user, kstrtoull
 
 TRACERS = ("blk", "function", "nop")
@@ -100,13 +101,6 @@ def _word(buf: bytes) -> str:
     return buf.decode("ascii", "replace").strip()
 
 
-def _number(buf: bytes) -> int:
-    text = _word(buf)
-    if not text.isdigit() or not text.isascii():
-        raise TpfsError(errno.EINVAL, f"not a number: {text!r}")
-    return int(text)
-
-
 @dataclass(frozen=True, slots=True)
 class Setting:
     """One top-level file: its mode, what it shows, what a write and O_TRUNC do."""
@@ -119,6 +113,10 @@ class Setting:
 
 @dataclass
 class Tracing:
+    """A trace array's settings (the fields of ``struct trace_array`` the control
+    files set) and its per-CPU buffer (``array_buffer``), which ``buffer_size_kb``
+    resizes here."""
+
     ncpus: int = field(default_factory=host_cpus)
     tracing_on: bool = True
     tracer: str = "nop"
@@ -132,15 +130,21 @@ class Tracing:
     buffer_percent: int = 50
     event_pids: set[int] = field(default_factory=set)
     notrace_pids: set[int] = field(default_factory=set)
-    #: Resizes one CPU's buffer (None: every CPU's) to a size in KiB (the trace
-    #: array sets it).
-    resize: Callable[[int, int | None], object] = lambda size_kb, cpu: None
-    #: Each CPU's buffer size in KiB, whole pages (the trace array sets it).
-    sizes: Callable[[], list[int]] = lambda: []
+    #: The per-CPU buffers the instance records into.
+    buffer: RingBuffer = field(init=False)
 
     def __post_init__(self) -> None:
         if not self.cpumask:
             self.cpumask = (1 << self.ncpus) - 1
+        self.buffer = RingBuffer(self.ncpus, DEFAULT_SIZE_KB)
+
+    def resize(self, size_kb: int, cpu: int | None = None) -> None:
+        """Every CPU's buffer (or ``cpu``'s) to ``size_kb``."""
+        self.buffer.resize(size_kb, cpu)
+
+    def sizes(self) -> list[int]:
+        """Each CPU's buffer size in KiB: the data its whole pages hold."""
+        return [self.buffer.size_kb(cpu) for cpu in range(self.ncpus)]
 
     # -- renderers ---------------------------------------------------------
     def _buffer(self, per_cpu: int) -> str:
@@ -162,7 +166,7 @@ class Tracing:
 
     # -- writers -----------------------------------------------------------
     def _set_on(self, buf: bytes) -> None:
-        self.tracing_on = _number(buf) != 0
+        self.tracing_on = kstrtoul_from_user(buf) != 0
 
     def _set_tracer(self, buf: bytes) -> None:
         name = _word(buf)
@@ -216,7 +220,7 @@ class Tracing:
         self.expanded = True
 
     def _set_percent(self, buf: bytes) -> None:
-        percent = _number(buf)
+        percent = kstrtoul_from_user(buf)
         if percent > 100:
             raise TpfsError(errno.EINVAL, f"buffer_percent {percent} is over 100")
         self.buffer_percent = percent

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ...kernel.errors import TpfsError
-from ...kernel.ring_buffer import DEFAULT_SIZE_KB, Event, RingBuffer, earliest
+from ...kernel.ring_buffer import Event, RingBuffer, earliest
 from ...kernel.ring_buffer_format import BUF_MAX_DATA_SIZE
 from ..vfs.seqfile import SeqOperations
 from .ftrace_settings import SavedCmdlines, SavedTgids
@@ -49,10 +49,11 @@ _COMMON = struct.Struct("<HBBi")  # common_type, common_flags, common_preempt_co
 
 @dataclass
 class TraceArray:
-    """``struct trace_array``: one set of buffers and the settings that govern them."""
+    """The recording and showing side of a trace array (``struct trace_array``, whole
+    in ``tpfs.tracefs.instance.Instance``): what goes into its buffer, and how
+    ``trace`` prints it. The buffer and the settings are ``tracing``'s."""
 
     tracing: Tracing
-    buffer: RingBuffer = field(init=False)
     #: The options of this instance (``record-cmd``, ``markers``, ``irq-info``, ...).
     options: TraceOptions = field(default_factory=TraceOptions)
     #: The task names and tgids saved as events are recorded (one set for all instances).
@@ -61,8 +62,6 @@ class TraceArray:
     #: The ip markers record: ``tracing_mark_write``'s address (the host's, when the
     #: daemon could read it, so that tools resolving it with kallsyms name it).
     marker_ip: int = MARKER_IP
-    #: Runs the print triggers on each marker written (none until the tree sets it).
-    marker_triggers: MarkerTriggers = lambda record, pid, comm, cpu: None
     _formats: dict[int, tuple[str, str]] = field(default_factory=dict)  # id -> subsys, format
     _printer: Printer | None = None
     _untold: dict[int, tuple[str, str]] = field(default_factory=dict)  # not yet in the printer
@@ -71,7 +70,15 @@ class TraceArray:
     _pipe_cpus: int = 0
 
     def __post_init__(self) -> None:
-        self.buffer = RingBuffer(self.tracing.ncpus, DEFAULT_SIZE_KB)
+        self.options.subscribe("overwrite", self._set_overwrite)
+
+    @property
+    def buffer(self) -> RingBuffer:
+        return self.tracing.buffer
+
+    def _set_overwrite(self, on: bool) -> None:
+        """``options/overwrite``: a full buffer drops its oldest page, or the new event."""
+        self.buffer.overwrite = on
 
     # -- recording -------------------------------------------------------
     def now(self) -> int:
@@ -96,11 +103,11 @@ class TraceArray:
             self.tgids.record(pid, pid)  # a task of its own: tpfs has no threads
         return self.buffer.write(cpu, self.now(), record)
 
-    def mark(self, buf: bytes, pid: int, comm: Callable[[], str | None] = lambda: None,
-             cpu: int = 0) -> int:
+    def mark(self, buf: bytes, pid: int, triggers: MarkerTriggers,
+             comm: Callable[[], str | None] = lambda: None, cpu: int = 0) -> int:
         """A write to ``trace_marker``: an ``ftrace:print`` event with the writer's pid,
-        then its triggers (``write_marker_to_buffer`` reserves the record first, so a
-        marker the buffer refuses runs none).
+        then ``triggers``, its instance's ``ftrace:print`` ones (``write_marker_to_buffer``
+        reserves the record first, so a marker the buffer refuses runs none).
 
         Its comm is not saved: the kernel saves comms from the scheduler's
         switches, so a marker on a fresh buffer shows ``<...>``.
@@ -113,7 +120,7 @@ class TraceArray:
         end = 16 + len(text)
         seen = record[:end] + b"\0" + record[end + 1:]
         self._commit_marker(cpu, record)
-        self.marker_triggers(seen, pid, comm, cpu)
+        triggers(seen, pid, comm, cpu)
         return len(text)
 
     def mark_raw(self, buf: bytes, pid: int, cpu: int = 0) -> int:
@@ -149,14 +156,6 @@ class TraceArray:
 
     def _cpu_mask(self, cpu: int | None) -> int:
         return (1 << self.tracing.ncpus) - 1 if cpu is None else 1 << cpu
-
-    def resize(self, size_kb: int, cpu: int | None = None) -> None:
-        """Every CPU's buffer (or ``cpu``'s) to ``size_kb``."""
-        self.buffer.resize(size_kb, cpu)
-
-    def sizes(self) -> list[int]:
-        """Each CPU's buffer size in KiB: the data its whole pages hold."""
-        return [self.buffer.size_kb(cpu) for cpu in range(self.tracing.ncpus)]
 
     def clear(self) -> None:
         """``echo > trace``: every CPU's buffer emptied."""

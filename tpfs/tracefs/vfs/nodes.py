@@ -42,12 +42,13 @@ class Opener:
 
     flags: int
     pid: int = 0
-    task_comm: Callable[[int], str | None] = lambda pid: None
+    #: Looks a task's name up by its pid (the daemon reads /proc).
+    comm_of: Callable[[int], str | None] = lambda pid: None
 
     @property
     def comm(self) -> str | None:
         """The opening task's name; None when it cannot be told."""
-        return self.task_comm(self.pid)
+        return self.comm_of(self.pid)
 
 
 @dataclass(slots=True, eq=False)

@@ -1,0 +1,22 @@
+"""One firing of an event: what fires, on which CPU, as which task, how often,
+with which record.
+
+``fire`` parses its lines into these; the event's probes (``own_probe``), the
+eprobes on it and the synthetic events its histograms fire each see one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Firing:
+    """What to fire, where, as whom, how often, with which record."""
+
+    name: str
+    cpu: int
+    pid: int
+    comm: str | None
+    count: int
+    record: bytes
