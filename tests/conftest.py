@@ -15,6 +15,8 @@ from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import hypothesis
+import hypothesis.configuration
 import pytest
 from compat.kernel import kernel_tracefs
 
@@ -27,6 +29,15 @@ UNMOUNTED_TIERS = ("model", "tracefs")
 #: under ``-n`` (./test.sh runs two workers) they take turns (``kernel_turn``).
 KERNEL_TIERS = ("compat", "clients")
 KERNEL_LOCK = Path(tempfile.gettempdir()) / "tpfs-tests-kernel-tracefs.lock"
+
+# Hypothesis keeps its files (failing examples among them) outside the checkout,
+# so that no example found once replays from the tree into every later run; CI
+# draws the same examples each run and remembers none.
+hypothesis.configuration.set_hypothesis_home_dir(
+    Path(tempfile.gettempdir()) / f"tpfs-hypothesis-{os.getuid()}")
+hypothesis.settings.register_profile("ci", database=None, derandomize=True, print_blob=True)
+hypothesis.settings.register_profile("dev", print_blob=True)
+hypothesis.settings.load_profile("ci" if os.environ.get("CI") == "true" else "dev")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

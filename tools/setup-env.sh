@@ -33,7 +33,7 @@ tpfs_venv() {
         python3 -m venv "$TPFS_VENV" >&2 || return 1
     fi
     local probe="import pyfuse3, trio, tpfs"
-    [ -n "$extra" ] && probe="$probe, pytest, pytest_trio, hypothesis"
+    [ -n "$extra" ] && probe="$probe, pytest, pytest_trio, pytest_timeout, hypothesis"
     if ! (cd / && "$TPFS_VENV/bin/python" -c "$probe" 2>/dev/null) \
         || { [ -e "$stamp" ] && [ "$TPFS_ROOT/pyproject.toml" -nt "$stamp" ]; }; then
         echo "tpfs: installing the Python package into $TPFS_VENV" >&2

@@ -22,7 +22,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tpfs.tools.mounting import Mount, is_mounted
+from tpfs.tools.mounting import Mount, fuse_unmount, is_mounted
 
 from conftest import ROOT
 
@@ -275,6 +275,54 @@ def test_total_module_tracepoints_are_capped(mount_factory, small_catalog) -> No
         "a", "load", "unload"]
     mount.write("modules/load", "b b:x b:y b:z\n")
     assert "b:z" in mount.read("available_events")
+
+
+# -- the suite's own guard --------------------------------------------------------------
+
+HANGING_TEST = """
+import os
+from tpfs.tools.mounting import start_tpfs
+
+def test_reads_a_pipe_nobody_writes(tmp_path):
+    mount = start_tpfs(tmp_path / "mnt", tmp_path / "log")
+    try:
+        fd = os.open(mount.path / "trace_pipe", os.O_RDONLY)
+        try:
+            os.read(fd, 4096)  # nothing is ever traced: this waits until a signal
+        finally:
+            os.close(fd)
+    finally:
+        mount.stop()
+"""
+
+
+def test_a_blocked_read_fails_its_test_instead_of_hanging_the_run(
+        request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    """pytest-timeout is on for every test (pyproject.toml), and a test blocked
+    in a read of a mount is failed by it: here with a 3 s limit, in a pytest of
+    its own, which must end well before its own 120 s."""
+    assert 0 < float(request.config.getini("timeout")) <= 300
+    (tmp_path / "test_hangs.py").write_text(HANGING_TEST)
+    inner = tmp_path / "inner"
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "timeout",
+         "-o", "timeout=3", "-q", "--rootdir", str(tmp_path), "--basetemp", str(inner),
+         str(tmp_path / "test_hangs.py")],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path,
+        start_new_session=True)
+    try:
+        out, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:  # it hung: end it and its daemon, and their mount
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        left = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()
+                if line.split()[1].startswith(f"{inner}/")]
+        for mnt in left:
+            fuse_unmount(Path(mnt))
+    assert proc.returncode == 1 and "1 failed" in out and "Timeout" in out, out
+    assert time.monotonic() - started < 60 and not left
 
 
 # -- load -----------------------------------------------------------------------------
