@@ -3,7 +3,7 @@
 The tiers are folders: ``model`` and ``tracefs`` need no mount; every other
 folder (``mounted``, ``shell``, ``compat``, ``clients``) gets the ``mount``
 marker, so ``-m "not mount"`` or ``./test.sh tests/model`` runs without FUSE.
-Tests that may use the kernel's own tracefs take turns (``kernel_turn``).
+Tests that may use the kernel's own tracefs take turns (``pytest_runtest_protocol``).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TESTS = Path(__file__).resolve().parent
 UNMOUNTED_TIERS = ("model", "tracefs")
 #: Tiers whose tests use the kernel's own tracefs, of which a machine has one:
-#: under ``-n`` (./test.sh runs two workers) they take turns (``kernel_turn``).
+#: under ``-n`` (./test.sh runs two workers) they take turns (``pytest_runtest_protocol``).
 KERNEL_TIERS = ("compat", "clients")
 KERNEL_LOCK = Path(tempfile.gettempdir()) / "tpfs-tests-kernel-tracefs.lock"
 
@@ -65,11 +65,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.mount)
 
 
-@pytest.fixture(autouse=True)
-def kernel_turn(request: pytest.FixtureRequest) -> Iterator[None]:
-    """A test that may use the kernel's tracefs holds a lock the whole time, so
-    that two workers never change the kernel's tracing state at once."""
-    path = request.node.path
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item,
+                            nextitem: pytest.Item | None) -> Generator[None, Any, None]:
+    """A test that may use the kernel's tracefs holds a lock from its setup to
+    its teardown, so that two workers (or two runs) never change the kernel's
+    tracing state at once. Taken outside pytest-timeout's clock (tryfirst: this
+    wrapper is the outer one), so that waiting for another test's turn does not
+    count against this test's limit."""
+    path = item.path
     if (path.relative_to(TESTS).parts[0] not in KERNEL_TIERS
             and path.name != "test_bench_smoke.py"):
         yield
