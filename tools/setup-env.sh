@@ -7,9 +7,10 @@ TPFS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TPFS_VENV=${TPFS_VENV:-$TPFS_ROOT/.venv}
 TPFS_SYSTEM_PACKAGES="fuse3 libfuse3-dev pkg-config gcc python3-dev python3-venv libtraceevent1 libtracefs-dev"
 # What the tests drive besides (extra "test"): the tracing clients, libtracefs's
-# headers for the C programs, and the system python3 with venv and bcc, which the
-# unprivileged-mount and bcc tests run.
-TPFS_TEST_PACKAGES="trace-cmd linux-perf bpftrace bpfcc-tools python3-bpfcc libtracefs-dev python3-venv"
+# headers for the C programs, and the system python3 with venv, headers (pyfuse3
+# builds for it) and bcc, which the unprivileged-mount and bcc tests run.
+TPFS_TEST_PACKAGES="trace-cmd linux-perf bpftrace bpfcc-tools python3-bpfcc libtracefs-dev"
+TPFS_TEST_PACKAGES+=" python3-venv python3-dev"
 
 tpfs_system_packages() {
     local missing=()
@@ -40,6 +41,8 @@ tpfs_test_packages() {
     /usr/bin/python3 -c "import bcc" 2>/dev/null || missing+=(python3-bpfcc)
     pkg-config --exists libtracefs 2>/dev/null || missing+=(libtracefs-dev)
     /usr/bin/python3 -c "import ensurepip" 2>/dev/null || missing+=(python3-venv)
+    /usr/bin/python3 -c 'import os, sysconfig; exit(not os.path.exists(
+        sysconfig.get_paths()["include"] + "/Python.h"))' 2>/dev/null || missing+=(python3-dev)
     [ ${#missing[@]} -eq 0 ] && return 0
     if [ "$(id -u)" -ne 0 ]; then
         echo "tpfs: tests need ${missing[*]}; as root run: apt-get install -y $TPFS_TEST_PACKAGES" >&2
