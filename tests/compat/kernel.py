@@ -36,7 +36,8 @@ DEFAULT_OPTIONS = {
     "function-fork": "0", "stacktrace": "0",
 }
 #: Instances the kernel-side tests make: one a killed run left would make mkdir EEXIST.
-TEST_INSTANCES = ("tpfs_compat", "tpfs_zeta", "tpfs_alpha")
+TEST_INSTANCES = ("tpfs_compat", "tpfs_zeta", "tpfs_alpha", "tpfs_pages", "tpfs_answers",
+                  "tpfs_remount")
 
 
 def write(path: Path, data: str | bytes, flags: int = os.O_WRONLY | os.O_TRUNC) -> int:
