@@ -11,6 +11,7 @@ from __future__ import annotations
 import fcntl
 import os
 import tempfile
+import time
 from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,10 @@ UNMOUNTED_TIERS = ("model", "tracefs")
 #: under ``-n`` (./test.sh runs two workers) they take turns (``pytest_runtest_protocol``).
 KERNEL_TIERS = ("compat", "clients")
 KERNEL_LOCK = Path(tempfile.gettempdir()) / "tpfs-tests-kernel-tracefs.lock"
+#: How long a test waits for its turn before it fails: far more than any one
+#: test takes, so only a lock that is never let go reaches it.
+KERNEL_LOCK_WAIT = 900
+NO_KERNEL_TURN = pytest.StashKey[bool]()
 
 # Hypothesis keeps its files (failing examples among them) outside the checkout,
 # so that no example found once replays from the tree into every later run; CI
@@ -79,8 +84,25 @@ def pytest_runtest_protocol(item: pytest.Item,
         yield
         return
     with open(KERNEL_LOCK, "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+        deadline = time.monotonic() + KERNEL_LOCK_WAIT
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:  # the test fails (kernel_lock_taken)
+                    item.stash[NO_KERNEL_TURN] = True
+                    break
+                time.sleep(0.2)
         yield
+
+
+@pytest.fixture(autouse=True)
+def kernel_lock_taken(request: pytest.FixtureRequest) -> None:
+    """Fail, before it starts, a test that never got its turn on the kernel."""
+    if request.node.stash.get(NO_KERNEL_TURN, False):
+        pytest.fail(f"waited {KERNEL_LOCK_WAIT} s for {KERNEL_LOCK}: something holds it "
+                    "(a run wrapped in flock of it waits for itself)")
 
 
 def start_daemon(mnt: Path, log: Path, *args: str, wait: float = 15,
