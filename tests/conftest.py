@@ -3,7 +3,7 @@
 The tiers are folders: ``model`` and ``tracefs`` need no mount; every other
 folder (``mounted``, ``shell``, ``compat``, ``clients``) gets the ``mount``
 marker, so ``-m "not mount"`` or ``./test.sh tests/model`` runs without FUSE.
-Tests that may use the kernel's own tracefs take turns (``kernel_turn``).
+Tests that may use the kernel's own tracefs take turns (``pytest_runtest_protocol``).
 """
 
 from __future__ import annotations
@@ -11,10 +11,13 @@ from __future__ import annotations
 import fcntl
 import os
 import tempfile
+import time
 from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import hypothesis
+import hypothesis.configuration
 import pytest
 from compat.kernel import kernel_tracefs
 
@@ -24,9 +27,22 @@ ROOT = Path(__file__).resolve().parent.parent
 TESTS = Path(__file__).resolve().parent
 UNMOUNTED_TIERS = ("model", "tracefs")
 #: Tiers whose tests use the kernel's own tracefs, of which a machine has one:
-#: under ``-n`` (./test.sh runs two workers) they take turns (``kernel_turn``).
+#: under ``-n`` (./test.sh runs two workers) they take turns (``pytest_runtest_protocol``).
 KERNEL_TIERS = ("compat", "clients")
 KERNEL_LOCK = Path(tempfile.gettempdir()) / "tpfs-tests-kernel-tracefs.lock"
+#: How long a test waits for its turn before it fails: far more than any one
+#: test takes, so only a lock that is never let go reaches it.
+KERNEL_LOCK_WAIT = 900
+NO_KERNEL_TURN = pytest.StashKey[bool]()
+
+# Hypothesis keeps its files (failing examples among them) outside the checkout,
+# so that no example found once replays from the tree into every later run; CI
+# draws the same examples each run and remembers none.
+hypothesis.configuration.set_hypothesis_home_dir(
+    Path(tempfile.gettempdir()) / f"tpfs-hypothesis-{os.getuid()}")
+hypothesis.settings.register_profile("ci", database=None, derandomize=True, print_blob=True)
+hypothesis.settings.register_profile("dev", print_blob=True)
+hypothesis.settings.load_profile("ci" if os.environ.get("CI") == "true" else "dev")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -54,18 +70,39 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.mount)
 
 
-@pytest.fixture(autouse=True)
-def kernel_turn(request: pytest.FixtureRequest) -> Iterator[None]:
-    """A test that may use the kernel's tracefs holds a lock the whole time, so
-    that two workers never change the kernel's tracing state at once."""
-    path = request.node.path
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item,
+                            nextitem: pytest.Item | None) -> Generator[None, Any, None]:
+    """A test that may use the kernel's tracefs holds a lock from its setup to
+    its teardown, so that two workers (or two runs) never change the kernel's
+    tracing state at once. Taken outside pytest-timeout's clock (tryfirst: this
+    wrapper is the outer one), so that waiting for another test's turn does not
+    count against this test's limit."""
+    path = item.path
     if (path.relative_to(TESTS).parts[0] not in KERNEL_TIERS
             and path.name != "test_bench_smoke.py"):
         yield
         return
     with open(KERNEL_LOCK, "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+        deadline = time.monotonic() + KERNEL_LOCK_WAIT
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:  # the test fails (kernel_lock_taken)
+                    item.stash[NO_KERNEL_TURN] = True
+                    break
+                time.sleep(0.2)
         yield
+
+
+@pytest.fixture(autouse=True)
+def kernel_lock_taken(request: pytest.FixtureRequest) -> None:
+    """Fail, before it starts, a test that never got its turn on the kernel."""
+    if request.node.stash.get(NO_KERNEL_TURN, False):
+        pytest.fail(f"waited {KERNEL_LOCK_WAIT} s for {KERNEL_LOCK}: something holds it "
+                    "(a run wrapped in flock of it waits for itself)")
 
 
 def start_daemon(mnt: Path, log: Path, *args: str, wait: float = 15,

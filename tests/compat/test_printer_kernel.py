@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 from compat.kernel import kernel_tracefs, write
+from model.kbuffer import decode
 
-from tests.model.kbuffer import decode
 from tpfs.tracefs.trace.printer import Printer, header
 from tpfs.tracefs.trace.record import PRINT_FORMAT, encode_print, layout
 

@@ -22,7 +22,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tpfs.tools.mounting import Mount, is_mounted
+from tpfs.tools.mounting import Mount, fuse_unmount, is_mounted
 
 from conftest import ROOT
 
@@ -45,6 +45,36 @@ CONTROL_ERRNOS = {errno.EINVAL, errno.EEXIST, errno.ENOENT, errno.ENOSPC}
 # an enabled dynamic event EBUSY, an eprobe on no trace event ENODEV.
 SETTING_ERRNOS = {errno.EINVAL, errno.EEXIST, errno.ENOSPC, errno.EPERM, errno.ENOENT,
                   errno.ESRCH, errno.ERANGE, errno.EOVERFLOW, errno.EBUSY, errno.ENODEV}
+
+#: Files whose writes expand the top-level buffer (``tracing_update_buffers``)
+#: before they are parsed, so a refused write expands it too: ``ftrace_event_write``,
+#: ``event_pid_write`` and ``tracing_set_tracer``.
+EXPAND_ON_ANY_WRITE = {"set_event", "set_event_pid", "set_event_notrace_pid", "current_tracer"}
+#: ``system_enable_write`` expands once the value is a number, before its 0/1 check.
+SUBSYSTEM_ENABLES = {"events/enable", "events/initcall/enable"}
+
+
+def enable_number(data: bytes) -> int | None:
+    """An ``enable`` write's number as tpfs parses it (digits, one newline), or None."""
+    digits = data[:-1] if data.endswith(b"\n") else data
+    return int(digits) if digits.isdigit() else None
+
+
+def expands(target: str, data: bytes) -> bool:
+    """Whether a write expands the buffer whether it is taken or refused; an
+    event's ``enable`` (``event_enable_write``) does for 0 and 1 alone."""
+    if target in EXPAND_ON_ANY_WRITE:
+        return bool(data)
+    if target.endswith("/enable"):
+        number = enable_number(data)
+        return number is not None and (target in SUBSYSTEM_ENABLES or number in (0, 1))
+    return False
+
+
+def unexpanded(size: bytes) -> bool:
+    """``buffer_size_kb`` still shows the boot size (``7 (expanded: 1408)``)."""
+    return b"(expanded:" in size
+
 
 VALID = [
     b"fz1 fz:a fz:b\n", b"fz2 taint=O fz:c\n", b"fz1\n", b"fz:a p 0x10\n", b"fz:a p\n",
@@ -111,6 +141,8 @@ def vm_rss_kib(pid: int) -> int:
 
 @pytest.fixture
 def fuzzed(mount_factory, small_catalog) -> Mount:
+    """150 events but at most 64 probes: enabling every event (``set_event``
+    ``:``, ``events/enable`` 1) is ENOSPC here, where the kernel takes it."""
     return mount_factory("--catalog", str(small_catalog), "--max-modules", "64",
                          "--max-probes", "64")
 
@@ -127,6 +159,10 @@ def test_fuzzed_writes_succeed_or_fail_cleanly(fuzzed: Mount, target: str, data:
         allowed = CONTROL_ERRNOS if target in CONTROL else SETTING_ERRNOS
         assert exc.errno in allowed, (target, data, exc)
         after = observable(fuzzed)
+        size = "buffer_size_kb"
+        if unexpanded(before[size]):  # examples share the mount: only the first can expand
+            assert unexpanded(after[size]) != expands(target, data), (target, data, after[size])
+            before[size] = after[size]
         if target.endswith("/filter"):
             # As the kernel: a refused filter shows its error in its place.
             for name, shown in after.items():
@@ -143,11 +179,46 @@ def test_fuzzed_writes_succeed_or_fail_cleanly(fuzzed: Mount, target: str, data:
         # _noupdate batch is applied.
         assert 0 < written <= len(data) or not data, (target, data, written)
         assert written == len(data) or target == "set_event", (target, data, written)
+        if expands(target, data):
+            assert not unexpanded((fuzzed / "buffer_size_kb").read_bytes()), (target, data)
         fuzzed.write("probes/update", "\n")
         assert_consistent(fuzzed)
     finally:
         os.close(fd)
     assert fuzzed.proc.poll() is None
+
+
+#: (file, data, the errno of its refusal or 0): writes that expand the buffer or not.
+EXPANSIONS = [
+    ("set_event", b"nosuch:event\n", errno.EINVAL), ("set_event", b"  \n", 0),
+    ("set_event_pid", b"x\n", errno.EINVAL), ("set_event_notrace_pid", b"\n", 0),
+    ("current_tracer", b"nosuch\n", errno.EINVAL), ("events/enable", b"2\n", errno.EINVAL),
+    ("events/initcall/enable", b"0\n", 0),
+    ("events/initcall/initcall_finish/enable", b"0\n", 0),
+    ("events/initcall/initcall_finish/enable", b"2\n", errno.EINVAL),
+    ("events/enable", b"x\n", errno.EINVAL), ("tracing_on", b"1\n", 0),
+]
+
+
+@pytest.mark.parametrize(("target", "data", "err"), EXPANSIONS,
+                         ids=[f"{t}={d!r}" for t, d, _ in EXPANSIONS])
+def test_writes_expand_the_buffer_as_the_kernel_does(mount_factory, small_catalog,
+                                                     target: str, data: bytes,
+                                                     err: int) -> None:
+    """``tracing_update_buffers`` runs before these writes are parsed, so a
+    refused one leaves the buffer expanded as a taken one does."""
+    mount = mount_factory("--catalog", str(small_catalog))
+    assert unexpanded((mount / "buffer_size_kb").read_bytes())
+    fd = os.open(mount / target, os.O_WRONLY)
+    try:
+        assert os.write(fd, data) == len(data) and not err
+    except OSError as exc:
+        assert exc.errno == err
+    finally:
+        os.close(fd)
+    size = (mount / "buffer_size_kb").read_bytes()
+    assert unexpanded(size) != expands(target, data), size
+    assert (mount / "set_event").read_bytes() == b""
 
 
 def test_rejected_input_does_not_grow_memory(fuzzed: Mount) -> None:
@@ -204,6 +275,54 @@ def test_total_module_tracepoints_are_capped(mount_factory, small_catalog) -> No
         "a", "load", "unload"]
     mount.write("modules/load", "b b:x b:y b:z\n")
     assert "b:z" in mount.read("available_events")
+
+
+# -- the suite's own guard --------------------------------------------------------------
+
+HANGING_TEST = """
+import os
+from tpfs.tools.mounting import start_tpfs
+
+def test_reads_a_pipe_nobody_writes(tmp_path):
+    mount = start_tpfs(tmp_path / "mnt", tmp_path / "log")
+    try:
+        fd = os.open(mount.path / "trace_pipe", os.O_RDONLY)
+        try:
+            os.read(fd, 4096)  # nothing is ever traced: this waits until a signal
+        finally:
+            os.close(fd)
+    finally:
+        mount.stop()
+"""
+
+
+def test_a_blocked_read_fails_its_test_instead_of_hanging_the_run(
+        request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    """pytest-timeout is on for every test (pyproject.toml), and a test blocked
+    in a read of a mount is failed by it: here with a 3 s limit, in a pytest of
+    its own, which must end well before its own 120 s."""
+    assert 0 < float(request.config.getini("timeout")) <= 300
+    (tmp_path / "test_hangs.py").write_text(HANGING_TEST)
+    inner = tmp_path / "inner"
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "timeout",
+         "-o", "timeout=3", "-q", "--rootdir", str(tmp_path), "--basetemp", str(inner),
+         str(tmp_path / "test_hangs.py")],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path,
+        start_new_session=True)
+    try:
+        out, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:  # it hung: end it and its daemon, and their mount
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        left = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()
+                if line.split()[1].startswith(f"{inner}/")]
+        for mnt in left:
+            fuse_unmount(Path(mnt))
+    assert proc.returncode == 1 and "1 failed" in out and "Timeout" in out, out
+    assert time.monotonic() - started < 60 and not left
 
 
 # -- load -----------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from ..kernel.registry import Registry
 from .dynamic.dynevents import FILE_KINDS, PROFILES, DynamicEvents, is_provider
 from .dynamic.eprobe_firing import EprobeFiring
 from .events.catalog import Catalog
-from .events.events import EventLayer, parse_bool
+from .events.events import EventLayer
 from .events.filter import SUBSYSTEM_FILTER_HELP
 from .events.ftrace_events import MODE_FORMAT as FTRACE_MODE_FORMAT
 from .events.ftrace_events import MODE_ID as FTRACE_MODE_ID
@@ -74,7 +74,7 @@ def enable_file(layer: EventLayer, names: Callable[[], list[str]],
                 alive: Alive | None = None) -> File:
     """An ``enable`` over several events: 1 all on, 0 all off, X some of each."""
     return text_file(SETTING_MODE, lambda: layer.state(names()) + "\n",
-                     lambda buf: layer.set_enabled(names(), parse_bool(buf)), alive=alive)
+                     lambda buf: layer.enable_write(names(), buf, subsystem=True), alive=alive)
 
 
 def dynamic_events_file(dynamic: DynamicEvents, file: str) -> File:
@@ -202,7 +202,7 @@ class SubsystemEvents:
 
         return Directory(DIR_MODE, {
             "enable": text_file(SETTING_MODE, lambda: layer.enable_text(name),
-                                lambda buf: layer.set_enabled([name], parse_bool(buf)),
+                                lambda buf: layer.enable_write([name], buf, subsystem=False),
                                 alive=alive),
             "filter": text_file(SETTING_MODE, lambda: layer.filter_text(name),
                                 lambda buf: layer.set_filter(name, buf), alive=alive),

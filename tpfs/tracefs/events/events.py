@@ -85,14 +85,19 @@ def event_probe(name: str, data: int = 0) -> Probe:
     return Probe(f"trace_event_raw_event_{name.partition(':')[2]}", data)
 
 
-def parse_bool(buf: bytes) -> bool:
-    """An enable file's value, as kstrtoul then a 0/1 check accept it."""
+def parse_enable_number(buf: bytes) -> int:
+    """An enable file's value as kstrtoul reads it, before any 0/1 check."""
     text = buf.decode("ascii", "replace")
     if text.endswith("\n"):
         text = text[:-1]
     if not text.isdigit() or not text.isascii():
         raise TpfsError(errno.EINVAL, f"not a number: {text!r}")
-    value = int(text)
+    return int(text)
+
+
+def parse_bool(buf: bytes) -> bool:
+    """An enable file's value, as kstrtoul then a 0/1 check accept it."""
+    value = parse_enable_number(buf)
     if value not in (0, 1):
         raise TpfsError(errno.EINVAL, f"enable takes 0 or 1, not {value}")
     return bool(value)
@@ -306,6 +311,15 @@ class EventLayer:
             else:
                 self._soft_disabled.add(name)
 
+    def enable_write(self, names: list[str], buf: bytes, subsystem: bool) -> None:
+        """A write to an ``enable`` file over ``names``. The buffer is expanded once
+        the value is a number (``system_enable_write``, before its 0/1 check) or
+        is 0 or 1 (``event_enable_write``), so also by a disable or a refusal."""
+        value = parse_enable_number(buf)
+        if subsystem or value in (0, 1):
+            self.trace.tracing.expand()  # tracing_update_buffers
+        self.set_enabled(names, parse_bool(buf))
+
     def soft_disabled(self, name: str) -> bool:
         """``EVENT_FILE_FL_SOFT_DISABLED``: the probe runs but records nothing."""
         return name in self._soft_disabled
@@ -368,7 +382,12 @@ class EventLayer:
         return [token] if event in self._systems.get(subsys, ()) else []
 
     def set_event_write(self, buf: bytes) -> int:
-        """One token per write, as ftrace_event_write; returns the bytes consumed."""
+        """One token per write, as ftrace_event_write; returns the bytes consumed.
+
+        As there, any write expands the buffer first, one that names no event too.
+        """
+        if buf:
+            self.trace.tracing.expand()  # tracing_update_buffers
         text = buf.decode("ascii", "replace")
         stripped = text.lstrip()
         start = len(text) - len(stripped)

@@ -437,6 +437,11 @@ def _walk(expr: str, fields: Mapping[str, Field], ncpus: int) -> FilterError | l
                 return FilterError(errno.EPERM, TOO_MANY_CLOSE, ptr)
             depth -= 1
             tokens.append(c)
+    # A text that ends in "&&" or "||" gets here with the operator eaten: as
+    # upstream predicate_parse (6.x, e.g. commit 0291023e7330), whose first pass
+    # then stops at the NUL and only checks the parentheses and that a predicate
+    # was seen, it is taken. Some 6.18.44 builds refuse it as "Meaningless filter
+    # expression" (tests/compat: test_a_trailing_or_is_taken_or_refused_as_the_build_does).
     return _finish(depth, preds, ptr) or tokens
 
 

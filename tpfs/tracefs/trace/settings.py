@@ -170,9 +170,9 @@ class Tracing:
 
     def _set_tracer(self, buf: bytes) -> None:
         name = _word(buf)
+        self.expand()  # tracing_set_tracer expands the buffer first, even for no tracer
         if name not in TRACERS:
             raise TpfsError(errno.EINVAL, f"no tracer {name!r}")
-        self.expand()  # tracing_set_tracer expands the buffer first, even for nop
         self.tracer = name
 
     def _set_clock(self, buf: bytes) -> None:
@@ -228,9 +228,10 @@ class Tracing:
     def _set_cpumask(self, buf: bytes) -> None:
         self.cpumask = parse_cpumask(buf.decode("latin-1"), self.ncpus)
 
-    @staticmethod
-    def _add_pids(pids: set[int]) -> Callable[[bytes], None]:
+    def _add_pids(self, pids: set[int]) -> Callable[[bytes], None]:
         def write(buf: bytes) -> None:
+            if buf:  # event_pid_write expands the buffer before it parses
+                self.expand()
             pids.update(parse_pids(buf))
 
         return write
