@@ -12,7 +12,7 @@ tpfs_system_packages() {
     command -v fusermount3 >/dev/null || missing+=(fuse3)
     pkg-config --exists fuse3 2>/dev/null || missing+=(libfuse3-dev pkg-config)
     command -v gcc >/dev/null || missing+=(gcc)
-    ldconfig -p 2>/dev/null | grep -q 'libtraceevent\.so\.1 ' || missing+=(libtraceevent1)
+    PATH="$PATH:/usr/sbin:/sbin" ldconfig -p 2>/dev/null | grep -q 'libtraceevent\.so\.1 ' || missing+=(libtraceevent1)
     [ ${#missing[@]} -eq 0 ] && return 0
     if [ "$(id -u)" -ne 0 ]; then
         echo "tpfs: missing system packages (${missing[*]}); as root run:" >&2
