@@ -173,3 +173,15 @@ def test_a_libtracefs_program_reads_fired_events(base: Path, tracing: str) -> No
     assert lines[2:] == ["cpu=0 sched:sched_switch common_pid=101 prev_comm=alpha "
                          "prev_pid=101 prev_prio=120 prev_state=1 next_comm=beta next_pid=202 "
                          "next_prio=100"], out
+
+
+def test_exec_as_tracefs_on_the_users_own_mount(base: Path, tracing: str) -> None:
+    """The user mounts (fusermount3), runs a tool through exec-as-tracefs, unmounts."""
+    out = ok(as_user(base, tracing, """set -e
+        mkdir -p mnt
+        $TPFS/.venv/bin/tpfs mnt --seed 3
+        echo 'xm xm:only' > mnt/modules/load
+        $TPFS/.venv/bin/tpfs exec-as-tracefs mnt -- trace-cmd list -e > listed
+        fusermount3 -u mnt
+        grep -c . listed; grep -x xm:only listed"""))
+    assert out.splitlines() == ["2306", "xm:only"]
