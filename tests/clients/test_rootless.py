@@ -185,3 +185,36 @@ def test_exec_as_tracefs_on_the_users_own_mount(base: Path, tracing: str) -> Non
         fusermount3 -u mnt
         grep -c . listed; grep -x xm:only listed"""))
     assert out.splitlines() == ["2306", "xm:only"]
+
+
+def test_nothing_stays_when_the_command_is_killed(base: Path) -> None:
+    out = ok(as_user(base, "none", """
+        $TPFS/.venv/bin/tpfs run -- sh -c 'echo "$TPFS_MOUNT" > seen; kill -KILL $$'
+        echo status=$?"""))
+    assert out == "status=137\n"
+    mnt = (base / "home/seen").read_text().strip()
+    assert mnt.startswith("/") and not os.path.exists(mnt)
+
+
+def test_errors_a_ci_log_can_act_on(base: Path) -> None:
+    """A kernel that refuses user namespaces (here an unshare that fails as it
+    would there), and a /dev/fuse the user cannot open: one line each, with a status
+    of its own."""
+    res = as_user(base, "none", """
+        mkdir -p fake
+        printf '#!/bin/sh\\necho "unshare: unshare failed: %s" >&2\\nexit 1\\n' \\
+            "Operation not permitted" > fake/unshare
+        chmod +x fake/unshare
+        PATH=$PWD/fake:$PATH $TPFS/.venv/bin/tpfs run -- true; echo status=$?""")
+    assert res.stdout == "status=123\n"
+    assert res.stderr == ("tpfs: cannot make a user namespace (unshare: unshare failed: "
+                          "Operation not permitted): run as root, or allow user namespaces "
+                          "(docs/ci.md)\n")
+    (base / "fuse").chmod(0o600)
+    try:
+        res = as_user(base, "none", "$TPFS/.venv/bin/tpfs run -- true; echo status=$?")
+    finally:
+        (base / "fuse").chmod(0o666)
+    assert res.stdout == "status=122\n"
+    assert res.stderr == ("tpfs: /dev/fuse (mode 0600) is not open to this user: as root run: "
+                          "chmod 0666 /dev/fuse (Debian's udev rule does)\n")
