@@ -2,7 +2,7 @@
 
 trace-cmd, perf and libtracefs find the tracing directory as the first
 ``tracefs`` line of /proc/mounts; bcc and older tools use
-/sys/kernel/debug/tracing. In a private mount namespace (root only) this
+/sys/kernel/debug/tracing. In a private mount namespace, as root, this
 unmounts every other tracefs, mounts the kernel's at /sys/kernel/tracing
 so that /proc/mounts names it, and binds the tpfs mount on top of it and
 of /sys/kernel/debug/tracing. Every other tpfs mount is detached there: a
