@@ -142,6 +142,8 @@ def test_errors_a_ci_log_can_act_on(tmp_path: Path) -> None:
     for args in (["true"], ["--"], ["--cpus", "0", "--", "true"]):
         res = tpfs_run(*args)
         assert res.returncode == preflight.EXIT_USAGE, args
+    res = tpfs_run("--help")
+    assert res.returncode == 0 and res.stdout.startswith("usage: tpfs run ")
     # libfuse3 missing: pyfuse3 cannot be imported
     fake = tmp_path / "fake"
     fake.mkdir()

@@ -77,15 +77,16 @@ def main(argv: list[str]) -> int:
     """Outside: check, then become the supervisor in a private namespace."""
     if argv[:1] == [INSIDE]:
         return inside(argv[1:])
+    head = argv[:argv.index("--")] if "--" in argv else argv
+    if "-h" in head or "--help" in head:
+        print(f"{USAGE}\nMOUNT OPTIONS are those of 'tpfs MOUNTPOINT' (tpfs --help); "
+              "exit statuses: docs/ci.md")
+        return 0
     split = _split(argv)
     if split is None:
         print(USAGE, file=sys.stderr)
         return preflight.EXIT_USAGE
     options, cmd = split
-    if "-h" in options or "--help" in options:
-        print(USAGE, file=sys.stderr)
-        print("MOUNT OPTIONS are those of 'tpfs MOUNTPOINT' (tpfs --help)", file=sys.stderr)
-        return 0
     checks: list[Callable[[], preflight.Problem | None]] = [
         *preflight.CHECKS, functools.partial(preflight.command, cmd)]
     for check in checks:
