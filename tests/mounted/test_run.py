@@ -39,6 +39,13 @@ def tpfs_run(*args: str, env: dict[str, str] | None = None,
                           text=True, timeout=TIMEOUT, env=env, cwd=cwd)
 
 
+def kill_group(proc: subprocess.Popen) -> None:
+    """If the test failed on the way: tpfs run and CMD (its process group) go too."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
 def test_command_sees_the_mount_and_its_status_comes_back(tmp_path: Path) -> None:
     res = tpfs_run("--cpus", "3", "--", "sh", "-c",
                    "awk '$3 ~ /tracefs|tpfs/ {print $2, $3}' /proc/mounts; "
@@ -73,7 +80,8 @@ def test_a_signal_sent_to_tpfs_run_reaches_the_command_while_the_mount_serves(
     script = (f"trap 'cat /sys/kernel/tracing/tracing_on > {tmp_path}/on; exit 5' INT; "
               f"touch {tmp_path}/ready; while :; do sleep 0.05; done")
     proc = subprocess.Popen([sys.executable, "-m", "tpfs", "run", "--", "sh", "-c", script],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
     try:
         deadline = time.monotonic() + TIMEOUT
         while not (tmp_path / "ready").exists():
@@ -83,9 +91,7 @@ def test_a_signal_sent_to_tpfs_run_reaches_the_command_while_the_mount_serves(
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=TIMEOUT)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        kill_group(proc)
     assert proc.returncode == 5, err
     assert (tmp_path / "on").read_text() == "1\n"
 
@@ -117,9 +123,7 @@ def test_ctrl_c_at_a_terminal_reaches_the_command_once(tmp_path: Path) -> None:
         os.write(master, b"\x03")
         assert proc.wait(TIMEOUT) == 0
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        kill_group(proc)
         os.close(master)
     assert (tmp_path / "count").read_text() == "1\n"
     assert (tmp_path / "on").read_text() == "1\n"
