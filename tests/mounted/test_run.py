@@ -156,3 +156,15 @@ def test_errors_a_ci_log_can_act_on(tmp_path: Path) -> None:
     assert res.returncode == preflight.EXIT_PACKAGE
     assert res.stderr == ("tpfs: missing system packages (pyfuse3 (libfuse3.so.3)): as root "
                           "run: apt-get install -y fuse3\n")
+
+
+def test_root_of_a_user_namespace_is_rootless(tmp_path: Path) -> None:
+    """Root in a user namespace other than the machine's (a rootless container) can
+    neither mount tracefs nor unmount what it inherited: tpfs run goes the rootless
+    way there."""
+    res = subprocess.run(["unshare", "--user", "--map-root-user", sys.executable, "-m", "tpfs",
+                          "run", "--", "sh", "-c",
+                          "echo 'un un:ev' > /sys/kernel/tracing/modules/load; "
+                          "grep -x un:ev /sys/kernel/debug/tracing/available_events"],
+                         capture_output=True, text=True, timeout=TIMEOUT)
+    assert (res.returncode, res.stdout) == (0, "un:ev\n"), res.stderr

@@ -96,9 +96,21 @@ def main(argv: list[str]) -> int:
         print("tpfs: exec-as-tracefs needs unshare(1): as root run: apt-get install -y "
               "util-linux", file=sys.stderr)
         return 1
-    rootless = os.geteuid() != 0
+    rootless = not privileged()
     os.execv(unshare, [*unshare_argv(unshare, rootless=rootless),
                        *setup_argv(mnt, cmd, rootless=rootless)])
+
+
+def privileged() -> bool:
+    """Root of the machine: root in its first user namespace. Root in another (a
+    rootless container) can neither mount tracefs nor unmount what it inherited."""
+    if os.geteuid() != 0:
+        return False
+    try:
+        with open("/proc/self/uid_map") as uid_map:
+            return uid_map.read().split() == ["0", "0", "4294967295"]
+    except OSError:
+        return True
 
 
 def unshare_argv(unshare: str, *, rootless: bool) -> list[str]:

@@ -93,7 +93,7 @@ def fuse_device() -> Problem | None:
 
 def user_namespaces() -> Problem | None:
     """Rootless only: can this user make a user namespace and be root in it?"""
-    if os.geteuid() == 0:
+    if os.geteuid() == 0:  # in a user namespace too: root there may make another
         return None
     unshare = shutil.which("unshare") or "unshare"
     tried = subprocess.run([unshare, "--user", "--map-root-user", "true"],

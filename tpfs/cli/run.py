@@ -96,7 +96,7 @@ def main(argv: list[str]) -> int:
             return problem.status
     if _bad_options(options):
         return preflight.EXIT_USAGE
-    rootless = os.geteuid() != 0
+    rootless = not nsexec.privileged()
     unshare = shutil.which("unshare")
     assert unshare is not None  # preflight.packages saw it
     os.execv(unshare, [*nsexec.unshare_argv(unshare, rootless=rootless), sys.executable,
