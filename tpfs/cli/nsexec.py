@@ -60,7 +60,7 @@ mnt=$1; python=$2; shift 2
 for m in $(awk '$3 == "tracefs" { print $2 }' /proc/mounts | sort -ru); do
     mount --bind "$mnt" "$(printf '%b' "$m")" 2>/dev/null || true
 done
-mount --bind "$mnt" /sys/kernel/tracing || exit 125
+mount --bind "$mnt" /sys/kernel/tracing || exit 124
 if mount -t tmpfs -o size=64k,mode=0755 none /sys/kernel/debug 2>/dev/null; then
     mkdir /sys/kernel/debug/tracing
     mount --bind "$mnt" /sys/kernel/debug/tracing

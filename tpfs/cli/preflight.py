@@ -21,7 +21,8 @@ EXIT_PACKAGE = 121
 EXIT_FUSE = 122
 #: Not root, and the kernel lets no user make a user namespace.
 EXIT_USERNS = 123
-#: The daemon did not mount (its log's tail follows on standard error).
+#: The daemon did not mount (its log's tail follows on standard error), or, rootless,
+#: its mount could not be bound at /sys/kernel/tracing (nsexec's script exits so).
 EXIT_MOUNT = 124
 #: ``tpfs run`` was called wrongly (no ``--``, no command, a bad mount option).
 EXIT_USAGE = 125
