@@ -17,8 +17,8 @@ tpfs_system_packages() {
     command -v fusermount3 >/dev/null || missing+=(fuse3)
     pkg-config --exists fuse3 2>/dev/null || missing+=(libfuse3-dev pkg-config)
     command -v gcc >/dev/null || missing+=(gcc)
-    # /sbin/ldconfig: /sbin is not on every user's PATH.
-    /sbin/ldconfig -p 2>/dev/null | grep -q 'libtraceevent\.so\.1 ' || missing+=(libtraceevent1)
+    # ldconfig lives in /sbin, which is not on every user's PATH.
+    PATH="$PATH:/usr/sbin:/sbin" ldconfig -p 2>/dev/null | grep -q 'libtraceevent\.so\.1 ' || missing+=(libtraceevent1)
     [ ${#missing[@]} -eq 0 ] && return 0
     if [ "$(id -u)" -ne 0 ]; then
         echo "tpfs: missing system packages (${missing[*]}); as root run:" >&2

@@ -2,7 +2,7 @@
 
 trace-cmd, perf and libtracefs find the tracing directory as the first
 ``tracefs`` line of /proc/mounts; bcc and older tools use
-/sys/kernel/debug/tracing. In a private mount namespace (root only) this
+/sys/kernel/debug/tracing. In a private mount namespace, as root, this
 unmounts every other tracefs, mounts the kernel's at /sys/kernel/tracing
 so that /proc/mounts names it, and binds the tpfs mount on top of it and
 of /sys/kernel/debug/tracing. Every other tpfs mount is detached there: a
@@ -12,6 +12,13 @@ unmounted outside, for as long as the command runs. trace-cmd also writes
 copy is bound over it. ``mount`` finds helpers for ``tracefs`` and
 ``fuse.tpfs`` there (an overlay on /sbin), so that ``mount -o remount,gid=N``
 reaches the daemon (``remount.py``). Nothing outside the namespace changes.
+
+Rootless (a user other than root), the namespace is a user namespace with
+a mount namespace in it, where the user is root over what it mounts but
+cannot unmount what it inherited nor mount tracefs: the mount is bound over
+every tracefs mount it can reach and over /sys/kernel/tracing, and where no
+tracefs is mounted at all mount(2) is answered for libtracefs and perf
+(``pretend_mount``), which then use /sys/kernel/tracing.
 """
 
 from __future__ import annotations
@@ -54,6 +61,34 @@ exec "$@"
 
 USAGE = "usage: tpfs exec-as-tracefs MOUNTPOINT -- COMMAND [ARG...]"
 
+#: Rootless: nothing inherited can be unmounted, tracefs cannot be mounted.
+#: The mount goes over every tracefs it can reach (the first in /proc/mounts
+#: is the one tools take), over /sys/kernel/tracing, and, on a tmpfs over
+#: /sys/kernel/debug, at /sys/kernel/debug/tracing. perf takes TRACEFS_PATH
+#: first; with no tracefs in /proc/mounts, libtracefs mounts one itself:
+#: pretend_mount answers that mount(2) so that it uses /sys/kernel/tracing.
+ROOTLESS_SETUP = r"""
+mnt=$1; python=$2; shift 2
+for m in $(awk '$3 == "tracefs" { print $2 }' /proc/mounts | sort -ru); do
+    mount --bind "$mnt" "$(printf '%b' "$m")" 2>/dev/null || true
+done
+mount --bind "$mnt" /sys/kernel/tracing || exit 124
+if mount -t tmpfs -o size=64k,mode=0755 none /sys/kernel/debug 2>/dev/null; then
+    mkdir /sys/kernel/debug/tracing
+    mount --bind "$mnt" /sys/kernel/debug/tracing
+    if [ -e /proc/sys/kernel/ftrace_enabled ]; then
+        cat /proc/sys/kernel/ftrace_enabled > /sys/kernel/debug/.ftrace_enabled
+        mount --bind /sys/kernel/debug/.ftrace_enabled /proc/sys/kernel/ftrace_enabled \
+            2>/dev/null || true
+    fi
+fi
+export TRACEFS_PATH=/sys/kernel/tracing
+if awk '$3 == "tracefs" { found = 1 } END { exit !found }' /proc/mounts; then
+    exec "$@"
+fi
+exec "$python" -m tpfs.cli.pretend_mount "$@"
+"""
+
 
 def main(argv: list[str]) -> int:
     if "--" in argv:
@@ -69,11 +104,41 @@ def main(argv: list[str]) -> int:
         print(f"tpfs: {mnt} is not a mount point", file=sys.stderr)
         return 1
     unshare = shutil.which("unshare")
-    if unshare is None or os.geteuid() != 0:
-        print("tpfs: exec-as-tracefs needs root and unshare(1)", file=sys.stderr)
+    if unshare is None:
+        print("tpfs: exec-as-tracefs needs unshare(1): as root run: apt-get install -y "
+              "util-linux", file=sys.stderr)
         return 1
-    os.execv(unshare, [unshare, "--mount", "--propagation", "private",
-                       "sh", "-c", SETUP, "tpfs-exec", mnt, shlex.quote(sys.executable), *cmd])
+    rootless = not privileged()
+    os.execv(unshare, [*unshare_argv(unshare, rootless=rootless),
+                       *setup_argv(mnt, cmd, rootless=rootless)])
+
+
+def privileged() -> bool:
+    """Root of the machine: root in its first user namespace. Root in another (a
+    rootless container) can neither mount tracefs nor unmount what it inherited."""
+    if os.geteuid() != 0:
+        return False
+    try:
+        with open("/proc/self/uid_map") as uid_map:
+            return uid_map.read().split() == ["0", "0", "4294967295"]
+    except OSError:
+        return True
+
+
+def unshare_argv(unshare: str, *, rootless: bool) -> list[str]:
+    """unshare(1) making the private namespace: rootless, a user namespace too, where the
+    user is root; its mounts follow the host's (slave) so that an unmount there of
+    another tpfs mount, which cannot be unmounted in here, reaches here too."""
+    if rootless:
+        return [unshare, "--user", "--map-root-user", "--mount", "--propagation", "slave"]
+    return [unshare, "--mount", "--propagation", "private"]
+
+
+def setup_argv(mnt: str, cmd: list[str], *, rootless: bool) -> list[str]:
+    """Run inside the private namespace: make ``mnt`` the tracefs there, then exec ``cmd``."""
+    if rootless:
+        return ["sh", "-c", ROOTLESS_SETUP, "tpfs-exec", mnt, sys.executable, *cmd]
+    return ["sh", "-c", SETUP, "tpfs-exec", mnt, shlex.quote(sys.executable), *cmd]
 
 
 if __name__ == "__main__":
