@@ -720,16 +720,8 @@ def fetch_value(arg: ProbeArg, record: bytes) -> int | str:
     src = arg.source
     if src is None or arg.comm.startswith(("+", "-")):
         return "" if arg.type.is_string else 0
-    kind = src.filter_type
-    if kind in ("dyn_string", "rdyn_string"):
-        loc = int.from_bytes(record[src.offset:src.offset + 4], "little")
-        start = (loc & 0xFFFF) + (src.offset + 4 if kind == "rdyn_string" else 0)
-        raw = record[start:start + (loc >> 16)]
-    elif kind == "static_string":
-        raw = record[src.offset:src.offset + src.size]
-    else:
+    if src.filter_type not in ("dyn_string", "rdyn_string", "static_string"):
         value = int.from_bytes(record[src.offset:src.offset + src.size], "little",
                                signed=src.signed)
         return value if not arg.type.is_string else str(value)
-    text = raw.split(b"\0", 1)[0].decode("latin-1")
-    return text if arg.type.is_string else 0
+    return src.text(record).decode("latin-1") if arg.type.is_string else 0

@@ -21,9 +21,10 @@ import operator
 import re
 import struct
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..kstr import MAX_FILTER_STR_VAL, SPACES, kstrtoull
+from ..trace.field import EventField, generic, parse_fields
 
 SUBSYSTEM_FILTER_HELP = (
     "### global filter ###\n"
@@ -53,58 +54,20 @@ NUM_BUF = 24  # parse_pred's num_buf: an operand of 24 characters is too long
 MAX_WRITE = 4096  # a write of a page or more is EINVAL
 
 _SYMBOL_RE = re.compile(r"[A-Za-z_][\w.$]*")
-_FIELD_RE = re.compile(r"\tfield:([^;]*);\toffset:(\d+);\tsize:(\d+);\tsigned:(-?\d+);")
 
 
-@dataclass(frozen=True, slots=True)
-class Field:
-    """What ``parse_pred`` needs of a field: its C type, size, sign, filter type and offset."""
-
-    type: str
-    size: int
-    signed: bool
-    kind: str = ""  # "cpu" or "comm" for the generic fields; else derived from the type
-    offset: int = 0
-
-    @property
-    def filter_type(self) -> str:
-        """``filter_assign_type``: how the kernel compares the field."""
-        if self.kind:
-            return self.kind
-        t = self.type
-        if "__data_loc" in t and "char" in t:
-            return "dyn_string"
-        if "__data_loc" in t and "cpumask_t" in t:
-            return "cpumask"
-        if "__rel_loc" in t and "char" in t:
-            return "rdyn_string"
-        if "[" in t and "char" in t:
-            return "static_string"
-        if t in ("char *", "const char *"):
-            return "ptr_string"
-        return "other"
-
-    @property
-    def is_string(self) -> bool:
-        return self.filter_type in ("dyn_string", "rdyn_string", "static_string", "ptr_string",
-                                    "comm")
-
+#: What ``parse_pred`` needs of a field: the one field type that reads records.
+Field = EventField
 
 #: ``ftrace_generic_fields``: present in every event, after the event's own fields.
-GENERIC_FIELDS = {
-    "CPU": Field("int", 0, True, "cpu"), "cpu": Field("int", 0, True, "cpu"),
-    "common_cpu": Field("int", 0, True, "cpu"),
-    "COMM": Field("char *", 0, False, "comm"), "comm": Field("char *", 0, False, "comm"),
-}
+GENERIC_FIELDS = {name: generic(name, kind) for name, kind in (
+    ("CPU", "cpu"), ("cpu", "cpu"), ("common_cpu", "cpu"), ("COMM", "comm"), ("comm", "comm"))}
 
 
 def filter_fields(fmt: str) -> dict[str, Field]:
     """The fields a filter over an event with ``format`` text ``fmt`` may name."""
     fields = dict(GENERIC_FIELDS)
-    for decl, offset, size, signed in _FIELD_RE.findall(fmt):
-        ctype, _, name = decl.rpartition(" ")
-        name, bracket, dims = name.partition("[")
-        fields[name] = Field(ctype + bracket + dims, int(size), signed != "0", offset=int(offset))
+    fields.update((f.name, f) for f in parse_fields(fmt))
     return fields
 
 
@@ -461,7 +424,6 @@ def check_filter(expr: str, fields: Mapping[str, Field], ncpus: int) -> FilterEr
 Predicate = Callable[[bytes, int, bytes], bool]
 TASK_COMM_LEN = 16
 _INTS = {1: "b", 2: "h", 4: "i", 8: "q"}  # struct codes of the sizes the kernel compares
-_U32 = struct.Struct("<I")
 
 
 def task_comm(comm: str | None) -> bytes:
@@ -539,12 +501,10 @@ def _cpus(field: Field, op: str, mask: int, ncpus: int) -> Predicate:
     cpu = mask.bit_length() - 1
     kind = field.filter_type
     if kind == "cpumask":
-        offset, full = field.offset, (1 << ncpus) - 1
+        data, full = field.data, (1 << ncpus) - 1
 
         def record_mask(r: bytes, c: int, m: bytes) -> int:
-            item = _U32.unpack_from(r, offset)[0]
-            loc = item & 0xFFFF
-            return int.from_bytes(r[loc:loc + (item >> 16)], "little") & full
+            return int.from_bytes(data(r), "little") & full
 
         if single:  # do_filter_cpumask_scalar
             bit = 1 << cpu
@@ -558,7 +518,7 @@ def _cpus(field: Field, op: str, mask: int, ncpus: int) -> Predicate:
         op = "==" if op == "&" else op
         if kind == "cpu":
             return _compare(_cpu, op, cpu)
-        return _numeric(Field(field.type, field.size, False, offset=field.offset), op, cpu)
+        return _numeric(replace(field, signed=False), op, cpu)
     if op != "&":  # do_filter_scalar_cpumask: a set of two or more is no single CPU
         equal = op == "=="
         if kind == "cpu":
@@ -591,21 +551,13 @@ _Matcher = Callable[[bytes, int, int], bool]
 
 
 def _string_at(field: Field) -> _StringAt:
-    offset, size, kind = field.offset, field.size, field.filter_type
-    if kind == "comm":
+    if field.filter_type == "comm":
         return lambda r, m: (m, 0, TASK_COMM_LEN)
-    if kind == "static_string":
-        return lambda r, m: (r, offset, size)
-    if kind == "dyn_string":
-        def dynamic(r: bytes, m: bytes) -> tuple[bytes, int, int]:
-            item = _U32.unpack_from(r, offset)[0]
-            return r, item & 0xFFFF, item >> 16
-        return dynamic
+    span = field.span
 
-    def relative(r: bytes, m: bytes) -> tuple[bytes, int, int]:  # __rel_loc: from the field's end
-        item = _U32.unpack_from(r, offset)[0]
-        return r, offset + 4 + (item & 0xFFFF), item >> 16
-    return relative
+    def in_record(r: bytes, m: bytes) -> tuple[bytes, int, int]:
+        return (r, *span(r))
+    return in_record
 
 
 def _glob_class(pat: bytes, i: int) -> tuple[bytes, int] | None:
