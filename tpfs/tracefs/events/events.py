@@ -22,7 +22,8 @@ own next dynamic events, so a tool that passes one to perf_event_open gets
 an error instead of counting some host event. An id stays with its name for
 the daemon's life unless the range runs out; then the ids of names gone are
 reused. Filters (their text and, when the text was taken, its compiled
-predicate) and triggers are remembered per event and dropped when the
+predicate), triggers and soft-mode state are remembered per event in one
+``EventFile`` (the kernel's ``trace_event_file``) and dropped when the
 last instance of the name goes (hist triggers, kept by the layer's
 ``HistContext``, with those that match the event or read its variables);
 at most ``MAX_FILTERS`` events hold a filter and ``MAX_TRIGGERS``
@@ -44,6 +45,7 @@ from ..kstr import SPACES
 from ..trace.record import PRINT_EVENT, PRINT_FORMAT
 from ..trace.settings import host_cpus, log_error
 from .catalog import Catalog
+from .event_file import EventFile
 from .filter import (
     BAD_SUBSYS_FILTER,
     MAX_WRITE,
@@ -127,17 +129,13 @@ class EventLayer:
     _id_floor: int = 0  # tpfs-only ids stay above every catalogue id
     _next_id: int = DYNAMIC_ID_TOP
     _spare_ids: list[int] = field(default_factory=list)
-    _filters: dict[str, str] = field(default_factory=dict)
-    _predicates: dict[str, Predicate] = field(default_factory=dict)  # of filters taken
-    _triggers: dict[str, list[Trigger]] = field(default_factory=dict)
+    #: Each event's state in this instance (filter, triggers, soft mode), for
+    #: the events that have any.
+    _files: dict[str, EventFile] = field(default_factory=dict)
+    _nfilters: int = 0  # files with a filter (or a filter's error) shown
     _ntriggers: int = 0  # hist triggers included
     #: The hist triggers of this instance's events (``hist:...`` in ``trigger``).
     hist: HistContext = field(init=False)
-    # Soft mode: users (triggers) per event, and which of those record nothing.
-    _soft_users: dict[str, int] = field(default_factory=dict)
-    _soft_disabled: set[str] = field(default_factory=set)
-    #: ``EVENT_FILE_FL_WAS_ENABLED``: events enabled (or soft-enabled) since they came.
-    _was_enabled: set[str] = field(default_factory=set)
     #: ``tracing_update_buffers``: called when an event is enabled or ``set_event``
     #: written (the buffer is expanded then).
     on_enable: Callable[[], None] = lambda: None
@@ -269,6 +267,23 @@ class EventLayer:
         """The dynamic event ``name`` is gone: a later one of that name has its own."""
         self._formats.pop(name, None)
 
+    # -- each event's state (its trace_event_file) -------------------------
+    def _file(self, name: str) -> EventFile:
+        """The event's state, made if it has none yet."""
+        file = self._files.get(name)
+        if file is None:
+            file = self._files[name] = EventFile()
+        return file
+
+    def _tidy(self, name: str) -> None:
+        """Forget the event's state if it holds nothing."""
+        file = self._files.get(name)
+        if file is not None and file.idle:
+            del self._files[name]
+
+    def _with_triggers(self) -> list[tuple[str, EventFile]]:
+        return [(name, file) for name, file in self._files.items() if file.triggers]
+
     # -- enabling ----------------------------------------------------------
     def probe(self, name: str) -> Probe:
         """This layer's probe for ``name``."""
@@ -282,9 +297,10 @@ class EventLayer:
 
     def enable_text(self, name: str) -> str:
         """An event's ``enable``: ``1`` if it records, ``*`` after it in soft mode."""
-        soft = name in self._soft_disabled
+        file = self._files.get(name)
+        soft = file is not None and file.soft_disabled
         text = "1" if self.enabled(name) and not soft else "0"
-        return text + ("*" if soft or name in self._soft_users else "") + "\n"
+        return text + ("*" if soft or (file is not None and file.soft_mode) else "") + "\n"
 
     def set_enabled(self, names: list[str], on: bool) -> None:
         """Enable or disable every one of ``names``, or (refused) none.
@@ -295,53 +311,58 @@ class EventLayer:
         if on:
             self.on_enable()
         changes = [ProbeChange(name, self.probe(name), on) for name in names
-                   if self.enabled(name) != on and (on or name not in self._soft_users)]
+                   if self.enabled(name) != on and (on or not self._soft_mode(name))]
         self.registry.change_probes(changes)
-        if on:
-            self._was_enabled.update(names)
         for name in names:
-            if on or name not in self._soft_users:
-                self._soft_disabled.discard(name)
-            else:
-                self._soft_disabled.add(name)
+            file = self._file(name) if on or name in self._files else None
+            if file is None:
+                continue
+            file.was_enabled |= on
+            file.soft_disabled = not on and file.soft_mode
+            self._tidy(name)
+
+    def _soft_mode(self, name: str) -> bool:
+        file = self._files.get(name)
+        return file is not None and file.soft_mode
 
     def soft_disabled(self, name: str) -> bool:
         """``EVENT_FILE_FL_SOFT_DISABLED``: the probe runs but records nothing."""
-        return name in self._soft_disabled
+        file = self._files.get(name)
+        return file is not None and file.soft_disabled
 
     def set_soft_disabled(self, name: str, disabled: bool) -> None:
         """What ``enable_event``/``disable_event`` triggers do to their target."""
-        if disabled:
-            self._soft_disabled.add(name)
-        else:
-            self._soft_disabled.discard(name)
+        if disabled or name in self._files:
+            self._file(name).soft_disabled = disabled
+            self._tidy(name)
 
     def _soft_enter(self, names: list[str]) -> None:
         """A soft-mode user each for ``names``: the first registers a probe that
         is not there, soft-disabled. All or (refused by the registry) none."""
         names = [n for n in names if n not in UNPROBED]
         fresh = [n for n in dict.fromkeys(names)
-                 if n not in self._soft_users and not self.enabled(n)]
+                 if not self._soft_mode(n) and not self.enabled(n)]
         self.registry.change_probes([ProbeChange(n, self.probe(n), True) for n in fresh])
-        self._soft_disabled.update(fresh)
-        self._was_enabled.update(fresh)
+        for name in fresh:
+            file = self._file(name)
+            file.soft_disabled = file.was_enabled = True
         for name in names:
-            self._soft_users[name] = self._soft_users.get(name, 0) + 1
+            self._file(name).soft_users += 1
 
     def _soft_leave(self, names: list[str]) -> None:
         """The last user gone, a soft-disabled event's probe goes with it."""
         for name in names:
             if name in UNPROBED:
                 continue
-            users = self._soft_users[name] - 1
-            if users:
-                self._soft_users[name] = users
+            file = self._files[name]
+            file.soft_users -= 1
+            if file.soft_users:
                 continue
-            del self._soft_users[name]
-            if name in self._soft_disabled:
-                self._soft_disabled.discard(name)
+            if file.soft_disabled:
+                file.soft_disabled = False
                 if self.enabled(name):
                     self.registry.change_probes([ProbeChange(name, self.probe(name), False)])
+            self._tidy(name)
 
     def state(self, names: list[str]) -> str:
         """An enable file: 1 all on, 0 all off, X some of each."""
@@ -403,31 +424,42 @@ class EventLayer:
         return filter_fields(self.format(name))
 
     def filter_text(self, name: str) -> str:
-        return self._filters.get(name, "none") + "\n"
+        file = self._files.get(name)
+        text = None if file is None else file.filter_text
+        return ("none" if text is None else text) + "\n"
 
     def predicate(self, name: str) -> Predicate | None:
         """The event's filter, compiled; None when it has none that was taken."""
-        return self._predicates.get(name)
+        file = self._files.get(name)
+        return None if file is None else file.predicate
+
+    def _show_filter(self, name: str, text: str, predicate: Predicate | None) -> None:
+        file = self._file(name)
+        self._nfilters += file.filter_text is None
+        file.filter_text, file.predicate = text, predicate
 
     def _take_filter(self, name: str, expr: str) -> None:
         predicate = compile_filter(expr, self.format(name), self.ncpus)  # before any change
-        self._filters[name] = expr
-        self._predicates[name] = predicate
+        self._show_filter(name, expr, predicate)
 
     def _drop_filter(self, name: str) -> None:
-        self._filters.pop(name, None)
-        self._predicates.pop(name, None)
+        file = self._files.get(name)
+        if file is None or file.filter_text is None:
+            return
+        self._nfilters -= 1
+        file.filter_text = file.predicate = None
+        self._tidy(name)
 
     def _make_room(self, names: list[str]) -> None:
         """Refuse (ENOSPC) filters on ``names`` that would pass ``MAX_FILTERS``."""
-        new = sum(1 for name in names if name not in self._filters)
-        if len(self._filters) + new > MAX_FILTERS:
+        new = sum(1 for name in names
+                  if name not in self._files or self._files[name].filter_text is None)
+        if self._nfilters + new > MAX_FILTERS:
             raise TpfsError(errno.ENOSPC, f"more than {MAX_FILTERS} filtered events")
 
     def _refuse(self, name: str, expr: str, err: FilterError) -> None:
         """Show the error in place of the filter and log it, as ``append_filter_err``."""
-        self._predicates.pop(name, None)
-        self._filters[name] = err.show(expr)
+        self._show_filter(name, err.show(expr), None)
         log_error(self.error_log, FILTER_ERROR, err.message, expr, err.pos if err.code else 0)
 
     def set_filter(self, name: str, buf: bytes) -> None:
@@ -465,20 +497,21 @@ class EventLayer:
     def trigger_text(self, name: str) -> str:
         """The kernel's one list: triggers go in at its head, hist triggers at its tail."""
         hists = self.hist.triggers(*_split(name))
-        triggers = self._triggers.get(name)
+        triggers = self.triggers(name)
         if not triggers and not hists:
             return TRIGGER_HELP
-        return "".join(t.render() + "\n" for t in triggers or ()) + "".join(
+        return "".join(t.render() + "\n" for t in triggers) + "".join(
             h.render() for h in hists)
 
     def triggers(self, name: str) -> list[Trigger]:
         """The event's triggers but hist ones, newest first (a live list; empty if none)."""
-        return self._triggers.get(name, [])
+        file = self._files.get(name)
+        return [] if file is None else file.triggers
 
     def has_triggers(self, name: str) -> bool:
         """Whether the event has triggers of any kind: then it is in soft mode
         (if it has a probe)."""
-        return name in self._triggers or self.hist.triggered(*_split(name))
+        return bool(self.triggers(name)) or self.hist.triggered(*_split(name))
 
     def _hist_format(self, system: str, event: str) -> str | None:
         name = f"{system}:{event}"
@@ -518,15 +551,13 @@ class EventLayer:
         # The target first, then the triggering event (its first trigger only).
         users = [] if trigger.target is None else [trigger.target]
         self._soft_enter(users + ([] if self.has_triggers(name) else [name]))
-        self._triggers.setdefault(name, []).insert(0, trigger)
+        self._file(name).triggers.insert(0, trigger)
         self._ntriggers += 1
 
     def _remove_trigger(self, name: str, trigger: Trigger) -> None:
-        triggers = self._triggers[name]
-        triggers.remove(trigger)
+        self._files[name].triggers.remove(trigger)
         self._ntriggers -= 1
-        if not triggers:
-            del self._triggers[name]
+        self._tidy(name)
         users = [] if self.has_triggers(name) else [name]
         self._soft_leave(users + ([] if trigger.target is None else [trigger.target]))
 
@@ -552,7 +583,7 @@ class EventLayer:
         self._ntriggers += sum(after.values()) - sum(before.values())
         for key in sorted(before.keys() ^ after.keys()):  # events that gained or lost all
             other = f"{key[0]}:{key[1]}"
-            if other in self._triggers:  # its other triggers keep it in soft mode
+            if self.triggers(other):  # its other triggers keep it in soft mode
                 continue
             if key in before:
                 self._soft_leave([other])
@@ -593,13 +624,13 @@ class EventLayer:
     def detach(self) -> None:
         """Its instance is removed: every trigger, filter and enabled event goes,
         and the layer stops following modules."""
-        for name, triggers in list(self._triggers.items()):
-            for trigger in list(triggers):
+        for name, file in self._with_triggers():
+            for trigger in list(file.triggers):
                 self._remove_trigger(name, trigger)
         for system, event in list(self.hist.hists):
             self._drop_hists(system, event)
         self.disable_all()
-        for name in list(self._filters):
+        for name in list(self._files):
             self._drop_filter(name)
         self.registry.module_coming_hooks.remove(self._module_coming)
         self.registry.module_going_hooks.remove(self._module_going)
@@ -621,19 +652,21 @@ class EventLayer:
         for name in gone:  # its triggers, and those elsewhere that name it
             for trigger in list(self.triggers(name)):
                 self._remove_trigger(name, trigger)
-        for other, triggers in list(self._triggers.items()):
-            for trigger in [t for t in triggers if t.target in targets]:
+        for other, file in self._with_triggers():
+            for trigger in [t for t in file.triggers if t.target in targets]:
                 self._remove_trigger(other, trigger)
         for name in gone:  # its histograms, and those that match it or read them
             self._drop_hists(*_split(name))
+        used = False
         for name in gone:
-            self._soft_users.pop(name, None)
-            self._soft_disabled.discard(name)
+            state = self._files.get(name)
+            if state is not None:
+                state.soft_users, state.soft_disabled = 0, False
             if self.enabled(name):
                 self.set_enabled([name], False)
             self._drop_filter(name)
             self._remove_name(name)
-        used = self._was_enabled.intersection(gone)
+            state = self._files.pop(name, None)
+            used |= state is not None and state.was_enabled
         if used:
-            self._was_enabled -= used
             self.on_used_module_gone()
