@@ -10,18 +10,11 @@ event that has triggers, and the target of an ``enable_event`` or
 and are "soft disabled" (the probe runs, records nothing) unless enabled by
 hand or by a trigger; ``enable`` shows ``0*`` or ``1*`` for them.
 
-The index of events (subsystem -> events) follows the registry through its
-module hooks, so looking up or listing events costs what changed, not the
-registry's size. It keeps the kernel's order: subsystems in the order of
-their first event's registration, events in registration order; a name
-that goes and comes back goes to the end, as its directory does.
+The index of events (subsystem -> events, in the kernel's orders) is an
+``EventIndex`` that follows the registry's modules.
 
-Catalogue events keep their kernel ids. Events only tpfs has take ids down
-from the top of the 16-bit type space, far from the ids the host hands its
-own next dynamic events, so a tool that passes one to perf_event_open gets
-an error instead of counting some host event. An id stays with its name for
-the daemon's life unless the range runs out; then the ids of names gone are
-reused. Filters (their text and, when the text was taken, its compiled
+Ids and formats are an ``EventTypes`` the top level and instances share.
+Filters (their text and, when the text was taken, its compiled
 predicate), triggers and soft-mode state are remembered per event in one
 ``EventFile`` (the kernel's ``trace_event_file``) and dropped when the
 last instance of the name goes (hist triggers, kept by the layer's
@@ -34,8 +27,6 @@ as the kernel requires), which bounds their number.
 from __future__ import annotations
 
 import errno
-import itertools
-import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -46,6 +37,9 @@ from ..trace.record import PRINT_EVENT, PRINT_FORMAT
 from ..trace.settings import host_cpus, log_error
 from .catalog import Catalog
 from .event_file import EventFile
+from .event_types import COMMON_FIELDS as COMMON_FIELDS  # the header every format has
+from .event_types import DYNAMIC_ID_TOP as DYNAMIC_ID_TOP
+from .event_types import EventTypes
 from .filter import (
     BAD_SUBSYS_FILTER,
     MAX_WRITE,
@@ -57,16 +51,9 @@ from .filter import (
     filter_fields,
 )
 from .hist import HistContext, HistError, Resolvers
+from .index import EventIndex
 from .trigger import TRIGGER_HELP, Trigger, hist_line, parse_trigger
 
-COMMON_FIELDS = (
-    "\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n"
-    "\tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;\n"
-    "\tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;\n"
-    "\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;\n"
-)
-#: The highest event type id; tpfs-only events count down from here.
-DYNAMIC_ID_TOP = 65535
 #: Bounds on what writers can make the daemon remember (the kernel has none:
 #: its memory is the machine's). Past them a write is ENOSPC and changes nothing.
 MAX_FILTERS = 65536  # events with a filter (or a filter's error) shown
@@ -124,11 +111,6 @@ class EventLayer:
     probe_data: int = 0
     #: The top-level layer, whose ids and formats an instance's layer uses.
     shared: EventLayer | None = None
-    _formats: dict[str, str] = field(default_factory=dict)
-    _ids: dict[str, int] = field(default_factory=dict)
-    _id_floor: int = 0  # tpfs-only ids stay above every catalogue id
-    _next_id: int = DYNAMIC_ID_TOP
-    _spare_ids: list[int] = field(default_factory=list)
     #: Each event's state in this instance (filter, triggers, soft mode), for
     #: the events that have any.
     _files: dict[str, EventFile] = field(default_factory=dict)
@@ -147,25 +129,17 @@ class EventLayer:
     set_trace_clock: Callable[[str], None] = lambda clock: None
     #: How the ``hist`` file names addresses (``.sym``) and syscalls.
     resolvers: Resolvers = field(default_factory=Resolvers)
-    # The index: subsystem -> event -> readdir key, both in registration order.
-    _systems: dict[str, dict[str, int]] = field(default_factory=dict)
-    _system_keys: dict[str, int] = field(default_factory=dict)
-    _by_event: dict[str, dict[str, None]] = field(default_factory=dict)  # event -> subsystems
-    _keys: itertools.count[int] = field(default_factory=itertools.count)
-    # Where each instance sits in available_events order, for set_event.
-    _core_index: dict[str, int] = field(default_factory=dict)
-    _module_index: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    #: The events by subsystem, in the kernel's orders.
+    index: EventIndex = field(init=False)
+    #: Ids and formats: the top level's, shared by every instance.
+    types: EventTypes = field(init=False)
 
     def __post_init__(self) -> None:
         self.hist = HistContext(self._hist_format, ncpus=self.ncpus)
-        for ev in self.catalog.events:
-            self._ids[ev.name] = ev.id
-            self._formats[ev.name] = ev.format
-        self._id_floor = max(self._ids.values(), default=0)
-        self._formats.update(UNPROBED)
-        for i, tp in enumerate(self.registry.core.tracepoints):
-            self._core_index.setdefault(tp.name, i)
-            self._add_name(tp.name)
+        self.index = EventIndex(self.registry)
+        self.types = self.shared.types if self.shared is not None else EventTypes(
+            self.registry, self.catalog, UNPROBED)
         for module in self.registry.modules.values():
             self._module_coming(module)
         self.registry.module_coming_hooks.append(self._module_coming)
@@ -177,95 +151,37 @@ class EventLayer:
 
     def subsystems(self) -> Mapping[str, Mapping[str, int]]:
         """Subsystem -> event -> readdir key, in registration order (a live view)."""
-        return self._systems
+        return self.index.subsystems()
 
     def subsystem_listing(self) -> list[tuple[int, str]]:
-        """``events/``'s subsystems as (key, name), in registration order."""
-        return [(key, s) for s, key in self._system_keys.items()]
+        return self.index.subsystem_listing()
 
     def event_listing(self, subsys: str) -> list[tuple[int, str]]:
-        """``events/SUBSYS/``'s events as (key, name), in registration order."""
-        return [(key, e) for e, key in self._systems.get(subsys, {}).items()]
+        return self.index.event_listing(subsys)
 
     def names_of(self, subsys: str) -> list[str]:
-        return [f"{subsys}:{e}" for e in self._systems.get(subsys, ())]
+        return self.index.names_of(subsys)
 
     def all_names(self) -> list[str]:
-        """Every event, by subsystem."""
-        return [f"{s}:{e}" for s, evs in self._systems.items() for e in evs]
+        return self.index.all_names()
 
-    def _add_name(self, name: str) -> None:
-        # Interned: a subsystem's name, and an event name many subsystems share,
-        # are kept once however many events carry them.
-        subsys, _, event = name.partition(":")
-        subsys, event = sys.intern(subsys), sys.intern(event)
-        events = self._systems.get(subsys)
-        if events is None:
-            events = self._systems[subsys] = {}
-            self._system_keys[subsys] = next(self._keys)
-        if event not in events:
-            events[event] = next(self._keys)
-            self._by_event.setdefault(event, {})[subsys] = None
-
-    def _remove_name(self, name: str) -> None:
-        subsys, _, event = name.partition(":")
-        events = self._systems[subsys]
-        del events[event]
-        if not events:
-            del self._systems[subsys], self._system_keys[subsys]
-        subsystems = self._by_event[event]
-        del subsystems[subsys]
-        if not subsystems:
-            del self._by_event[event]
-
-    def _position(self, name: str) -> tuple[int, ...]:
-        """Where ``name`` first appears in available_events: the core, then by address."""
-        core = self._core_index.get(name)
-        if core is not None:
-            return (0, core)
-        modules = self.registry.modules
-        return min((1, modules[tp.owner].address, self._module_index[tp.owner][name])
-                   for tp in self.registry.instances(name))
+    def match(self, token: str) -> list[str]:
+        return self.index.match(token)
 
     # -- id and format -----------------------------------------------------
     def event_id(self, name: str) -> int:
-        if self.shared is not None:
-            return self.shared.event_id(name)
-        ident = self._ids.get(name)
-        if ident is None:
-            ident = self._ids[name] = self._take_id()
-        return ident
-
-    def _take_id(self) -> int:
-        """The next free id counting down from the top; ENOSPC when all are in use."""
-        if not self._spare_ids and self._next_id <= self._id_floor:
-            gone = [n for n, i in self._ids.items() if i > self._id_floor and not self.exists(n)]
-            self._spare_ids = sorted((self._ids.pop(n) for n in gone), reverse=True)
-        if self._spare_ids:
-            return self._spare_ids.pop()
-        if self._next_id <= self._id_floor:
-            raise TpfsError(errno.ENOSPC, "every event id is in use")
-        self._next_id -= 1
-        return self._next_id + 1
+        return self.types.event_id(name)
 
     def format(self, name: str) -> str:
-        if self.shared is not None:
-            return self.shared.format(name)
-        known = self._formats.get(name)
-        if known is not None:
-            return known
-        event = name.partition(":")[2]
-        # No fields of its own: the separator's blank line, then print fmt's own.
-        return (f"name: {event}\nID: {self.event_id(name)}\nformat:\n{COMMON_FIELDS}\n\n"
-                f'print fmt: "%s", ""\n')
+        return self.types.format(name)
 
     def define_format(self, name: str, make: Callable[[int], str]) -> None:
         """Give ``name`` (a dynamic event) the format ``make`` writes for its id."""
-        self._formats[name] = make(self.event_id(name))
+        self.types.define_format(name, make)
 
     def forget_format(self, name: str) -> None:
         """The dynamic event ``name`` is gone: a later one of that name has its own."""
-        self._formats.pop(name, None)
+        self.types.forget_format(name)
 
     # -- each event's state (its trace_event_file) -------------------------
     def _file(self, name: str) -> EventFile:
@@ -371,22 +287,6 @@ class EventLayer:
             return "1"
         return "X" if len(states) == 2 else "0"
 
-    def match(self, token: str) -> list[str]:
-        """set_event's matching: ``S:E``, ``S:``, ``S:*``, ``*:E``, ``S`` or ``E``."""
-        word, colon, rest = token.partition(":")
-        if not colon:
-            return self.names_of(word) + [f"{s}:{word}" for s in self._by_event.get(word, ())
-                                          if s != word]
-        subsys = None if word in ("", "*") else word
-        event = None if rest in ("", "*") else rest
-        if subsys is None:
-            if event is None:
-                return self.all_names()
-            return [f"{s}:{event}" for s in self._by_event.get(event, ())]
-        if event is None:
-            return self.names_of(subsys)
-        return [token] if event in self._systems.get(subsys, ()) else []
-
     def set_event_write(self, buf: bytes) -> int:
         """One token per write, as ftrace_event_write; returns the bytes consumed."""
         text = buf.decode("ascii", "replace")
@@ -412,7 +312,7 @@ class EventLayer:
                 if self.probe(n) in entry.funcs and self.exists(n)]
 
     def set_event_text(self) -> str:
-        return "".join(f"{n}\n" for n in sorted(self._enabled_names(), key=self._position))
+        return "".join(f"{n}\n" for n in sorted(self._enabled_names(), key=self.index.position))
 
     def disable_all(self) -> None:
         self.set_enabled(self._enabled_names(), False)
@@ -639,14 +539,12 @@ class EventLayer:
     def _module_coming(self, module: Module) -> None:
         if not module.registered:
             return
-        self._module_index[module.name] = {n: i for i, n in enumerate(module.events)}
-        for name in module.events:
-            self._add_name(name)
+        self.index.module_coming(module)
 
     def _module_going(self, module: Module) -> None:
         if not module.registered:
             return
-        del self._module_index[module.name]
+        self.index.module_going(module)
         gone = [name for name in module.events if not self.exists(name)]
         targets = set(gone)
         for name in gone:  # its triggers, and those elsewhere that name it
@@ -665,7 +563,7 @@ class EventLayer:
             if self.enabled(name):
                 self.set_enabled([name], False)
             self._drop_filter(name)
-            self._remove_name(name)
+            self.index.remove(name)
             state = self._files.pop(name, None)
             used |= state is not None and state.was_enabled
         if used:
