@@ -55,7 +55,8 @@ from dataclasses import dataclass
 from ..kernel.errors import TpfsError
 from ..kernel.registry import Probe, ProbeCall, Registry, Tracepoint
 from .dynamic.dynevents import MAX_DYNAMIC_EVENTS
-from .dynamic.probes import ProbeEvent, fetch_value
+from .dynamic.eprobe import fetch_value
+from .dynamic.probes import ProbeEvent
 from .events.events import EventLayer, event_probe
 from .events.filter import Predicate, compile_filter, task_comm
 from .events.hist import HistHit, SynthFiring
