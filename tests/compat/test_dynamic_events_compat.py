@@ -137,7 +137,9 @@ def test_bad_uprobes_are_refused_as_the_kernel_refuses_them(
 
 
 @pytest.mark.parametrize(("line", "err", "message", "caret"),
-                         [b for b in BAD_UPROBES if b[2] is not None][:4])
+                         [b for b in BAD_UPROBES if b[2] is not None][:4] + [
+                             ("p: /bin/true:0x10", errno.EINVAL, "Event name is not specified",
+                              2)])
 def test_a_uprobe_refused_in_dynamic_events_is_logged_as_a_uprobe(
         tracefs: Path, line: str, err: int, message: str, caret: int) -> None:
     """Each kind logs its own refusals, whichever file took the line: the

@@ -86,9 +86,9 @@ class KprobeKind(DynEventKind):
         head = probe_head(line, "pr")
         if head is None:
             return None
-        head.check_name()
         if is_uprobe_place(head.target):
             return None
+        head.check_name()
         maxactive = maxactive_of(head.kind_text)
         return parse_kprobe(head.words, head.letter == "r", maxactive, head.head, head.hpos,
                             head.tpos, ctx.same_symbols)

@@ -79,9 +79,9 @@ class UprobeKind(KprobeKind):
         head = probe_head(line, "pr")
         if head is None:
             return None
-        head.check_name()
         if not is_uprobe_place(head.target):
             return None
+        head.check_name()
         # trace_uprobe_create reads a name only right after the letter ("r2:x" has none)
         return parse_uprobe(head.words, head.letter == "r", "" if head.kind_text[1:] else head.head,
                             head.hpos, head.tpos, ctx.files)
