@@ -143,10 +143,11 @@ _StringAt = Callable[[bytes, bytes], tuple[bytes, int, int]]
 def _string_at(field: Field) -> _StringAt:
     if field.filter_type == "comm":
         return lambda r, m: (m, 0, TASK_COMM_LEN)
-    span = field.span
+    span = field.spanner()
 
     def in_record(r: bytes, m: bytes) -> tuple[bytes, int, int]:
-        return (r, *span(r))
+        start, length = span(r)
+        return r, start, length
     return in_record
 
 
