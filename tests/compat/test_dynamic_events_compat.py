@@ -136,6 +136,23 @@ def test_bad_uprobes_are_refused_as_the_kernel_refuses_them(
                                        f"{' ' * (11 + caret)}^\n")
 
 
+@pytest.mark.parametrize(("line", "err", "message", "caret"),
+                         [b for b in BAD_UPROBES if b[2] is not None][:4] + [
+                             ("p: /bin/true:0x10", errno.EINVAL, "Event name is not specified",
+                              2)])
+def test_a_uprobe_refused_in_dynamic_events_is_logged_as_a_uprobe(
+        tracefs: Path, line: str, err: int, message: str, caret: int) -> None:
+    """Each kind logs its own refusals, whichever file took the line: the
+    kinds are offered it in turn and the uprobe's claims it."""
+    events = tracefs / "dynamic_events"
+    before = events.read_text()
+    write(tracefs / "error_log", "", os.O_WRONLY | os.O_TRUNC)
+    assert errno_of(write, events, line + "\n", APPEND) == err
+    assert events.read_text() == before
+    assert last_error(tracefs) == (f"trace_uprobe: error: {message}\n  Command: {line}\n"
+                                   f"{' ' * (11 + caret)}^\n")
+
+
 def test_enabled_uprobe_cannot_be_removed(tracefs: Path) -> None:
     events = tracefs / "uprobe_events"
     before = events.read_text()

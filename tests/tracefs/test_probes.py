@@ -9,7 +9,12 @@ import errno
 
 import pytest
 
-from tpfs.tracefs.dynamic.probes import ProbeError, Removal, fetch_value, parse_probe, parse_removal
+from tpfs.tracefs.dynamic.eprobe import EPROBE_KIND, fetch_value
+from tpfs.tracefs.dynamic.kind import CreateContext
+from tpfs.tracefs.dynamic.kprobe import KPROBE_KIND
+from tpfs.tracefs.dynamic.probes import ProbeError, ProbeEvent
+from tpfs.tracefs.dynamic.removal import Removal, parse_removal
+from tpfs.tracefs.dynamic.uprobe import UPROBE_KIND
 from tpfs.tracefs.events.events import COMMON_FIELDS
 from tpfs.tracefs.events.filter import filter_fields
 from tpfs.tracefs.trace.record import layout
@@ -20,6 +25,18 @@ SWITCH_FORMAT = (
     "\tfield:pid_t prev_pid;\toffset:24;\tsize:4;\tsigned:1;\n"
     "\tfield:__data_loc char[] name;\toffset:28;\tsize:4;\tsigned:0;\n\n"
     'print fmt: "%d", REC->prev_pid\n')
+
+
+def parse_probe(line: str, files=None, event_fields=None, same_symbols=None) -> ProbeEvent:
+    """A definition as ``dynamic_events`` takes it: offered to each probe kind in turn."""
+    ctx = CreateContext([], files or (lambda path: True), event_fields or (lambda name: None),
+                        same_symbols, 1, {})
+    for kind in (KPROBE_KIND, UPROBE_KIND, EPROBE_KIND):
+        definition = kind.create(line, ctx)
+        if definition is not None:
+            assert isinstance(definition, ProbeEvent)
+            return definition
+    raise ProbeError(errno.EINVAL)
 
 
 def fields(name: str):

@@ -12,11 +12,6 @@ import tpfs
 ROOT = Path(tpfs.__file__).parent
 TESTS = Path(__file__).parent.parent
 MAX_LINES = 600
-#: Modules others are splitting now; each leaves this set when it is split.
-BEING_SPLIT = {"tracefs/events/hist.py", "tracefs/events/filter.py",
-               "tracefs/dynamic/probes.py", "tracefs/events/events.py"}
-#: Class names another change renames now (hist's ``Firing``); drop each when it is.
-BEING_RENAMED = {"Firing"}
 
 
 def sources(root: Path) -> dict[str, ast.Module]:
@@ -40,15 +35,13 @@ def test_duplicates_are_found() -> None:
 
 
 def test_class_names_are_unique_across_tpfs() -> None:
-    duplicates = duplicate_classes(sources(ROOT))
-    assert {cls: paths for cls, paths in duplicates.items()
-            if cls not in BEING_RENAMED or len(paths) > 2} == {}
+    assert duplicate_classes(sources(ROOT)) == {}
 
 
 def test_no_module_is_over_600_lines() -> None:
     long = {str(path.relative_to(ROOT)): n for path in ROOT.rglob("*.py")
             if (n := len(path.read_text().splitlines())) > MAX_LINES}
-    assert set(long) <= BEING_SPLIT, long
+    assert long == {}
 
 
 def imported_modules(tree: ast.Module) -> set[str]:

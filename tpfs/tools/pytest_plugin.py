@@ -33,7 +33,7 @@ FIELD = re.compile(r"(\w+)=(\S*)")
 
 
 @dataclass(frozen=True, slots=True)
-class Record:
+class TraceLine:
     """One line of ``trace``: who, where, when, which event, and its fields as printed."""
 
     cpu: int
@@ -45,7 +45,7 @@ class Record:
     text: str
 
 
-def parse_trace(text: str) -> list[Record]:
+def parse_trace(text: str) -> list[TraceLine]:
     """The records of a ``trace`` text, in its order; comments and other lines skipped."""
     records = []
     for line in text.splitlines():
@@ -54,7 +54,7 @@ def parse_trace(text: str) -> list[Record]:
         m = TRACE_LINE.match(line)
         if m is None:
             continue
-        records.append(Record(int(m["cpu"]), int(m["pid"]), m["comm"].strip(), float(m["ts"]),
+        records.append(TraceLine(int(m["cpu"]), int(m["pid"]), m["comm"].strip(), float(m["ts"]),
                               m["event"], dict(FIELD.findall(m["text"])), m["text"]))
     return records
 
@@ -109,7 +109,7 @@ class Tracefs:
         """The text of ``trace`` (what the buffers hold, not consumed)."""
         return self.read("trace")
 
-    def records(self) -> list[Record]:
+    def records(self) -> list[TraceLine]:
         return parse_trace(self.trace())
 
     def run(self, cmd: str | Sequence[str], *, timeout: float = 300,

@@ -39,7 +39,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..tracefs.fire import MAX_FIRINGS
-from ..tracefs.trace.record import FieldLayout, layout
+from ..tracefs.trace.field import EventField
+from ..tracefs.trace.record import layout
 from ..tracefs.tracepoints.control import MAX_WRITE
 from .stopping import StopFlag
 
@@ -98,7 +99,7 @@ class FieldPlan:
     high: int
 
 
-def plan_field(f: FieldLayout) -> FieldPlan | None:
+def plan_field(f: EventField) -> FieldPlan | None:
     """The plan for a field ``fire`` can set, or None (common fields, fields of
     size 0, arrays and dynamic fields that are not text)."""
     m = _ROLE.fullmatch(f.name)

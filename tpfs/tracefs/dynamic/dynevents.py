@@ -10,7 +10,9 @@ event uses, ``enable``, ``filter``, ``trigger`` and ``format`` in each
 instance, a place in ``available_events``, and fires through ``fire``;
 removing one that was used empties the buffers, as the kernel does.
 
-Each file takes its own kinds (``dynamic_events`` all of them) and lists them
+Each kind is one object (``kind.DynEventKind``, as ``dyn_event_operations``)
+in its own module, chosen through ``KINDS``. Each file takes its own kinds
+(``dynamic_events`` all of them) and lists them
 in creation order; a line is refused (``EINVAL`` with the kernel's
 ``error_log`` entry, ``ENODEV`` for an eprobe on no trace event, ``EEXIST``
 for a name in use, ``ENOENT`` for removing
@@ -26,21 +28,28 @@ import errno
 import os
 import stat
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 
 from ...kernel.errors import TpfsError
 from ...kernel.registry import Registry
 from ..events.events import COMMON_FIELDS, EventLayer
 from ..events.filter import Field, filter_fields
-from ..events.synth import SynthError, SynthEvent, parse_synth_event
+from ..events.synth import SynthEvent
 from ..trace.record import SYNTH_SYSTEM
 from ..trace.settings import log_error
-from .probes import ProbeError, ProbeEvent, Removal, parse_probe, parse_removal
+from .eprobe import EPROBE, EPROBE_KIND
+from .kind import CreateContext, DynEvent, DynEventKind
+from .kprobe import KPROBE, KPROBE_KIND
+from .probes import ProbeEvent
+from .removal import Removal, parse_removal
+from .synthetic import SYNTH, SYNTH_KIND, Synthetic
+from .uprobe import UPROBE, UPROBE_KIND
 
-#: Definitions at once: each holds an event in every instance.
+#: DynEvents at once: each holds an event in every instance.
 MAX_DYNAMIC_EVENTS = 4096
-#: Kinds of definition, and the files that take each.
-KPROBE, UPROBE, EPROBE, SYNTH = "kprobe", "uprobe", "eprobe", "synth"
+#: The kinds of definition, in the order a line is offered to them.
+KINDS: dict[str, DynEventKind] = {
+    kind.name: kind for kind in (KPROBE_KIND, UPROBE_KIND, EPROBE_KIND, SYNTH_KIND)}
+#: The files, and the kinds each takes.
 FILE_KINDS = {
     "dynamic_events": (KPROBE, UPROBE, EPROBE, SYNTH),
     "kprobe_events": (KPROBE,),
@@ -49,9 +58,6 @@ FILE_KINDS = {
 }
 #: The profile files, and the kind each lists.
 PROFILES = {"kprobe_profile": KPROBE, "uprobe_profile": UPROBE}
-#: Where each kind's errors are logged (``trace_probe_log_init`` and ``synth_err``).
-_LOG_AS = {KPROBE: "trace_kprobe", UPROBE: "trace_uprobe", EPROBE: "event_probe",
-           SYNTH: "synthetic_events"}
 #: Kinds an eprobe cannot attach to (``find_and_get_event`` skips events flagged
 #: ``TRACE_EVENT_FL_KPROBE``, ``_UPROBE`` or ``_EPROBE``): as if there were no such event.
 _UNATTACHABLE_KINDS = frozenset({KPROBE, UPROBE, EPROBE})
@@ -76,26 +82,6 @@ def is_provider(module_name: str) -> bool:
     return module_name.startswith("[")
 
 
-@dataclass(frozen=True, slots=True)
-class Synthetic:
-    """A synthetic event's definition, as the dynamic event list holds it."""
-
-    synth: SynthEvent
-
-    @property
-    def name(self) -> str:
-        return f"{SYNTH_SYSTEM}:{self.synth.name}"
-
-    kind = SYNTH
-
-    def show(self) -> str:
-        return f"s:{SYNTH_SYSTEM}/{self.synth.show()}"
-
-    def format(self, event_id: int, common_fields: str) -> str:
-        return self.synth.format(event_id, common_fields)
-
-
-Definition = ProbeEvent | Synthetic
 
 
 class DynamicEvents:
@@ -114,17 +100,20 @@ class DynamicEvents:
         #: How many kernel symbols have a kprobe's symbol's name (None: unknown).
         self.same_symbols = same_symbols
         #: Each event's definitions (a probe event may have several places), by name.
-        self.definitions: dict[str, list[Definition]] = {}
+        self.definitions: dict[str, list[DynEvent]] = {}
         #: Every definition, in creation order: what the files list.
-        self._lines: list[Definition] = []
+        self._lines: list[DynEvent] = []
         #: Synthetic events by their bare name (every instance's hist actions name
         #: them through this same dict).
         self.synth_events = synth_events
         #: Eprobes by the event they attach to.
-        self._eprobes: dict[str, list[ProbeEvent]] = {}
+        self.attached: dict[str, list[ProbeEvent]] = {}
         #: Hits of each kprobe and uprobe event: firings while it is enabled somewhere,
         #: as a probe counts only while registered. Shown on the event's first place.
-        self._hits: dict[str, int] = {}
+        self.profile_hits: dict[str, int] = {}
+        #: What the kinds' ``create`` may ask.
+        self.context = CreateContext(error_log, files, self._fields, same_symbols,
+                                     layer.ncpus, self.synth_events)
 
     def synth_in_use(self, name: str) -> bool:
         """Whether a hist action in some instance fires synthetic event ``name``: then
@@ -136,22 +125,23 @@ class DynamicEvents:
         kinds = FILE_KINDS[file]
         if file == "synthetic_events":
             return "".join(d.synth.show() for d in self._lines if isinstance(d, Synthetic))
-        return "".join(d.show() for d in self._lines if d.kind in kinds)
+        return "".join(KINDS[d.kind].show(d) for d in self._lines if d.kind in kinds)
 
     def profile(self, file: str) -> str:
         """``kprobe_profile`` or ``uprobe_profile``: each place, in creation order."""
         kind = PROFILES[file]
-        return "".join(d.profile(self._hits[d.name] if d is self.definitions[d.name][0] else 0)
+        hits = self.profile_hits
+        return "".join(d.profile(hits[d.name] if d is self.definitions[d.name][0] else 0)
                        for d in self._lines if isinstance(d, ProbeEvent) and d.kind == kind)
 
     def hit(self, name: str) -> None:
         """A firing of ``name`` that reached its probes: a hit, if it is profiled."""
-        if name in self._hits:
-            self._hits[name] += 1
+        if name in self.profile_hits:
+            self.profile_hits[name] += 1
 
     def eprobes(self, attached: str) -> list[ProbeEvent]:
         """The eprobes that fire when ``attached`` fires."""
-        return self._eprobes.get(attached, [])
+        return self.attached.get(attached, [])
 
     def _fields(self, name: str) -> Mapping[str, Field] | None:
         """The fields of the trace event an eprobe would attach to, or None where
@@ -177,48 +167,27 @@ class DynamicEvents:
             if line.startswith("!"):
                 self._remove_synthetic(line[1:].split()[0] if line[1:].split() else "")
                 return
-            self._create(self._parse_synthetic(line))
+            self._create(SYNTH_KIND.definition(line, self.context))
             return
         removal = parse_removal(line, bang=file == "dynamic_events")  # create_dyn_event
         if removal is not None:
             self._remove(removal, kinds)
             return
-        if line.startswith("s:") or line.startswith("s "):
-            if SYNTH not in kinds:
-                raise TpfsError(errno.EINVAL, f"{file} takes no synthetic events")
-            self._create(self._parse_synthetic(line))
-            return
-        allowed = "pr" if KPROBE in kinds or UPROBE in kinds else ""
-        allowed += "e" if EPROBE in kinds else ""
-        try:
-            probe = parse_probe(line, self.files, self._fields, allowed, self.same_symbols,
-                                self.layer.ncpus)
-        except ProbeError as exc:
-            if exc.message is not None:
-                where = exc.log_as or _LOG_AS[EPROBE if line.startswith("e") else
-                                              UPROBE if file == "uprobe_events" else KPROBE]
-                log_error(self.error_log, where, exc.message, exc.command or line, exc.pos)
-            raise
-        if probe.kind not in kinds:
-            raise TpfsError(errno.EINVAL, f"{file} takes no {probe.kind} definitions")
-        self._create(probe, line)
+        for kind in kinds:  # create_dyn_event: each kind's create, until one takes it
+            definition = KINDS[kind].create(line, self.context)
+            if definition is not None:
+                self._create(definition, line)
+                return
+        raise TpfsError(errno.EINVAL, f"{file} takes no such definition")
 
-    def _parse_synthetic(self, line: str) -> Synthetic:
-        try:
-            return Synthetic(parse_synth_event(line, self.synth_events))
-        except SynthError as exc:
-            if exc.message is not None:
-                log_error(self.error_log, "synthetic_events", exc.message, line, exc.pos)
-            raise
-
-    def _create(self, definition: Definition, line: str = "") -> None:
+    def _create(self, definition: DynEvent, line: str = "") -> None:
         name = definition.name
         same = self.definitions.get(name)
         if same is not None and isinstance(definition, ProbeEvent):
             self._append(same, definition, line)
             return
         if same is not None or self.layer.exists(name):
-            if definition.kind != SYNTH:
+            if KINDS[definition.kind].logs_name_in_use:
                 self._log(definition, "Given group/event name is already used by another event",
                           line, 0)
             raise TpfsError(errno.EEXIST, f"event {name} exists")
@@ -232,14 +201,9 @@ class DynamicEvents:
             raise
         self.definitions[name] = [definition]
         self._lines.append(definition)
-        if isinstance(definition, Synthetic):
-            self.synth_events[definition.synth.name] = definition.synth
-        elif definition.attached is not None:
-            self._eprobes.setdefault(definition.attached, []).append(definition)
-        else:
-            self._hits[name] = 0
+        KINDS[definition.kind].added(definition, self)
 
-    def _append(self, same: list[Definition], probe: ProbeEvent, line: str) -> None:
+    def _append(self, same: list[DynEvent], probe: ProbeEvent, line: str) -> None:
         """Another place for a probe event (``append_trace_kprobe``): the same kind
         and arguments, a place it does not have yet."""
         first = same[0]
@@ -262,30 +226,29 @@ class DynamicEvents:
         same.append(probe)
         self._lines.append(probe)
 
-    def _log(self, definition: Definition, message: str, line: str, pos: int) -> None:
-        log_error(self.error_log, _LOG_AS[definition.kind], message, line, pos)
+    def _log(self, definition: DynEvent, message: str, line: str, pos: int) -> None:
+        log_error(self.error_log, KINDS[definition.kind].log_as, message, line, pos)
 
     # -- removal -----------------------------------------------------------
     def _busy(self, name: str) -> bool:
         if any(layer.enabled(name) for layer in self.layers()):
             return True
         definition = self.definitions[name][0]
-        if isinstance(definition, Synthetic):
-            return self.synth_in_use(definition.synth.name)
-        return bool(self._eprobes.get(name))  # an eprobe holds the event it attaches to
+        if KINDS[definition.kind].is_busy(definition, self):
+            return True
+        return bool(self.attached.get(name))  # an eprobe holds the event it attaches to
 
     def _remove(self, removal: Removal, kinds: tuple[str, ...]) -> None:
         """``dyn_event_release``: every place that matches goes; an event goes with
         its last place, or (EBUSY, in use) stays whole."""
         gone: list[str] = []
-        fewer: dict[str, list[Definition]] = {}
+        fewer: dict[str, list[DynEvent]] = {}
         for name, places in self.definitions.items():
             group, _, event = name.partition(":")
             if places[0].kind not in kinds or event != removal.event or removal.group not in (
                     None, group):
                 continue
-            kept: list[Definition] = [d for d in places
-                                      if isinstance(d, ProbeEvent) and not removal.matches(d)]
+            kept = [d for d in places if not KINDS[d.kind].match(d, removal)]
             if not kept:
                 gone.append(name)
             elif len(kept) < len(places):
@@ -314,14 +277,13 @@ class DynamicEvents:
         """``O_TRUNC``: every definition of the file's kinds, or none."""
         kinds = FILE_KINDS[file]
         names = [n for n, (d, *_) in self.definitions.items() if d.kind in kinds]
-        # eprobes first: each holds the event it attaches to
-        names.sort(key=lambda n: self.definitions[n][0].kind != EPROBE)
-        held = {d.attached for d, *_ in self.definitions.values()
-                if isinstance(d, ProbeEvent) and d.attached is not None and d.name not in names}
+        # those that hold an event first (eprobes)
+        names.sort(key=lambda n: self._holds(self.definitions[n][0]) is None)
+        held = {self._holds(d) for d, *_ in self.definitions.values() if d.name not in names}
         if any(n in held for n in names):
             raise TpfsError(errno.EBUSY, "an eprobe holds one of these events")
         busy = [n for n in names if any(layer.enabled(n) for layer in self.layers())
-                or (n.startswith(SYNTH_SYSTEM + ":") and self.synth_in_use(n.partition(":")[2]))]
+                or KINDS[self.definitions[n][0].kind].is_busy(self.definitions[n][0], self)]
         if busy:
             raise TpfsError(errno.EBUSY, f"{busy[0]} is in use")
         self._drop(names)
@@ -332,11 +294,8 @@ class DynamicEvents:
             self._lines = [d for d in self._lines if d.name != name]
             self.registry.module_going(provider_name(name))
             self.layer.forget_format(name)
-            self._hits.pop(name, None)
-            if isinstance(definition, Synthetic):
-                del self.synth_events[definition.synth.name]
-            elif definition.attached is not None:
-                same = self._eprobes[definition.attached]
-                same.remove(definition)
-                if not same:
-                    del self._eprobes[definition.attached]
+            KINDS[definition.kind].free(definition, self)
+
+    @staticmethod
+    def _holds(definition: DynEvent) -> str | None:
+        return KINDS[definition.kind].holds(definition)

@@ -16,7 +16,8 @@ from ..events.filter import Predicate, compile_filter, task_comm
 from ..events.firing import Firing
 from ..trace.record import Value, layout
 from .dynevents import MAX_DYNAMIC_EVENTS
-from .probes import ProbeEvent, fetch_value
+from .eprobe import fetch_value
+from .probes import ProbeEvent
 
 
 class EprobeFiring:

@@ -1,4 +1,8 @@
-"""Probe event definitions (kprobes, uprobes, eprobes), parsed as ``trace_probe.c`` parses them.
+"""What every probe kind shares, as ``trace_probe.c`` is shared: the head of a
+definition, fetch arguments and their types, and the ``ProbeEvent`` made.
+
+The kinds themselves are ``kprobe``, ``uprobe`` and ``eprobe`` (one module each,
+as ``trace_kprobe.c``, ``trace_uprobe.c`` and ``trace_eprobe.c``).
 
 A definition is one line of ``kprobe_events``, ``uprobe_events`` or
 ``dynamic_events``::
@@ -27,13 +31,12 @@ argument, packed, and the print fmt naming them).
 from __future__ import annotations
 
 import errno
-import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ...kernel.errors import TpfsError
-from ..events.filter import Field, check_filter
+from ..events.filter import Field
 from ..kstr import kstrtoull
 
 KPROBE_GROUP, UPROBE_GROUP, EPROBE_GROUP = "kprobes", "uprobes", "eprobes"
@@ -55,7 +58,7 @@ REGISTERS = frozenset({
     "si", "di", "orig_ax", "ip", "cs", "flags", "sp", "ss"})
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _BITFIELD = re.compile(r"b(\d+)@(\d+)/(\d+)")
-_SYMBOL = re.compile(r"(?:[A-Za-z_][A-Za-z0-9_]*:)?[A-Za-z_.][A-Za-z0-9_.]*")
+SYMBOL_RE = re.compile(r"(?:[A-Za-z_][A-Za-z0-9_]*:)?[A-Za-z_.][A-Za-z0-9_.]*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,27 +209,7 @@ class ProbeEvent:
                 f"{''.join(lines)}\nprint fmt: \"{head}\"{refs}\n")
 
 
-@dataclass(frozen=True, slots=True)
-class Removal:
-    """A ``-:[GRP/]EVENT [PLACE [ARGS]]`` line: what it removes (group None: any
-    group; with a place and arguments, only the places that show them)."""
-
-    group: str | None
-    event: str
-    words: tuple[str, ...] = ()
-
-    def matches(self, probe: ProbeEvent) -> bool:
-        """``trace_probe_match_command_args``, after the place: each word given is
-        the argument at its position, as the listing shows it."""
-        if not self.words:
-            return True
-        if self.words[0] != probe.place or len(self.words) - 1 > len(probe.args):
-            return False
-        return all(w == f"{a.name}={a.comm}" for w, a in zip(self.words[1:], probe.args,
-                                                             strict=False))
-
-
-class _Context:
+class ArgContext:
     """What a fetch argument may use: the probe's kind, and an eprobe's fields."""
 
     def __init__(self, kind: str, is_return: bool, at_entry: bool,
@@ -239,272 +222,145 @@ class _Context:
         self.word = 0
 
 
-def _words(line: str) -> list[str]:
+def words_of(line: str) -> list[str]:
     return line.split()
 
 
-def _offset_of(words: list[str], index: int) -> int:
+def offset_of(words: list[str], index: int) -> int:
     """Where word ``index`` starts in the command the error log shows (words joined)."""
     return sum(len(w) + 1 for w in words[:index])
 
 
-def _err(message: str, pos: int, err: int = errno.EINVAL) -> ProbeError:
+def probe_err(message: str, pos: int, err: int = errno.EINVAL) -> ProbeError:
     return ProbeError(err, message, pos)
 
 
-def _number(text: str, message: str, pos: int, signed: bool = False) -> int:
+def probe_number(text: str, message: str, pos: int, signed: bool = False) -> int:
     """``kstrtoul`` (``kstrtol`` when ``signed``) whose error the kernel logs as
     ``message`` and passes on: ERANGE past the range, else EINVAL."""
     try:
         return kstrtoull(text, signed)
     except OverflowError:
-        raise _err(message, pos, errno.ERANGE) from None
+        raise probe_err(message, pos, errno.ERANGE) from None
     except ValueError:
-        raise _err(message, pos) from None
+        raise probe_err(message, pos) from None
 
 
-def parse_removal(line: str, bang: bool = False) -> Removal | None:
-    """``-:[GRP/]EVENT`` (``dyn_event_release``), or None when the line defines
-    instead. With ``bang`` (``dynamic_events``), a line starting with ``!`` removes
-    too, the event named after its first colon: ``!p:GRP/EVENT PLACE ...``."""
-    words = _words(line)
-    if not words or not (words[0].startswith("-") or (bang and words[0].startswith("!"))):
+@dataclass(frozen=True, slots=True)
+class ProbeHead:
+    """What every probe kind reads first (``trace_probe.c``'s common part): the
+    words, the kind's letter and what follows it, the ``:[GRP/][EVENT]`` text
+    and where it and the probed place start."""
+
+    words: list[str]
+    kind_text: str  # the letter and a maxactive after it ("r10")
+    colon: bool
+    head: str  # GRP/EVENT after the colon
+    hpos: int
+    target: str
+    tpos: int
+
+    @property
+    def letter(self) -> str:
+        return self.kind_text[:1]
+
+    def check_name(self) -> None:
+        """``traceprobe_parse_event_name``: a colon and no name after it is refused."""
+        if self.colon and not self.head:
+            raise probe_err("Event name is not specified", self.hpos)
+
+
+def probe_head(line: str, letters: str) -> ProbeHead | None:
+    """The line's head if it starts with one of ``letters`` and names a place: else
+    None, the line is no such probe's (``-ECANCELED``)."""
+    words = words_of(line)
+    if not words:
         return None
-    if words[0][0] == "-":
-        if words[0][1:2] != ":":
-            raise ProbeError(errno.EINVAL)
-        name = words[0][2:]
-    else:
-        colon = words[0].find(":")
-        if colon < 0:
-            raise ProbeError(errno.EINVAL)
-        name = words[0][colon + 1:]
-    group, slash, event = name.partition("/") if "/" in name else ("", "", name)
-    if not slash and not event:
-        raise ProbeError(errno.EINVAL)
-    return Removal(group if slash else None, event, tuple(words[1:]))  # no match: ENOENT
+    kind_text, colon, head = words[0].partition(":")
+    if kind_text[:1] not in letters or len(words) < 2:
+        return None
+    return ProbeHead(words, kind_text, bool(colon), head, len(kind_text) + 1, words[1],
+                     offset_of(words, 1))
 
 
-def _group_event(head: str, pos: int, default_group: str) -> tuple[str, str | None]:
+def is_uprobe_place(target: str) -> bool:
+    """Whether a ``p``/``r`` line's place is a uprobe's ``PATH:OFFSET``."""
+    return "/" in target.split(":", 1)[0] or (":" in target and target.startswith("/"))
+
+
+def maxactive_of(kind_text: str) -> int:
+    """``r[MAXACTIVE]``: the number after the letter (0: none), checked."""
+    if not kind_text[1:]:
+        return 0
+    if not kind_text[1:].isdigit():
+        raise probe_err("Invalid maxactive number", 1)
+    if kind_text[0] != "r":
+        raise probe_err("Maxactive is not for kprobe", 1)
+    maxactive = int(kind_text[1:])
+    if not 0 < maxactive <= MAX_ACTIVE:
+        raise probe_err("Maxactive is too big" if maxactive else "Invalid maxactive number", 1)
+    return maxactive
+
+
+def group_event(head: str, pos: int, default_group: str) -> tuple[str, str | None]:
     """``:[GRP/][EVENT]`` after the probe type: the group and the event (None: default)."""
     if not head:
         return default_group, None
     group, slash, event = head.rpartition("/")
     if slash:
         if not group:
-            raise _err("Group name is not specified", pos)
+            raise probe_err("Group name is not specified", pos)
         if len(group) >= MAX_EVENT_NAME_LEN:
-            raise _err("Group name is too long", pos)
+            raise probe_err("Group name is too long", pos)
         if not _IDENT.fullmatch(group):
-            raise _err("Group name must follow the same rules as C identifiers", pos)
+            raise probe_err("Group name must follow the same rules as C identifiers", pos)
     else:
         group = default_group
     epos = pos + len(head) - len(event)
     if not event:
         return group, None
     if len(event) >= MAX_EVENT_NAME_LEN:
-        raise _err("Event name is too long", epos)
+        raise probe_err("Event name is too long", epos)
     if not _IDENT.fullmatch(event):
-        raise _err("Event name must follow the same rules as C identifiers", epos)
+        raise probe_err("Event name must follow the same rules as C identifiers", epos)
     return group, event
 
 
-def _sanitize(name: str) -> str:
+def sanitize(name: str) -> str:
     """``sanitize_event_name``: anything not alphanumeric becomes ``_``."""
     return re.sub(r"[^A-Za-z0-9_]", "_", name)[:MAX_EVENT_NAME_LEN - 1]
 
 
-def parse_probe(line: str, files: Callable[[str], bool | None] | None = None,
-                event_fields: Callable[[str], Mapping[str, Field] | None] | None = None,
-                allowed: str = "pre",
-                same_symbols: Callable[[str], int | None] | None = None,
-                ncpus: int = 1) -> ProbeEvent:
-    """A definition line. ``allowed``: the kinds the file takes (``p``/``r`` for
-    kprobes and uprobes, ``e`` for eprobes); ``files`` says whether a uprobe's
-    path is a regular file (None: nothing is there), ``event_fields`` gives an
-    eprobe's attached event's fields, ``same_symbols`` how many kernel symbols
-    have a kprobe's symbol's name (None: unknown, and taken); ``ncpus`` bounds an
-    eprobe filter's CPU masks."""
-    words = _words(line)
-    if not words:
-        raise ProbeError(errno.EINVAL)
-    kind_text, colon, head = words[0].partition(":")
-    letter = kind_text[:1]
-    if letter not in allowed or letter not in "pre" or len(words) < 2:
-        raise ProbeError(errno.EINVAL)
-    hpos = len(kind_text) + 1
-    if colon and not head:  # traceprobe_parse_event_name: a colon and no name after
-        raise _err("Event name is not specified", hpos)
-    target = words[1]
-    tpos = _offset_of(words, 1)
-    if letter != "e" and ("/" in target.split(":", 1)[0]
-                          or (":" in target and target.startswith("/"))):
-        # trace_uprobe_create reads a name only right after the letter ("r2:x" has none)
-        return _uprobe(words, letter == "r", "" if kind_text[1:] else head, hpos, tpos, files)
-    maxactive = 0
-    if kind_text[1:]:
-        if not kind_text[1:].isdigit():
-            raise _err("Invalid maxactive number", 1)
-        if letter != "r":
-            raise _err("Maxactive is not for kprobe", 1)
-        maxactive = int(kind_text[1:])
-        if not 0 < maxactive <= MAX_ACTIVE:
-            raise _err("Maxactive is too big" if maxactive else "Invalid maxactive number", 1)
-    if letter == "e":
-        return _eprobe(words, head, hpos, event_fields, ncpus)
-    return _kprobe(words, letter == "r", maxactive, head, hpos, tpos, same_symbols)
-
-
-def _kprobe(words: list[str], is_return: bool, maxactive: int, head: str, hpos: int,
-            tpos: int, same_symbols: Callable[[str], int | None] | None) -> ProbeEvent:
-    target = words[1]
-    if target.endswith("%return"):
-        if is_return:
-            raise _err("Invalid probed address suffix", tpos + len(target) - 7)
-        is_return, target = True, target[:-7]
-    offset = 0
-    if re.fullmatch(r"0[xX][0-9a-fA-F]+|[0-9]+", target):
-        place = target
-        default = f"{'r' if is_return else 'p'}_0x{int(target, 0):x}"
-        at_entry = False
-    else:
-        symbol, plus, offs = target.partition("+")
-        if plus:
-            try:
-                offset = kstrtoull(offs)
-            except (ValueError, OverflowError):
-                raise _err("Invalid probed address or symbol", tpos) from None
-            if offset > UINT_MAX:
-                raise _err("Invalid probed address or symbol", tpos)
-        if not _SYMBOL.fullmatch(symbol):
-            raise _err("Invalid probed address or symbol", tpos)
-        count = None if same_symbols is None else same_symbols(symbol)
-        if count == 0:  # validate_probe_symbol
-            raise _err("Invalid probed address or symbol", tpos)
-        if count is not None and count > 1:
-            raise _err("The symbol is not unique", tpos)
-        if is_return and offset:
-            raise _err("Retprobe address must be an function entry", tpos)
-        place = f"{symbol}+{offset}" if offset else symbol
-        default = _sanitize(f"{'r' if is_return else 'p'}_{symbol}_{offset}")
-        at_entry = offset == 0
-    group, event = _group_event(head, hpos, KPROBE_GROUP)
-    ctx = _Context("kprobe", is_return, at_entry, {})
-    args = _args(words, 2, ctx)
-    return ProbeEvent("kprobe", group, event or default, is_return, place, args, maxactive)
-
-
-def _uprobe(words: list[str], is_return: bool, head: str, hpos: int, tpos: int,
-            files: Callable[[str], bool | None] | None) -> ProbeEvent:
-    """``trace_uprobe_create``'s place: ``PATH:OFFSET[(REF_CTR_OFFSET)][%return]``,
-    checked in its order: the file, the reference counter, the suffix, the offset."""
-    path, colon, arg = words[1].rpartition(":")
-    if not colon or not path or not arg[:1].isdigit():
-        raise ProbeError(errno.EINVAL)  # -ECANCELED: no uprobe, and nothing logged
-    apos = tpos + len(path) + 1
-    if files is not None:
-        kind = files(path)
-        if kind is None:
-            raise _err("Failed to find the given file", tpos, errno.ENOENT)
-        if not kind:
-            raise _err("Not a regular file", tpos)
-    ref = None
-    opened = arg.find("(")
-    if opened >= 0:
-        closed = arg.find(")", opened)
-        if closed < 0:
-            raise _err("Reference counter brace is not closed", apos + len(arg))
-        if closed + 1 < len(arg):
-            raise _err("Reference counter has wrong suffix", apos + closed + 1)
-        ref = _number(arg[opened + 1:closed], "Invalid reference counter offset",
-                      apos + opened + 1)
-        arg = arg[:opened]
-    percent = arg.find("%")
-    if percent >= 0:
-        if arg[percent:] != "%return":
-            raise _err("Invalid probed address suffix", apos + percent)
-        is_return, arg = True, arg[:percent]
-    offset = _number(arg, "Invalid uprobe offset", apos)
-    group, event = _group_event(head, hpos, UPROBE_GROUP)
-    default = _sanitize(f"p_{os.path.basename(path)}_0x{offset:x}")  # "p" for return too
-    place = f"{path}:0x{offset:016x}" + ("" if ref is None else f"(0x{ref:x})")
-    ctx = _Context("uprobe", is_return, False, {})
-    args = _args(words, 2, ctx)
-    return ProbeEvent("uprobe", group, event or default, is_return, place, args)
-
-
-def _eprobe(words: list[str], head: str, hpos: int,
-            event_fields: Callable[[str], Mapping[str, Field] | None] | None,
-            ncpus: int) -> ProbeEvent:
-    target = words[1]
-    tpos = _offset_of(words, 1)
-    # traceprobe_parse_event_name: SYSTEM/EVENT or SYSTEM.EVENT, both needed
-    cut = target.find("/") if "/" in target else target.find(".")
-    system, event_name = (target[:cut], target[cut + 1:]) if cut >= 0 else ("", target)
-    if cut == 0:
-        raise _err("Group name is not specified", tpos)
-    if not system or not event_name:
-        raise _err("This requires both group and event name to attach", tpos)
-    _group_event(f"{system}/{event_name}", tpos, EPROBE_GROUP)  # names as C identifiers
-    attached = f"{system}:{event_name}"
-    fields = None if event_fields is None else event_fields(attached)
-    if fields is None:  # alloc_event_probe's ENODEV, logged as BAD_ATTACH_EVENT
-        raise _err("Attached event does not exist", tpos, errno.ENODEV)
-    group, event = _group_event(head, hpos, EPROBE_GROUP)
-    words, filter_text = _eprobe_filter(words, fields, ncpus)
-    ctx = _Context("eprobe", False, False, fields)
-    args = _args(words, 2, ctx)
-    return ProbeEvent("eprobe", group, event or event_name, False, target, args,
-                      attached=attached, filter=filter_text)
-
-
-def _eprobe_filter(words: list[str], fields: Mapping[str, Field],
-                   ncpus: int) -> tuple[list[str], str | None]:
-    """``trace_eprobe_parse_filter``: the words before ``if``, and the filter after
-    it, checked against the attached event as an event filter is (its error is
-    logged as a filter's); parsed before the arguments, as the kernel does."""
-    if "if" not in words[2:]:
-        return words, None
-    at = words.index("if", 2)
-    rule = " ".join(words[at + 1:])
-    if not rule:
-        raise _err("No filter rule after 'if'", _offset_of(words, len(words)))
-    err = check_filter(rule, fields, ncpus)
-    if err is not None:
-        raise ProbeError(err.errno, err.message, err.pos if err.code else 0,
-                         "event filter parse error", rule)
-    return words[:at], rule
-
-
-def _args(words: list[str], first: int, ctx: _Context) -> tuple[ProbeArg, ...]:
+def parse_args(words: list[str], first: int, ctx: ArgContext) -> tuple[ProbeArg, ...]:
     if len(words) - first > MAX_TRACE_ARGS:
-        raise _err("Too many arguments are specified", _offset_of(words, first + MAX_TRACE_ARGS))
+        raise probe_err("Too many arguments are specified",
+                        offset_of(words, first + MAX_TRACE_ARGS))
     args: list[ProbeArg] = []
     for i, word in enumerate(words[first:], start=1):
-        pos = ctx.word = _offset_of(words, first + i - 1)
+        pos = ctx.word = offset_of(words, first + i - 1)
         name, eq, body = word.partition("=")
         if not eq:
             name, body = f"arg{i}", word
             bpos = pos
         else:
             if not name:
-                raise _err("Argument name is not specified", pos)
+                raise probe_err("Argument name is not specified", pos)
             if len(name) > MAX_ARG_NAME_LEN:
-                raise _err("Argument name is too long", pos)
+                raise probe_err("Argument name is too long", pos)
             if not _IDENT.fullmatch(name):
-                raise _err("Argument name must follow the same rules as C identifiers", pos)
+                raise probe_err("Argument name must follow the same rules as C identifiers", pos)
             bpos = pos + len(name) + 1
         if any(a.name == name for a in args):
-            raise _err("This argument name is already used", pos)
+            raise probe_err("This argument name is already used", pos)
         if len(body) > MAX_ARGSTR_LEN:
-            raise _err("Argument expression is too long", bpos, errno.E2BIG)
+            raise probe_err("Argument expression is too long", bpos, errno.E2BIG)
         if not body:
-            raise _err("No argument expression", bpos)
+            raise probe_err("No argument expression", bpos)
         args.append(_arg(name, body, bpos, ctx))
     return tuple(args)
 
 
-def _arg(name: str, body: str, pos: int, ctx: _Context) -> ProbeArg:
+def _arg(name: str, body: str, pos: int, ctx: ArgContext) -> ProbeArg:
     """``traceprobe_parse_probe_arg_body``: the fetch, then its type."""
     fetch, colon, type_text = body.partition(":")  # the first colon, as strchr finds it
     type_name = type_text if colon else None
@@ -520,32 +376,32 @@ def _arg(name: str, body: str, pos: int, ctx: _Context) -> ProbeArg:
     else:
         type_name, count = _array(type_name, tpos)
         if count and what not in ("deref", "mem"):
-            raise _err("String accepts only memory argument", tpos)
+            raise probe_err("String accepts only memory argument", tpos)
         bits = _BITFIELD.fullmatch(type_name)
         if bits:
             width, offset, size = (int(g) for g in bits.groups())
             if size not in (8, 16, 32, 64) or not 0 < width <= size or offset + width > size:
-                raise _err("Invalid bitfield", tpos)
+                raise probe_err("Invalid bitfield", tpos)
             ftype = FETCH_TYPES[f"u{size}"]
             # its instruction follows the store, as the array's loop follows it
             last = _store(fetched, ftype, tpos) + 1
             if last >= FETCH_INSN_MAX - 1:
-                raise _err("Invalid bitfield", tpos)
+                raise probe_err("Invalid bitfield", tpos)
             if count and last + 1 >= FETCH_INSN_MAX - 1:
-                raise _err("Dereference is too much nested", fetched.offset, errno.E2BIG)
+                raise probe_err("Dereference is too much nested", fetched.offset, errno.E2BIG)
         else:
             found = FETCH_TYPES.get(type_name)
             if found is None or (type_name == "symbol" and ctx.kind != "kprobe"):
-                raise _err("Unknown type is specified", tpos)
+                raise probe_err("Unknown type is specified", tpos)
             ftype = found
         if ftype.is_string and what not in ("deref", "mem", "comm", "immstr", "field"):
-            raise _err("String accepts only memory argument", tpos)
+            raise probe_err("String accepts only memory argument", tpos)
         if what in ("comm", "immstr") and not ftype.is_string:
-            raise _err("$comm and immediate-string only accepts string type", tpos)
+            raise probe_err("$comm and immediate-string only accepts string type", tpos)
         if not bits:
             last = _store(fetched, ftype, tpos, count)
             if count and last + 1 >= FETCH_INSN_MAX - 1:  # the array's loop
-                raise _err("Dereference is too much nested", fetched.offset, errno.E2BIG)
+                raise probe_err("Dereference is too much nested", fetched.offset, errno.E2BIG)
         return ProbeArg(name, body, ftype, source, count)
     return ProbeArg(name, body, ftype, source)
 
@@ -558,17 +414,17 @@ def _array(type_text: str, tpos: int) -> tuple[str, int]:
     number, close, suffix = rest.partition("]")
     npos = tpos + len(base) + 1
     if not close:
-        raise _err("Array is not closed", tpos + len(type_text))
+        raise probe_err("Array is not closed", tpos + len(type_text))
     if suffix:
-        raise _err("Array has wrong suffix", npos + len(number) + 1)
+        raise probe_err("Array has wrong suffix", npos + len(number) + 1)
     try:
         count = kstrtoull(number)
     except (ValueError, OverflowError):
-        raise _err("Invalid array size", npos) from None
+        raise probe_err("Invalid array size", npos) from None
     if not count:
-        raise _err("Invalid array size", npos)
+        raise probe_err("Invalid array size", npos)
     if count > MAX_ARRAY_LEN:
-        raise _err("Array number is too big", npos)
+        raise probe_err("Array number is too big", npos)
     return base, count
 
 
@@ -593,7 +449,7 @@ def _store(fetched: _Fetched, ftype: FetchType, tpos: int, count: int = 0) -> in
     if not extra:
         return fetched.last
     if fetched.last + 1 >= FETCH_INSN_MAX - 1:
-        raise _err("Dereference is too much nested", fetched.offset,
+        raise probe_err("Dereference is too much nested", fetched.offset,
                    errno.EINVAL if ftype.is_string else errno.E2BIG)
     return fetched.last + 1
 
@@ -606,16 +462,16 @@ def _field_type(source: Field) -> FetchType:
     return FETCH_TYPES[f"{'s' if source.signed else 'u'}{size * 8}"]
 
 
-def _fetch(text: str, pos: int, ctx: _Context) -> _Fetched:
+def _fetch(text: str, pos: int, ctx: ArgContext) -> _Fetched:
     """One fetch (``parse_probe_arg``), its instructions counted as the kernel
     lays them out: one for a register, a variable or an immediate, a load
     after an address, one more for each dereference."""
     head = text[:1]
     if head == "%":
         if ctx.kind == "eprobe":  # an event has no registers to read
-            raise _err("Invalid $-variable specified", pos)
+            raise probe_err("Invalid $-variable specified", pos)
         if text[1:] not in REGISTERS:
-            raise _err("Invalid register name", pos)
+            raise probe_err("Invalid register name", pos)
         return _Fetched(None, "reg", 0, pos)
     if head == "$":
         source, what = _variable(text[1:], pos, ctx)
@@ -627,69 +483,69 @@ def _fetch(text: str, pos: int, ctx: _Context) -> _Fetched:
     if head == "\\":
         if text[1:2] == '"':
             if len(text) < 3 or not text.endswith('"'):
-                raise _err("String is not closed with '\"'", pos + len(text))
+                raise probe_err("String is not closed with '\"'", pos + len(text))
             return _Fetched(None, "immstr", 0, pos)
         imm = text[1:]  # str_to_immediate: kstrtoul, or kstrtol with a sign
         if not imm[:1].isdigit() and imm[:1] not in ("-", "+"):
-            raise _err("Invalid immediate value", pos + 1)
-        _number(imm if imm[:1] != "+" else imm[1:], "Invalid immediate value", pos + 1,
+            raise probe_err("Invalid immediate value", pos + 1)
+        probe_number(imm if imm[:1] != "+" else imm[1:], "Invalid immediate value", pos + 1,
                 signed=not imm[:1].isdigit())
         return _Fetched(None, "imm", 0, pos)
-    raise _err("Invalid fetch argument", pos)
+    raise probe_err("Invalid fetch argument", pos)
 
 
-def _variable(var: str, pos: int, ctx: _Context) -> tuple[Field | None, str]:
+def _variable(var: str, pos: int, ctx: ArgContext) -> tuple[Field | None, str]:
     if ctx.kind == "eprobe":
         fld = ctx.fields.get(var)
         if fld is not None:
             return fld, "field"
     if var == "retval":
         if not ctx.is_return:
-            raise _err("$retval is not available on probe", pos)
+            raise probe_err("$retval is not available on probe", pos)
         return None, "retval"
     if var.startswith("stack"):
         number = var[5:]
         if number and (not number.isdigit()
                        or (ctx.kind == "kprobe" and int(number) > MAX_KPROBE_STACK)):
-            raise _err("Invalid stack number", pos)
+            raise probe_err("Invalid stack number", pos)
         return None, "stack"
     if var in ("comm", "COMM"):
         return None, "comm"
     if var.startswith("arg"):
         if ctx.kind != "kprobe" or not (ctx.at_entry or ctx.is_return):
-            raise _err("$arg* can be used only on function entry or exit", pos)
+            raise probe_err("$arg* can be used only on function entry or exit", pos)
         number = var[3:]
         if not number.isdigit() or not 0 < int(number) <= MAX_TRACE_ARGS:
-            raise _err("Invalid argument number", pos)
+            raise probe_err("Invalid argument number", pos)
         return None, "arg"
     if ctx.kind == "eprobe":  # logged where the argument starts, as the kernel resets it
-        raise _err("Attached event does not have this field", ctx.word)
-    raise _err("Invalid $-variable specified", pos)
+        raise probe_err("Attached event does not have this field", ctx.word)
+    raise probe_err("Invalid $-variable specified", pos)
 
 
-def _memory(addr: str, pos: int, ctx: _Context) -> int:
+def _memory(addr: str, pos: int, ctx: ArgContext) -> int:
     """``@ADDR``, ``@+FILE_OFFSET`` or ``@SYM[+-OFFS]``: the slot of its load (an
     address, then the load; a symbol takes one more before them)."""
     if ctx.kind == "uprobe":
         if addr.startswith("+"):
-            _number(addr[1:], "Invalid file offset value", pos, signed=True)
+            probe_number(addr[1:], "Invalid file offset value", pos, signed=True)
             return 1
         if not addr[:1].isdigit():
-            raise _err("Symbol is not available with uprobe", pos)
+            raise probe_err("Symbol is not available with uprobe", pos)
     if addr[:1].isdigit():
-        _number(addr, "Invalid memory address", pos)
+        probe_number(addr, "Invalid memory address", pos)
         return 1
     if ctx.kind == "eprobe":
-        raise _err("Invalid memory address", pos)
+        raise probe_err("Invalid memory address", pos)
     symbol = re.split(r"[+-]", addr, maxsplit=1)[0]
     rest = addr[len(symbol):]
-    if not _SYMBOL.fullmatch(symbol) or (rest and not re.fullmatch(r"[+-](?:0[xX][0-9a-fA-F]+|"
+    if not SYMBOL_RE.fullmatch(symbol) or (rest and not re.fullmatch(r"[+-](?:0[xX][0-9a-fA-F]+|"
                                                                    r"[0-9]+)", rest)):
-        raise _err("Invalid memory address", pos)
+        raise probe_err("Invalid memory address", pos)
     return 2
 
 
-def _deref(text: str, pos: int, ctx: _Context) -> _Fetched:
+def _deref(text: str, pos: int, ctx: ArgContext) -> _Fetched:
     """``[+|-][u]OFFS(FETCH)``. As the kernel: the fetch is what comes before the
     last ``)`` (anything after it is dropped), and positions inside a ``u``
     dereference count one short, as the kernel counts them."""
@@ -698,39 +554,17 @@ def _deref(text: str, pos: int, ctx: _Context) -> _Fetched:
         body = body[1:]
     cut = body.find("(")
     if cut < 0:
-        raise _err("Dereference needs a brace", pos)
-    _number(("-" if text[0] == "-" else "") + body[:cut], "Invalid dereference offset", pos,
+        raise probe_err("Dereference needs a brace", pos)
+    probe_number(("-" if text[0] == "-" else "") + body[:cut], "Invalid dereference offset", pos,
             signed=True)
     ipos = pos + cut + 2
     rest = body[cut + 1:]
     close = rest.rfind(")")
     if close < 0:
-        raise _err("Dereference brace is not closed", ipos + len(rest))
+        raise probe_err("Dereference brace is not closed", ipos + len(rest))
     inner = _fetch(rest[:close], ipos, ctx)
     if inner.what in ("comm", "immstr"):
-        raise _err("$comm can not be dereferenced", ipos)
+        raise probe_err("$comm can not be dereferenced", ipos)
     if inner.last + 1 >= FETCH_INSN_MAX - 1:
-        raise _err("Dereference is too much nested", ipos)
+        raise probe_err("Dereference is too much nested", ipos)
     return _Fetched(inner.source, "deref", inner.last + 1, ipos)
-
-
-def fetch_value(arg: ProbeArg, record: bytes) -> int | str:
-    """What an eprobe argument takes from its attached event's ``record``: the
-    field it names, read as the field is laid out. Anything it would read from
-    memory or registers tpfs does not have: zero, or an empty string."""
-    src = arg.source
-    if src is None or arg.comm.startswith(("+", "-")):
-        return "" if arg.type.is_string else 0
-    kind = src.filter_type
-    if kind in ("dyn_string", "rdyn_string"):
-        loc = int.from_bytes(record[src.offset:src.offset + 4], "little")
-        start = (loc & 0xFFFF) + (src.offset + 4 if kind == "rdyn_string" else 0)
-        raw = record[start:start + (loc >> 16)]
-    elif kind == "static_string":
-        raw = record[src.offset:src.offset + src.size]
-    else:
-        value = int.from_bytes(record[src.offset:src.offset + src.size], "little",
-                               signed=src.signed)
-        return value if not arg.type.is_string else str(value)
-    text = raw.split(b"\0", 1)[0].decode("latin-1")
-    return text if arg.type.is_string else 0

@@ -10,19 +10,13 @@ event that has triggers, and the target of an ``enable_event`` or
 and are "soft disabled" (the probe runs, records nothing) unless enabled by
 hand or by a trigger; ``enable`` shows ``0*`` or ``1*`` for them.
 
-The index of events (subsystem -> events) follows the registry through its
-module hooks, so looking up or listing events costs what changed, not the
-registry's size. It keeps the kernel's order: subsystems in the order of
-their first event's registration, events in registration order; a name
-that goes and comes back goes to the end, as its directory does.
+The index of events (subsystem -> events, in the kernel's orders) is an
+``EventIndex`` that follows the registry's modules.
 
-Catalogue events keep their kernel ids. Events only tpfs has take ids down
-from the top of the 16-bit type space, far from the ids the host hands its
-own next dynamic events, so a tool that passes one to perf_event_open gets
-an error instead of counting some host event. An id stays with its name for
-the daemon's life unless the range runs out; then the ids of names gone are
-reused. Filters (their text and, when the text was taken, its compiled
-predicate) and triggers are remembered per event and dropped when the
+Ids and formats are an ``EventTypes`` the top level and instances share.
+Filters (their text and, when the text was taken, its compiled
+predicate), triggers and soft-mode state are remembered per event in one
+``EventFile`` (the kernel's ``trace_event_file``) and dropped when the
 last instance of the name goes (hist triggers, kept by the layer's
 ``HistContext``, with those that match the event or read its variables);
 at most ``MAX_FILTERS`` events hold a filter and ``MAX_TRIGGERS``
@@ -33,8 +27,6 @@ as the kernel requires), which bounds their number.
 from __future__ import annotations
 
 import errno
-import itertools
-import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -45,6 +37,10 @@ from ..trace.record import PRINT_EVENT, PRINT_FORMAT
 from ..trace.settings import host_cpus, log_error
 from ..trace.trace import TraceArray
 from .catalog import Catalog
+from .event_file import EventFile
+from .event_types import COMMON_FIELDS as COMMON_FIELDS  # the header every format has
+from .event_types import DYNAMIC_ID_TOP as DYNAMIC_ID_TOP
+from .event_types import EventTypes
 from .filter import (
     BAD_SUBSYS_FILTER,
     MAX_WRITE,
@@ -56,17 +52,10 @@ from .filter import (
     filter_fields,
 )
 from .hist import HistContext, HistError, Resolvers
+from .index import EventIndex
 from .synth import SynthEvent
 from .trigger import TRIGGER_HELP, Trigger, hist_line, parse_trigger
 
-COMMON_FIELDS = (
-    "\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n"
-    "\tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;\n"
-    "\tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;\n"
-    "\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;\n"
-)
-#: The highest event type id; tpfs-only events count down from here.
-DYNAMIC_ID_TOP = 65535
 #: Bounds on what writers can make the daemon remember (the kernel has none:
 #: its memory is the machine's). Past them a write is ENOSPC and changes nothing.
 MAX_FILTERS = 65536  # events with a filter (or a filter's error) shown
@@ -134,46 +123,29 @@ class EventLayer:
     probe_data: int = 0
     #: The top-level layer, whose ids and formats an instance's layer uses.
     shared: EventLayer | None = None
-    _formats: dict[str, str] = field(default_factory=dict)
-    _ids: dict[str, int] = field(default_factory=dict)
-    _id_floor: int = 0  # tpfs-only ids stay above every catalogue id
-    _next_id: int = DYNAMIC_ID_TOP
-    _spare_ids: list[int] = field(default_factory=list)
-    _filters: dict[str, str] = field(default_factory=dict)
-    _predicates: dict[str, Predicate] = field(default_factory=dict)  # of filters taken
-    _triggers: dict[str, list[Trigger]] = field(default_factory=dict)
+    #: Each event's state in this instance (filter, triggers, soft mode), for
+    #: the events that have any.
+    _files: dict[str, EventFile] = field(default_factory=dict)
+    _nfilters: int = 0  # files with a filter (or a filter's error) shown
     _ntriggers: int = 0  # hist triggers included
     #: The hist triggers of this instance's events (``hist:...`` in ``trigger``).
     hist: HistContext = field(init=False)
-    # Soft mode: users (triggers) per event, and which of those record nothing.
-    _soft_users: dict[str, int] = field(default_factory=dict)
-    _soft_disabled: set[str] = field(default_factory=set)
-    #: ``EVENT_FILE_FL_WAS_ENABLED``: events enabled (or soft-enabled) since they came.
-    _was_enabled: set[str] = field(default_factory=set)
     #: How the ``hist`` file names addresses (``.sym``) and syscalls.
     resolvers: Resolvers = field(default_factory=Resolvers)
     #: The synthetic events hist actions may fire, by bare name (every instance
     #: shares the one dict the dynamic events keep).
     synth_events: dict[str, SynthEvent] = field(default_factory=dict)
-    # The index: subsystem -> event -> readdir key, both in registration order.
-    _systems: dict[str, dict[str, int]] = field(default_factory=dict)
-    _system_keys: dict[str, int] = field(default_factory=dict)
-    _by_event: dict[str, dict[str, None]] = field(default_factory=dict)  # event -> subsystems
-    _keys: itertools.count[int] = field(default_factory=itertools.count)
-    # Where each instance sits in available_events order, for set_event.
-    _core_index: dict[str, int] = field(default_factory=dict)
-    _module_index: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    #: The events by subsystem, in the kernel's orders.
+    index: EventIndex = field(init=False)
+    #: Ids and formats: the top level's, shared by every instance.
+    types: EventTypes = field(init=False)
 
     def __post_init__(self) -> None:
         self.hist = HistContext(self._hist_format, self.synth_events, ncpus=self.ncpus)
-        for ev in self.catalog.events:
-            self._ids[ev.name] = ev.id
-            self._formats[ev.name] = ev.format
-        self._id_floor = max(self._ids.values(), default=0)
-        self._formats.update(UNPROBED)
-        for i, tp in enumerate(self.registry.core.tracepoints):
-            self._core_index.setdefault(tp.name, i)
-            self._add_name(tp.name)
+        self.index = EventIndex(self.registry)
+        self.types = self.shared.types if self.shared is not None else EventTypes(
+            self.registry, self.catalog, UNPROBED)
         for module in self.registry.modules.values():
             self._module_coming(module)
         self.registry.module_coming_hooks.append(self._module_coming)
@@ -185,95 +157,54 @@ class EventLayer:
 
     def subsystems(self) -> Mapping[str, Mapping[str, int]]:
         """Subsystem -> event -> readdir key, in registration order (a live view)."""
-        return self._systems
+        return self.index.subsystems()
 
     def subsystem_listing(self) -> list[tuple[int, str]]:
-        """``events/``'s subsystems as (key, name), in registration order."""
-        return [(key, s) for s, key in self._system_keys.items()]
+        return self.index.subsystem_listing()
 
     def event_listing(self, subsys: str) -> list[tuple[int, str]]:
-        """``events/SUBSYS/``'s events as (key, name), in registration order."""
-        return [(key, e) for e, key in self._systems.get(subsys, {}).items()]
+        return self.index.event_listing(subsys)
 
     def names_of(self, subsys: str) -> list[str]:
-        return [f"{subsys}:{e}" for e in self._systems.get(subsys, ())]
+        return self.index.names_of(subsys)
 
     def all_names(self) -> list[str]:
-        """Every event, by subsystem."""
-        return [f"{s}:{e}" for s, evs in self._systems.items() for e in evs]
+        return self.index.all_names()
 
-    def _add_name(self, name: str) -> None:
-        # Interned: a subsystem's name, and an event name many subsystems share,
-        # are kept once however many events carry them.
-        subsys, _, event = name.partition(":")
-        subsys, event = sys.intern(subsys), sys.intern(event)
-        events = self._systems.get(subsys)
-        if events is None:
-            events = self._systems[subsys] = {}
-            self._system_keys[subsys] = next(self._keys)
-        if event not in events:
-            events[event] = next(self._keys)
-            self._by_event.setdefault(event, {})[subsys] = None
-
-    def _remove_name(self, name: str) -> None:
-        subsys, _, event = name.partition(":")
-        events = self._systems[subsys]
-        del events[event]
-        if not events:
-            del self._systems[subsys], self._system_keys[subsys]
-        subsystems = self._by_event[event]
-        del subsystems[subsys]
-        if not subsystems:
-            del self._by_event[event]
-
-    def _position(self, name: str) -> tuple[int, ...]:
-        """Where ``name`` first appears in available_events: the core, then by address."""
-        core = self._core_index.get(name)
-        if core is not None:
-            return (0, core)
-        modules = self.registry.modules
-        return min((1, modules[tp.owner].address, self._module_index[tp.owner][name])
-                   for tp in self.registry.instances(name))
+    def match(self, token: str) -> list[str]:
+        return self.index.match(token)
 
     # -- id and format -----------------------------------------------------
     def event_id(self, name: str) -> int:
-        if self.shared is not None:
-            return self.shared.event_id(name)
-        ident = self._ids.get(name)
-        if ident is None:
-            ident = self._ids[name] = self._take_id()
-        return ident
-
-    def _take_id(self) -> int:
-        """The next free id counting down from the top; ENOSPC when all are in use."""
-        if not self._spare_ids and self._next_id <= self._id_floor:
-            gone = [n for n, i in self._ids.items() if i > self._id_floor and not self.exists(n)]
-            self._spare_ids = sorted((self._ids.pop(n) for n in gone), reverse=True)
-        if self._spare_ids:
-            return self._spare_ids.pop()
-        if self._next_id <= self._id_floor:
-            raise TpfsError(errno.ENOSPC, "every event id is in use")
-        self._next_id -= 1
-        return self._next_id + 1
+        return self.types.event_id(name)
 
     def format(self, name: str) -> str:
-        if self.shared is not None:
-            return self.shared.format(name)
-        known = self._formats.get(name)
-        if known is not None:
-            return known
-        event = name.partition(":")[2]
-        # No fields of its own: the separator's blank line, then print fmt's own.
-        return (f"name: {event}\nID: {self.event_id(name)}\nformat:\n{COMMON_FIELDS}\n\n"
-                f'print fmt: "%s", ""\n')
+        return self.types.format(name)
 
     def define_format(self, name: str, make: Callable[[int], str]) -> None:
         """Give ``name`` (a dynamic event) the format ``make`` writes for its id."""
-        self._formats[name] = make(self.event_id(name))
+        self.types.define_format(name, make)
 
     def forget_format(self, name: str) -> None:
         """The dynamic event ``name`` is gone: a later one of that name has its own."""
-        self._formats.pop(name, None)
+        self.types.forget_format(name)
+
+    # -- each event's state (its trace_event_file) -------------------------
+    def _file(self, name: str) -> EventFile:
+        """The event's state, made if it has none yet."""
+        file = self._files.get(name)
+        if file is None:
+            file = self._files[name] = EventFile()
+        return file
+
+    def _tidy(self, name: str) -> None:
+        """Forget the event's state if it holds nothing."""
+        file = self._files.get(name)
+        if file is not None and file.idle:
+            del self._files[name]
+
+    def _with_triggers(self) -> list[tuple[str, EventFile]]:
+        return [(name, file) for name, file in self._files.items() if file.triggers]
 
     # -- enabling ----------------------------------------------------------
     def probe(self, name: str) -> Probe:
@@ -288,9 +219,10 @@ class EventLayer:
 
     def enable_text(self, name: str) -> str:
         """An event's ``enable``: ``1`` if it records, ``*`` after it in soft mode."""
-        soft = name in self._soft_disabled
+        file = self._files.get(name)
+        soft = file is not None and file.soft_disabled
         text = "1" if self.enabled(name) and not soft else "0"
-        return text + ("*" if soft or name in self._soft_users else "") + "\n"
+        return text + ("*" if soft or (file is not None and file.soft_mode) else "") + "\n"
 
     def set_enabled(self, names: list[str], on: bool) -> None:
         """Enable or disable every one of ``names``, or (refused) none.
@@ -301,15 +233,19 @@ class EventLayer:
         if on:
             self.trace.tracing.expand()  # tracing_update_buffers
         changes = [ProbeChange(name, self.probe(name), on) for name in names
-                   if self.enabled(name) != on and (on or name not in self._soft_users)]
+                   if self.enabled(name) != on and (on or not self._soft_mode(name))]
         self.registry.change_probes(changes)
-        if on:
-            self._was_enabled.update(names)
         for name in names:
-            if on or name not in self._soft_users:
-                self._soft_disabled.discard(name)
-            else:
-                self._soft_disabled.add(name)
+            file = self._file(name) if on or name in self._files else None
+            if file is None:
+                continue
+            file.was_enabled |= on
+            file.soft_disabled = not on and file.soft_mode
+            self._tidy(name)
+
+    def _soft_mode(self, name: str) -> bool:
+        file = self._files.get(name)
+        return file is not None and file.soft_mode
 
     def enable_write(self, names: list[str], buf: bytes, subsystem: bool) -> None:
         """A write to an ``enable`` file over ``names``. The buffer is expanded once
@@ -322,41 +258,42 @@ class EventLayer:
 
     def soft_disabled(self, name: str) -> bool:
         """``EVENT_FILE_FL_SOFT_DISABLED``: the probe runs but records nothing."""
-        return name in self._soft_disabled
+        file = self._files.get(name)
+        return file is not None and file.soft_disabled
 
     def set_soft_disabled(self, name: str, disabled: bool) -> None:
         """What ``enable_event``/``disable_event`` triggers do to their target."""
-        if disabled:
-            self._soft_disabled.add(name)
-        else:
-            self._soft_disabled.discard(name)
+        if disabled or name in self._files:
+            self._file(name).soft_disabled = disabled
+            self._tidy(name)
 
     def _soft_enter(self, names: list[str]) -> None:
         """A soft-mode user each for ``names``: the first registers a probe that
         is not there, soft-disabled. All or (refused by the registry) none."""
         names = [n for n in names if n not in UNPROBED]
         fresh = [n for n in dict.fromkeys(names)
-                 if n not in self._soft_users and not self.enabled(n)]
+                 if not self._soft_mode(n) and not self.enabled(n)]
         self.registry.change_probes([ProbeChange(n, self.probe(n), True) for n in fresh])
-        self._soft_disabled.update(fresh)
-        self._was_enabled.update(fresh)
+        for name in fresh:
+            file = self._file(name)
+            file.soft_disabled = file.was_enabled = True
         for name in names:
-            self._soft_users[name] = self._soft_users.get(name, 0) + 1
+            self._file(name).soft_users += 1
 
     def _soft_leave(self, names: list[str]) -> None:
         """The last user gone, a soft-disabled event's probe goes with it."""
         for name in names:
             if name in UNPROBED:
                 continue
-            users = self._soft_users[name] - 1
-            if users:
-                self._soft_users[name] = users
+            file = self._files[name]
+            file.soft_users -= 1
+            if file.soft_users:
                 continue
-            del self._soft_users[name]
-            if name in self._soft_disabled:
-                self._soft_disabled.discard(name)
+            if file.soft_disabled:
+                file.soft_disabled = False
                 if self.enabled(name):
                     self.registry.change_probes([ProbeChange(name, self.probe(name), False)])
+            self._tidy(name)
 
     def state(self, names: list[str]) -> str:
         """An enable file: 1 all on, 0 all off, X some of each."""
@@ -364,22 +301,6 @@ class EventLayer:
         if states == {True}:
             return "1"
         return "X" if len(states) == 2 else "0"
-
-    def match(self, token: str) -> list[str]:
-        """set_event's matching: ``S:E``, ``S:``, ``S:*``, ``*:E``, ``S`` or ``E``."""
-        word, colon, rest = token.partition(":")
-        if not colon:
-            return self.names_of(word) + [f"{s}:{word}" for s in self._by_event.get(word, ())
-                                          if s != word]
-        subsys = None if word in ("", "*") else word
-        event = None if rest in ("", "*") else rest
-        if subsys is None:
-            if event is None:
-                return self.all_names()
-            return [f"{s}:{event}" for s in self._by_event.get(event, ())]
-        if event is None:
-            return self.names_of(subsys)
-        return [token] if event in self._systems.get(subsys, ()) else []
 
     def set_event_write(self, buf: bytes) -> int:
         """One token per write, as ftrace_event_write; returns the bytes consumed.
@@ -411,7 +332,7 @@ class EventLayer:
                 if self.probe(n) in entry.funcs and self.exists(n)]
 
     def set_event_text(self) -> str:
-        return "".join(f"{n}\n" for n in sorted(self._enabled_names(), key=self._position))
+        return "".join(f"{n}\n" for n in sorted(self._enabled_names(), key=self.index.position))
 
     def disable_all(self) -> None:
         self.set_enabled(self._enabled_names(), False)
@@ -423,31 +344,42 @@ class EventLayer:
         return filter_fields(self.format(name))
 
     def filter_text(self, name: str) -> str:
-        return self._filters.get(name, "none") + "\n"
+        file = self._files.get(name)
+        text = None if file is None else file.filter_text
+        return ("none" if text is None else text) + "\n"
 
     def predicate(self, name: str) -> Predicate | None:
         """The event's filter, compiled; None when it has none that was taken."""
-        return self._predicates.get(name)
+        file = self._files.get(name)
+        return None if file is None else file.predicate
+
+    def _show_filter(self, name: str, text: str, predicate: Predicate | None) -> None:
+        file = self._file(name)
+        self._nfilters += file.filter_text is None
+        file.filter_text, file.predicate = text, predicate
 
     def _take_filter(self, name: str, expr: str) -> None:
         predicate = compile_filter(expr, self.format(name), self.ncpus)  # before any change
-        self._filters[name] = expr
-        self._predicates[name] = predicate
+        self._show_filter(name, expr, predicate)
 
     def _drop_filter(self, name: str) -> None:
-        self._filters.pop(name, None)
-        self._predicates.pop(name, None)
+        file = self._files.get(name)
+        if file is None or file.filter_text is None:
+            return
+        self._nfilters -= 1
+        file.filter_text = file.predicate = None
+        self._tidy(name)
 
     def _make_room(self, names: list[str]) -> None:
         """Refuse (ENOSPC) filters on ``names`` that would pass ``MAX_FILTERS``."""
-        new = sum(1 for name in names if name not in self._filters)
-        if len(self._filters) + new > MAX_FILTERS:
+        new = sum(1 for name in names
+                  if name not in self._files or self._files[name].filter_text is None)
+        if self._nfilters + new > MAX_FILTERS:
             raise TpfsError(errno.ENOSPC, f"more than {MAX_FILTERS} filtered events")
 
     def _refuse(self, name: str, expr: str, err: FilterError) -> None:
         """Show the error in place of the filter and log it, as ``append_filter_err``."""
-        self._predicates.pop(name, None)
-        self._filters[name] = err.show(expr)
+        self._show_filter(name, err.show(expr), None)
         log_error(self.error_log, FILTER_ERROR, err.message, expr, err.pos if err.code else 0)
 
     def set_filter(self, name: str, buf: bytes) -> None:
@@ -485,20 +417,21 @@ class EventLayer:
     def trigger_text(self, name: str) -> str:
         """The kernel's one list: triggers go in at its head, hist triggers at its tail."""
         hists = self.hist.triggers(*_split(name))
-        triggers = self._triggers.get(name)
+        triggers = self.triggers(name)
         if not triggers and not hists:
             return TRIGGER_HELP
-        return "".join(t.render() + "\n" for t in triggers or ()) + "".join(
+        return "".join(t.render() + "\n" for t in triggers) + "".join(
             h.render() for h in hists)
 
     def triggers(self, name: str) -> list[Trigger]:
         """The event's triggers but hist ones, newest first (a live list; empty if none)."""
-        return self._triggers.get(name, [])
+        file = self._files.get(name)
+        return [] if file is None else file.triggers
 
     def has_triggers(self, name: str) -> bool:
         """Whether the event has triggers of any kind: then it is in soft mode
         (if it has a probe)."""
-        return name in self._triggers or self.hist.triggered(*_split(name))
+        return bool(self.triggers(name)) or self.hist.triggered(*_split(name))
 
     def _hist_format(self, system: str, event: str) -> str | None:
         name = f"{system}:{event}"
@@ -538,15 +471,13 @@ class EventLayer:
         # The target first, then the triggering event (its first trigger only).
         users = [] if trigger.target is None else [trigger.target]
         self._soft_enter(users + ([] if self.has_triggers(name) else [name]))
-        self._triggers.setdefault(name, []).insert(0, trigger)
+        self._file(name).triggers.insert(0, trigger)
         self._ntriggers += 1
 
     def _remove_trigger(self, name: str, trigger: Trigger) -> None:
-        triggers = self._triggers[name]
-        triggers.remove(trigger)
+        self._files[name].triggers.remove(trigger)
         self._ntriggers -= 1
-        if not triggers:
-            del self._triggers[name]
+        self._tidy(name)
         users = [] if self.has_triggers(name) else [name]
         self._soft_leave(users + ([] if trigger.target is None else [trigger.target]))
 
@@ -572,7 +503,7 @@ class EventLayer:
         self._ntriggers += sum(after.values()) - sum(before.values())
         for key in sorted(before.keys() ^ after.keys()):  # events that gained or lost all
             other = f"{key[0]}:{key[1]}"
-            if other in self._triggers:  # its other triggers keep it in soft mode
+            if self.triggers(other):  # its other triggers keep it in soft mode
                 continue
             if key in before:
                 self._soft_leave([other])
@@ -613,13 +544,13 @@ class EventLayer:
     def detach(self) -> None:
         """Its instance is removed: every trigger, filter and enabled event goes,
         and the layer stops following modules."""
-        for name, triggers in list(self._triggers.items()):
-            for trigger in list(triggers):
+        for name, file in self._with_triggers():
+            for trigger in list(file.triggers):
                 self._remove_trigger(name, trigger)
         for system, event in list(self.hist.hists):
             self._drop_hists(system, event)
         self.disable_all()
-        for name in list(self._filters):
+        for name in list(self._files):
             self._drop_filter(name)
         self.registry.module_coming_hooks.remove(self._module_coming)
         self.registry.module_going_hooks.remove(self._module_going)
@@ -628,33 +559,33 @@ class EventLayer:
     def _module_coming(self, module: Module) -> None:
         if not module.registered:
             return
-        self._module_index[module.name] = {n: i for i, n in enumerate(module.events)}
-        for name in module.events:
-            self._add_name(name)
+        self.index.module_coming(module)
 
     def _module_going(self, module: Module) -> None:
         if not module.registered:
             return
-        del self._module_index[module.name]
+        self.index.module_going(module)
         gone = [name for name in module.events if not self.exists(name)]
         targets = set(gone)
         for name in gone:  # its triggers, and those elsewhere that name it
             for trigger in list(self.triggers(name)):
                 self._remove_trigger(name, trigger)
-        for other, triggers in list(self._triggers.items()):
-            for trigger in [t for t in triggers if t.target in targets]:
+        for other, file in self._with_triggers():
+            for trigger in [t for t in file.triggers if t.target in targets]:
                 self._remove_trigger(other, trigger)
         for name in gone:  # its histograms, and those that match it or read them
             self._drop_hists(*_split(name))
+        used = False
         for name in gone:
-            self._soft_users.pop(name, None)
-            self._soft_disabled.discard(name)
+            state = self._files.get(name)
+            if state is not None:
+                state.soft_users, state.soft_disabled = 0, False
             if self.enabled(name):
                 self.set_enabled([name], False)
             self._drop_filter(name)
-            self._remove_name(name)
-        used = self._was_enabled.intersection(gone)
+            self.index.remove(name)
+            state = self._files.pop(name, None)
+            used |= state is not None and state.was_enabled
         if used:
-            self._was_enabled -= used
             # The buffers empty, so that no record prints with a later event's format.
             self.trace.clear()

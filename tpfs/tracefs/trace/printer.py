@@ -141,16 +141,12 @@ def synth_text(record: bytes, fmt: str) -> str:
     (the print fmt's ``%.*s`` lacks its length, so libtraceevent cannot)."""
     parts = []
     for f in layout(fmt).fields[len(COMMON_FIELD_NAMES):]:
-        raw = record[f.offset:f.offset + f.size]
-        if f.kind == "dynamic":
-            loc = int.from_bytes(raw[:4], "little")
-            raw = record[loc & 0xFFFF:(loc & 0xFFFF) + (loc >> 16)]
         if f.is_text:
-            value = raw.split(b"\0", 1)[0].decode(errors="surrogateescape")
+            value = f.text(record).decode(errors="surrogateescape")
         elif f.type == "gfp_t":
-            value = f"{int.from_bytes(raw, 'little'):x}"
+            value = f"{int.from_bytes(f.data(record), 'little'):x}"
         else:
-            value = str(int.from_bytes(raw, "little", signed=f.signed))
+            value = str(int.from_bytes(f.data(record), "little", signed=f.signed))
         parts.append(f"{f.name}={value}")
     return " ".join(parts) + "\n"
 

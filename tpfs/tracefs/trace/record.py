@@ -14,10 +14,12 @@ does.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+
+from .field import EventField, parse_fields
+from .field import Value as Value  # what a field takes, re-exported for the encoders
 
 #: ``events/ftrace/print/format`` of the reference kernel (Linux 6.18, read
 #: from its tracefs): the embedded catalogue leaves out the ftrace events.
@@ -58,59 +60,9 @@ KERNEL_STACK_FORMAT = (
 )
 KERNEL_STACK_ENTRIES = 8
 
-Value = int | str | bytes
 
-_FIELD = re.compile(r"\tfield:\s*(?P<decl>[^;]+);\toffset:(?P<offset>\d+);"
-                    r"\tsize:(?P<size>\d+);\tsigned:(?P<signed>-?\d+);")
-_DECL = re.compile(r"(?P<type>.*?)\s*\b(?P<name>[A-Za-z_]\w*)(?P<dims>(?:\[[^\]]*\])*)$")
 #: The fields every event begins with, in order.
 COMMON_FIELD_NAMES = ("common_type", "common_flags", "common_preempt_count", "common_pid")
-
-
-@dataclass(frozen=True, slots=True)
-class FieldLayout:
-    """One ``field:`` line: ``kind`` is scalar, array, tail (``x[]``, size 0) or dynamic."""
-
-    type: str
-    name: str
-    offset: int
-    size: int
-    signed: bool
-    kind: str
-    align: int
-
-    @property
-    def is_text(self) -> bool:
-        return self.type.removeprefix("__data_loc ").removeprefix("__rel_loc ").startswith("char")
-
-    def _value_bytes(self, value: Value, nul: bool) -> bytes:
-        if isinstance(value, bytes):
-            return value
-        if isinstance(value, str) and self.is_text:
-            return value.encode() + (b"\0" if nul else b"")
-        raise ValueError(f"field {self.name}: {type(value).__name__} is not a {self.type} value")
-
-    def scalar(self, value: Value) -> bytes:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f"field {self.name}: {value!r} is not an integer")
-        bits = 8 * self.size - self.signed
-        low, high = (-(1 << bits) if self.signed else 0), (1 << bits) - 1
-        if not low <= value <= high:
-            raise ValueError(f"field {self.name}: {value} does not fit "
-                             f"{'signed' if self.signed else 'unsigned'} {self.size} bytes")
-        return value.to_bytes(self.size, "little", signed=self.signed)
-
-    def array(self, value: Value) -> bytes:
-        raw = self._value_bytes(value, nul=False)
-        room = self.size - 1 if isinstance(value, str) else self.size
-        if len(raw) > room:
-            nul = " with its NUL" if room < self.size else ""
-            raise ValueError(f"field {self.name}: {len(raw)} bytes do not fit "
-                             f"{self.type} {self.name}[{self.size}]{nul}")
-        return raw.ljust(self.size, b"\0")
-
-    def data(self, value: Value) -> bytes:
-        return self._value_bytes(value, nul=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,11 +71,11 @@ class Layout:
 
     name: str
     id: int
-    fields: tuple[FieldLayout, ...]
+    fields: tuple[EventField, ...]
     #: Bytes before the dynamic data: the end of the last field, rounded up
     #: to the struct's alignment as the C struct's size is.
     fixed_size: int
-    by_name: Mapping[str, FieldLayout] = field(repr=False, compare=False)
+    by_name: Mapping[str, EventField] = field(repr=False, compare=False)
 
     def encode(self, values: Mapping[str, Value] | None = None, *, pid: int = 0,
                flags: int = 0, preempt_count: int = 0, event_id: int | None = None) -> bytes:
@@ -145,9 +97,9 @@ class Layout:
                 if value is not None:
                     record[f.offset:f.offset + f.size] = f.array(value)
             elif f.kind == "tail":
-                tail += b"" if value is None else f.data(value)
+                tail += b"" if value is None else f.dynamic(value)
             else:
-                data = (b"\0" if f.is_text else b"") if value is None else f.data(value)
+                data = (b"\0" if f.is_text else b"") if value is None else f.dynamic(value)
                 start = self.fixed_size + len(tail)
                 where = start - (f.offset + f.size) if f.type.startswith("__rel_loc") else start
                 if len(data) > 0xFFFF or where > 0xFFFF:
@@ -158,35 +110,10 @@ class Layout:
         return bytes(record.ljust(-(-len(record) // 4) * 4, b"\0"))
 
 
-def _field(line: str) -> FieldLayout | None:
-    m = _FIELD.match(line)
-    if m is None:
-        return None
-    decl = m["decl"].strip()
-    d = _DECL.match(decl)
-    if d is None:
-        raise ValueError(f"cannot parse field declaration {decl!r}")
-    size, dims, ftype = int(m["size"]), d["dims"], d["type"]
-    if ftype.startswith(("__data_loc", "__rel_loc")):
-        kind, align = "dynamic", 4
-    elif dims:
-        counts = re.findall(r"\[(\d*)\]", dims)
-        count = 1
-        for c in counts:
-            count *= int(c) if c else 0
-        kind = "array" if size else "tail"
-        element = size // count if count and size % count == 0 else 1
-        align = element if element in (1, 2, 4, 8) else 1
-    else:
-        kind, align = "scalar", size if size in (1, 2, 4, 8) else 1
-    return FieldLayout(ftype, d["name"], int(m["offset"]), size, m["signed"] == "1", kind, align)
-
-
 @lru_cache(maxsize=4096)
 def layout(fmt: str) -> Layout:
     """Parse an event's ``format`` text (cached per text)."""
     name, event_id = "", 0
-    fields: list[FieldLayout] = []
     for line in fmt.splitlines():
         if line.startswith("name: "):
             name = line[6:].strip()
@@ -194,15 +121,14 @@ def layout(fmt: str) -> Layout:
             event_id = int(line[4:])
         elif line.startswith("print fmt:"):
             break
-        elif (f := _field(line)) is not None:
-            fields.append(f)
+    fields = parse_fields(fmt)
     by_name = {f.name: f for f in fields}
     missing = [c for c in COMMON_FIELD_NAMES if c not in by_name]
     if missing:
         raise ValueError(f"format of {name!r} lacks {', '.join(missing)}")
     end = max(f.offset + f.size for f in fields)
     align = max(f.align for f in fields)
-    return Layout(name, event_id, tuple(fields), -(-end // align) * align, by_name)
+    return Layout(name, event_id, fields, -(-end // align) * align, by_name)
 
 
 def encode_print(text: str | bytes, *, ip: int = 0, pid: int = 0, flags: int = 0,

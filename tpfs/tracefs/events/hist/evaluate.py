@@ -8,7 +8,6 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from ..filter import Field
 from .errors import HIST_STACKTRACE_DEPTH, U64
 from .fields import (
     FL_ALIAS,
@@ -46,19 +45,6 @@ class HistHit:
 
 _INT = {(1, False): "<B", (1, True): "<b", (2, False): "<H", (2, True): "<h",
         (4, False): "<I", (4, True): "<i", (8, False): "<Q", (8, True): "<q"}
-
-
-def read_string(fld: Field, record: bytes) -> bytes:
-    kind = fld.filter_type
-    if kind == "static_string":
-        raw = record[fld.offset:fld.offset + fld.size]
-    else:
-        item = struct.unpack_from("<I", record, fld.offset)[0]
-        start = item & 0xFFFF
-        if kind == "rdyn_string":
-            start += fld.offset + 4
-        raw = record[start:start + (item >> 16)]
-    return raw.split(b"\0", 1)[0]
 
 
 def saved_comm(pid: int, comm: str) -> str:
@@ -106,7 +92,7 @@ class Evaluation:
         if fld is None:
             return 0
         if f & FL_STRING:
-            return read_string(fld, self.hit.record)
+            return fld.text(self.hit.record)
         n = struct.unpack_from(_INT[fld.size, fld.signed], self.hit.record, fld.offset)[0]
         return int(n) & U64
 
