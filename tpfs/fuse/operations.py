@@ -26,6 +26,7 @@ from ..tracefs.handles import Handle, PipeHandle
 from ..tracefs.nodes import Directory, File, Node, Opener
 from ..tracefs.tree import Tree
 from .inodes import DirHandle, Inodes, Path
+from .tasks import task_cpu
 from .waiting import ALWAYS_READY, MAX_WAITING, Waiters
 
 log = logging.getLogger(__name__)
@@ -240,7 +241,7 @@ class Operations(pyfuse3.Operations):
         if not isinstance(node, File):
             raise TpfsError(errno.EISDIR, "/".join(path))
         fh = next(self._fh)
-        handle = node.open(Opener(flags, ctx.pid, task_comm))
+        handle = node.open(Opener(flags, ctx.pid, task_comm, task_cpu))
         self.handles[fh] = handle
         hold = self.tree.hold(path)
         if hold is not None:

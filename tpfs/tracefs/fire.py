@@ -2,15 +2,15 @@
 
 Each line is ``SUBSYS:EVENT [@cpu=N] [@pid=N] [@comm=NAME] [@count=N]
 [FIELD=VALUE ...]`` (the ``@`` words anywhere after the name). It fires every
-registered instance of the name, ``count`` times, on that CPU, as that task
-(by default the writer), with the record its ``format`` lays out for those
-values: integers in decimal or ``0x`` hex, text for ``char[N]`` and
-``__data_loc char[]`` fields, zero or empty for fields not given. Each
-instance calls its probes through the registry; the event's own probe
-(``trace_event_raw_event_*`` with ``trace_trigger_soft_disabled`` and
-``trace_event_buffer_commit``) runs the event's triggers and records the
-event unless it is soft-disabled, set_event_pid refuses the task or its
-filter does not match.
+registered instance of the name, ``count`` times, on that CPU (by default the
+writer's, as the kernel's markers), as that task (by default the writer), with
+the record its ``format`` lays out for those values: integers in decimal or
+``0x`` hex, text for ``char[N]`` and ``__data_loc char[]`` fields, zero or
+empty for fields not given. Each instance calls its probes through the
+registry; the event's own probe (``trace_event_raw_event_*`` with
+``trace_trigger_soft_disabled`` and ``trace_event_buffer_commit``) runs the
+event's triggers and records the event unless it is soft-disabled,
+set_event_pid refuses the task or its filter does not match.
 
 Triggers act in the kernel's order. With none that needs the record (no
 filter, no post trigger), all act before the event is reserved, pid filter
@@ -173,13 +173,16 @@ class Firer:
         self._eprobe_tests: dict[str, tuple[ProbeEvent, Predicate]] = {}
 
     def parse(self, words: list[str], opener: Opener,
-              writer_comm: Callable[[], str | None] | None = None) -> Firing:
-        """One line; ``writer_comm`` gives the writer's name (looked up once a write)."""
+              writer_comm: Callable[[], str | None] | None = None,
+              writer_cpu: Callable[[], int] | None = None) -> Firing:
+        """One line; ``writer_comm`` and ``writer_cpu`` give the writer's name and
+        CPU (looked up once a write)."""
         name = parse_event_name(words[0])
         if not self.layer.exists(name):
             raise TpfsError(errno.ENOENT, f"no tracepoint {name} is registered")
         ncpus = self.layer.ncpus
-        cpu, pid, count = 0, opener.pid, 1
+        cpu: int | None = None
+        pid, count = opener.pid, 1
         comm: str | None = None
         named = False  # @pid without @comm: a task whose name was not saved
         event = layout(self.layer.format(name))
@@ -208,6 +211,8 @@ class Firer:
                                                             key)
         if not named:
             comm = opener.comm if writer_comm is None else writer_comm()
+        if cpu is None:
+            cpu = opener.cpu(ncpus) if writer_cpu is None else writer_cpu()
         try:
             record = event.encode(values, pid=pid)
         except ValueError as exc:
@@ -216,7 +221,9 @@ class Firer:
 
     def write(self, buf: bytes, opener: Opener) -> None:
         writer_comm = functools.cache(lambda: opener.comm)
-        firings = [self.parse(words, opener, writer_comm) for words in split_lines(buf)]
+        writer_cpu = functools.cache(lambda: opener.cpu(self.layer.ncpus))
+        firings = [self.parse(words, opener, writer_comm, writer_cpu)
+                   for words in split_lines(buf)]
         if sum(f.count for f in firings) > MAX_FIRINGS:
             raise _invalid(f"more than {MAX_FIRINGS} firings in one write")
         for firing in firings:
