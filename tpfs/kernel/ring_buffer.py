@@ -458,6 +458,12 @@ class RingBufferPerCpu:
 
     # -- sizing and statistics ----------------------------------------------
 
+    def lose(self, count: int) -> None:
+        """``count`` events written elsewhere and lost before they came here: counted
+        as written and overrun, so the reader reports them lost as it does its own."""
+        self.entries += count
+        self.overrun += count
+
     def resize(self, nr_pages: int) -> None:
         """``ring_buffer_resize`` for this CPU: add or remove ring pages."""
         if nr_pages > self.nr_pages:
@@ -601,6 +607,10 @@ class RingBuffer:
         if best is None or not consume:
             return best
         return self.cpus[best.cpu].consume()
+
+    def lose(self, cpu: int, count: int) -> None:
+        """``count`` events lost on ``cpu`` before they reached this buffer."""
+        self.cpu_buffer(cpu).lose(count)
 
     def read_page(self, cpu: int) -> bytes | None:
         """A ``PAGE_SIZE`` page of ``cpu``'s events, consumed (``trace_pipe_raw``), or None."""

@@ -90,6 +90,8 @@ class Firing:
     comm: str | None
     count: int
     record: bytes
+    #: When it happened, on the monotonic clock: a live event's; None for now.
+    ts: int | None = None
 
 
 def _invalid(why: str) -> TpfsError:
@@ -235,6 +237,19 @@ class Firer:
             if firing.name in _FOLLOW_FORK:
                 self._follow_fork(firing)
 
+    def fire_live(self, firing: Firing) -> bool:
+        """One event the kernel recorded, fired as a written line is: into every
+        instance that has it enabled, through its pid filters, filter, triggers and
+        hists, with the kernel's time stamp. False when no instance took it."""
+        fired = False
+        for name, call in self._calls(firing):
+            if self.registry.fire(name, call):
+                self.hit(name)
+                fired = True
+        if firing.name in _FOLLOW_FORK:
+            self._follow_fork(firing)
+        return fired
+
     def _follow_fork(self, firing: Firing) -> None:
         """``event_filter_pid_sched_process_fork`` and ``_exit``, in each instance
         with ``event-fork`` set: after the event, as their lowest priority runs."""
@@ -282,7 +297,7 @@ class Firer:
         self._nesting += 1
         try:
             for event, call in self._calls(Firing(name, cause.cpu, cause.pid, cause.comm, 1,
-                                                  record)):
+                                                  record, cause.ts)):
                 self.registry.fire(event, call)
         finally:
             self._nesting -= 1
@@ -292,7 +307,7 @@ class Firer:
         event = layout(self.layer.format(eprobe.name))
         values: dict[str, Value] = {a.name: fetch_value(a, firing.record) for a in eprobe.args}
         record = event.encode(values, pid=firing.pid)
-        return Firing(eprobe.name, firing.cpu, firing.pid, firing.comm, 1, record)
+        return Firing(eprobe.name, firing.cpu, firing.pid, firing.comm, 1, record, firing.ts)
 
     def _probe_call(self, firing: Firing) -> ProbeCall:
         name, record, cpu, pid = firing.name, firing.record, firing.cpu, firing.pid
@@ -318,7 +333,7 @@ class Firer:
                 if allowed and not layer.soft_disabled(name):
                     predicate = layer.predicate(name)
                     if predicate is None or predicate(record, cpu, comm):
-                        trace.record(cpu, record, firing.comm, subsys, fmt)
+                        trace.record(cpu, record, firing.comm, subsys, fmt, firing.ts)
                 return
             # A hist trigger needs the record (EVENT_CMD_FL_NEEDS_REC).
             cond = hists or any(t.needs_record for t in triggers)
@@ -340,7 +355,7 @@ class Firer:
             def commit() -> None:  # trace_event_buffer_commit
                 if (reserved and not layer.soft_disabled(name)
                         and (predicate is None or predicate(record, cpu, comm))):
-                    trace.record(cpu, record, firing.comm, subsys, fmt)
+                    trace.record(cpu, record, firing.comm, subsys, fmt, firing.ts)
 
             self.event_triggers(firing, layer, trace, triggers if cond else [], commit)
 
@@ -375,8 +390,8 @@ class Firer:
         # The time stamp is the buffer clock's.
         synths = layer.hist.fire(subsys, event, HistFiring(
             record, cpu, pid, trace.cmdlines.find(pid) if firing.comm is None
-            else firing.comm, trace.now(), ts_in_ns=trace.in_ns)) if layer.hist.triggered(
-                subsys, event) else []
+            else firing.comm, trace.stamp(firing.ts),
+            ts_in_ns=trace.in_ns)) if layer.hist.triggered(subsys, event) else []
         commit()
         for synth in synths:  # nested in the event, which took its place first
             self._fire_synth(synth, firing)
@@ -397,7 +412,7 @@ class Firer:
         elif command == "stacktrace":
             if trigger.take(False):
                 trace.record(firing.cpu, encode_stack(pid=firing.pid), firing.comm,
-                                  "ftrace", KERNEL_STACK_FORMAT)
+                             "ftrace", KERNEL_STACK_FORMAT, firing.ts)
         else:
             assert trigger.target is not None
             disable = command == "disable_event"

@@ -80,8 +80,9 @@ class TraceArray:
         return time.monotonic_ns()
 
     def record(self, cpu: int, record: bytes, comm: str | None, subsys: str,
-               fmt: str) -> bool:
-        """Record one event on ``cpu`` unless tracing is off; False if it was not kept."""
+               fmt: str, ts: int | None = None) -> bool:
+        """Record one event on ``cpu`` unless tracing is off; False if it was not kept.
+        ``ts`` is when it happened on the monotonic clock (a live event's), else now."""
         tracing = self.tracing
         if not tracing.tracing_on or not tracing.cpumask >> cpu & 1:
             return False
@@ -94,7 +95,11 @@ class TraceArray:
             self.cmdlines.record(pid, comm)
         if values["record-tgid"]:
             self.tgids.record(pid, pid)  # a task of its own: tpfs has no threads
-        return self.buffer.write(cpu, self.now(), record)
+        return self.buffer.write(cpu, self.stamp(ts), record)
+
+    def stamp(self, ts: int | None) -> int:
+        """The clock's time for an event that happened at monotonic ``ts`` (None: now)."""
+        return self.now() if ts is None or self.tracing.clock == "counter" else ts
 
     def mark(self, buf: bytes, pid: int, comm: Callable[[], str | None] = lambda: None,
              cpu: int = 0) -> int:
