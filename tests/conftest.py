@@ -60,7 +60,7 @@ def kernel_turn(request: pytest.FixtureRequest) -> Iterator[None]:
     that two workers never change the kernel's tracing state at once."""
     path = request.node.path
     if (path.relative_to(TESTS).parts[0] not in KERNEL_TIERS
-            and path.name != "test_bench_smoke.py"):
+            and path.name not in ("test_bench_smoke.py", "test_live.py")):
         yield
         return
     with open(KERNEL_LOCK, "a") as lock:
