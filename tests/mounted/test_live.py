@@ -101,6 +101,23 @@ def test_a_processs_getppid_calls_appear_with_its_pid(live: Mount, kernel: Path)
     assert (kernel / f"instances/{name}/events/{GETPPID}/enable").read_text() == "0\n"
 
 
+def test_live_records_keep_the_kernels_time_stamps_when_read_late(live: Mount) -> None:
+    """The daemon stopped while the calls are made: their records are read after it
+    resumes, and still carry the time they happened on the monotonic clock."""
+    live.write(f"events/{GETPPID}/enable", "1")
+    before = time.monotonic()
+    os.kill(live.proc.pid, signal.SIGSTOP)
+    try:
+        pid = call(20)
+        after = time.monotonic()
+        time.sleep(0.3)
+    finally:
+        os.kill(live.proc.pid, signal.SIGCONT)
+    settle(live, lambda: sum(e[1] == pid for e in events(live)) >= 20)
+    stamps = [e[3] for e in events(live) if e[1] == pid]
+    assert before - 1e-5 <= min(stamps) and max(stamps) <= after + 1e-5, (before, stamps, after)
+
+
 def test_an_instance_and_set_event_want_the_event_until_the_last_lets_go(
         live: Mount, kernel: Path) -> None:
     (live.path / "instances/a").mkdir()
@@ -202,9 +219,18 @@ def test_live_is_root_s_alone_unless_the_exposure_is_accepted(
     before = ours(kernel)
     mnt = tmp_path / "m"
     mnt.mkdir()
-    done = subprocess.run([sys.executable, "-m", "tpfs", str(mnt), "--live", *exposing],
-                          capture_output=True, text=True, timeout=60)
-    assert done.returncode == 1 and "--live-expose-all" in done.stderr, done.stderr
-    assert len(done.stderr.strip().splitlines()) == 1
+    err = tmp_path / "stderr"
+    with open(err, "w") as out:
+        daemon = subprocess.Popen([sys.executable, "-m", "tpfs", str(mnt), "--foreground",
+                                   "--live", *exposing], stderr=out)
+    try:
+        status = daemon.wait(20)
+    finally:
+        if daemon.poll() is None:  # it mounted: end it
+            daemon.terminate()
+            daemon.wait(10)
+    said = err.read_text()
+    assert status == 1 and "--live-expose-all" in said, said
+    assert len(said.strip().splitlines()) == 1
     assert not is_mounted(mnt)
     assert ours(kernel) == before  # no instance made
