@@ -21,6 +21,7 @@ import grp
 import logging
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from ..fuse.daemon import Daemon
@@ -115,11 +116,18 @@ def parse_args(argv: list[str], epilog: str = "") -> argparse.Namespace:
 
 
 def build(args: argparse.Namespace, operations: type[Operations] = Operations) -> Operations:
-    return _build(args, operations, catalog.load(args.catalog))
+    return _operations(args, operations, _tree(args, catalog.load(args.catalog)))
 
 
-def _build(args: argparse.Namespace, operations: type[Operations], cat: catalog.Catalog,
-           on_probes: ProbesChanged = lambda name, funcs: None) -> Operations:
+def _operations(args: argparse.Namespace, operations: type[Operations], tree: Tree,
+                sync: Callable[[], None] = lambda: None) -> Operations:
+    gid = args.gid if args.gid is not None else os.getgid()
+    return operations(tree, uid=os.getuid(), gid=gid, max_waiting=args.max_waiting_reads,
+                      sync=sync)
+
+
+def _tree(args: argparse.Namespace, cat: catalog.Catalog,
+          on_probes: ProbesChanged = lambda name, funcs: None) -> Tree:
     limits = Limits(args.max_modules, args.max_probes, args.max_module_tracepoints,
                     args.max_instances)
     registry = Registry([e.name for e in cat.events], seed=args.seed, limits=limits,
@@ -127,8 +135,7 @@ def _build(args: argparse.Namespace, operations: type[Operations], cat: catalog.
     tree = Tree(registry, cat, ncpus=args.cpus,
                 marker_ip=host_symbol("tracing_mark_write") or MARKER_IP, symbols=host_symbols,
                 syscalls=host_syscalls)
-    gid = args.gid if args.gid is not None else os.getgid()
-    return operations(tree, uid=os.getuid(), gid=gid, max_waiting=args.max_waiting_reads)
+    return tree
 
 
 def build_live(args: argparse.Namespace,
@@ -139,11 +146,12 @@ def build_live(args: argparse.Namespace,
     try:
         cat = catalog.load_host()
         wants = LiveWants([e.name for e in cat.events], kernel)
-        ops = _build(args, operations, cat, wants.probes_changed)
-        firer = ops.tree.firer
+        tree = _tree(args, cat, wants.probes_changed)
+        firer = tree.firer
         reader = LiveReader(kernel, firer, firer.layer, firer.targets,
                             {e.id: e.name for e in cat.events}, lambda: wants.wanted,
-                            task_comm, ops.waiters.changed)
+                            task_comm)
+        ops = _operations(args, operations, tree, reader.flush)
     except BaseException:
         kernel.close()
         raise

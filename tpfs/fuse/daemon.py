@@ -110,7 +110,7 @@ class Daemon:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._watch_signals)
                 if self.live is not None:
-                    nursery.start_soon(self.live.run)
+                    nursery.start_soon(self.live.run, self.ops.waiters.changed)
                 # Room for every waiting read and still workers for the rest.
                 await pyfuse3.main(max_tasks=self.ops.waiters.max_waiting + 32)
                 nursery.cancel_scope.cancel()

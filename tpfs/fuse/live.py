@@ -191,7 +191,7 @@ class LiveReader:
     def __init__(self, instance: KernelInstance, firer: Firer, layer: EventLayer,
                  targets: Mapping[int, tuple[EventLayer, TraceArray]],
                  host_ids: Mapping[int, str], wanted: Callable[[], set[str]],
-                 task_comm: Callable[[int], str | None], wake: Callable[[], None]) -> None:
+                 task_comm: Callable[[int], str | None]) -> None:
         self.instance = instance
         self.firer = firer
         self.layer = layer
@@ -199,38 +199,51 @@ class LiveReader:
         self.host_ids = host_ids
         self.wanted = wanted
         self.task_comm = task_comm
-        self.wake = wake
         self.fds: dict[int, int] = {}
         #: Records fired into tpfs, and records lost by the kernel's instance.
         self.carried = 0
         self.lost = 0
 
-    async def run(self) -> None:
-        """Until cancelled: one reader per CPU."""
+    async def run(self, wake: Callable[[], None]) -> None:
+        """Until cancelled: one reader per CPU; ``wake`` is called after records came
+        in (it wakes the readers waiting for data)."""
         try:
             for cpu in range(min(self.instance.ncpus(), self.layer.ncpus)):
                 self.fds[cpu] = self.instance.open_raw(cpu)
             async with trio.open_nursery() as nursery:
                 for cpu, fd in self.fds.items():
-                    nursery.start_soon(self._read_cpu, cpu, fd)
+                    nursery.start_soon(self._read_cpu, cpu, fd, wake)
         finally:
             self._close_fds()
+
+    def flush(self) -> None:
+        """Fire now what the kernel's instance holds (before a request that may change
+        what is enabled, or read what is recorded: it sees every record made before it).
+        Bounded as one turn a CPU; the readers take the rest."""
+        for cpu, fd in list(self.fds.items()):
+            self._drain(cpu, fd)
 
     def _close_fds(self) -> None:
         for fd in self.fds.values():
             os.close(fd)
         self.fds.clear()
 
-    async def _read_cpu(self, cpu: int, fd: int) -> None:
+    async def _read_cpu(self, cpu: int, fd: int, wake: Callable[[], None]) -> None:
         while True:
             with trio.move_on_after(POLL_FALLBACK):
                 await trio.lowlevel.wait_readable(fd)
-            while self._drain(cpu, fd):
+            while True:
+                fired, more = self._drain(cpu, fd)
+                if fired:
+                    wake()
+                if not more:
+                    break
                 await trio.sleep(0)  # a full turn: let requests in before the next
             await trio.sleep(0)
 
-    def _drain(self, cpu: int, fd: int) -> bool:
-        """Fire what the CPU's pages hold, up to a turn's worth; True when more may wait."""
+    def _drain(self, cpu: int, fd: int) -> tuple[bool, bool]:
+        """Fire what the CPU's pages hold, up to a turn's worth: whether any page came,
+        and whether more may wait."""
         comms: dict[int, str | None] = {}
         fired = False
         for _ in range(PAGES_PER_TURN):
@@ -248,11 +261,8 @@ class LiveReader:
             self._commit(cpu, page, comms)
             fired = True
         else:
-            self.wake()
-            return True
-        if fired:
-            self.wake()
-        return False
+            return True, True
+        return fired, False
 
     def _commit(self, cpu: int, page: bytes, comms: dict[int, str | None]) -> None:
         decoded = decode_page(page)

@@ -67,9 +67,12 @@ class Operations(pyfuse3.Operations):
     enable_writeback_cache = False
 
     def __init__(self, tree: Tree, *, uid: int, gid: int,
-                 max_waiting: int = MAX_WAITING) -> None:
+                 max_waiting: int = MAX_WAITING, sync: Callable[[], None] = lambda: None) -> None:
         super().__init__()
         self.tree = tree
+        #: Brings in what an outside source (``--live``) recorded before an open or a
+        #: write, so that the request sees it, as it would see the kernel's records.
+        self.sync = sync
         self.uid = uid
         self.gid = gid
         self.inodes = Inodes()
@@ -241,6 +244,7 @@ class Operations(pyfuse3.Operations):
         if not isinstance(node, File):
             raise TpfsError(errno.EISDIR, "/".join(path))
         fh = next(self._fh)
+        self.sync()
         handle = node.open(Opener(flags, ctx.pid, task_comm, task_cpu))
         self.handles[fh] = handle
         hold = self.tree.hold(path)
@@ -263,6 +267,7 @@ class Operations(pyfuse3.Operations):
 
     @_guarded
     async def write(self, fh: int, off: int, buf: bytes) -> int:
+        self.sync()
         try:
             return self.handles[fh].write(off, buf)
         finally:
