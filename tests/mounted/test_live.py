@@ -117,6 +117,26 @@ def test_live_records_keep_the_kernels_time_stamps_when_read_late(live: Mount) -
     assert before - 1e-5 <= min(stamps) and max(stamps) <= after + 1e-5, (before, stamps, after)
 
 
+def test_reading_trace_ends_while_live_events_pour_in(live: Mount) -> None:
+    """Each read of the mount makes the scheduler record more: ``trace`` shows what
+    was there when it was opened (the kernel pauses recording meanwhile), or a
+    reader could chase the events it causes forever."""
+    live.write("events/sched/enable", "1")
+    live.write("events/raw_syscalls/enable", "1")
+    time.sleep(0.2)
+    fd = os.open(live.path / "trace", os.O_RDONLY)
+    try:
+        read, deadline = 0, time.monotonic() + 60
+        while chunk := os.read(fd, 256):  # many small reads: many switches recorded
+            read += len(chunk)
+            assert time.monotonic() < deadline, f"{read} bytes and counting"
+    finally:
+        os.close(fd)
+    assert read > 1000  # the header and events
+    live.write("events/sched/enable", "0")
+    live.write("events/raw_syscalls/enable", "0")
+
+
 def test_an_instance_and_set_event_want_the_event_until_the_last_lets_go(
         live: Mount, kernel: Path) -> None:
     (live.path / "instances/a").mkdir()

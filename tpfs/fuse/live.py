@@ -108,6 +108,10 @@ class KernelInstance:
         try:
             self._write("trace_clock", "mono")
             self._write("buffer_percent", "0")  # poll wakes on any data
+            # The daemon's own work (its reads of these pages among it) is left out: it
+            # would feed itself. A switch to or from it still shows, as the kernel's
+            # pid filters keep a switch unless both its tasks are ignored.
+            self._write("set_event_notrace_pid", str(os.getpid()))
             with contextlib.suppress(OSError):
                 self._write("buffer_size_kb", str(BUFFER_KB))
         except OSError as exc:

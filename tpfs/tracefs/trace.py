@@ -218,6 +218,10 @@ class TraceArray:
                 f"read events: {s.read_events}\n")
 
 
+#: A ``seq`` past every event: a CPU the walk is done with starts there.
+_PAST_ALL = 1 << 62
+
+
 def _secs(ns: int) -> str:
     usecs = ns // 1000
     return f"{usecs // 1_000_000:5d}.{usecs % 1_000_000:06d}"
@@ -232,6 +236,11 @@ class TraceCursor:
     header_done: bool = False
     next_seq: dict[int, int] = field(default_factory=dict)
     current: Event | None = None
+    #: Per CPU, the ``seq`` of the first event written after the reader began: the
+    #: walk ends there, as the kernel's stops recording while ``trace`` is open
+    #: (``pause-on-trace``), so that events coming in as fast as it reads (a live
+    #: mount's own scheduling) cannot keep it going forever.
+    limit: dict[int, int] | None = None
 
 
 class TraceListing(SeqOperations[TraceCursor, "Event | str"]):
@@ -245,15 +254,22 @@ class TraceListing(SeqOperations[TraceCursor, "Event | str"]):
         return TraceCursor()
 
     def start(self, cursor: TraceCursor) -> Event | str | None:
+        buffer = self.trace.buffer
+        if cursor.limit is None:
+            cursor.limit = {b.cpu: b.next_seq for b in buffer.cpus}
         if not cursor.header_done:
             return self.trace.header(self.cpu)
-        buffer = self.trace.buffer
-        if self.cpu is None:
-            events = buffer.events(cursor.next_seq)
-        else:
-            events = buffer.cpus[self.cpu].events(cursor.next_seq.get(self.cpu, 0))
-        cursor.current = next(events, None)
-        return cursor.current
+        while True:
+            if self.cpu is None:
+                events = buffer.events(cursor.next_seq)
+            else:
+                events = buffer.cpus[self.cpu].events(cursor.next_seq.get(self.cpu, 0))
+            event = next(events, None)
+            if event is None or event.seq < cursor.limit.get(event.cpu, 0):
+                cursor.current = event
+                return event
+            # Written after the reader began: the CPU has nothing more to show.
+            cursor.next_seq[event.cpu] = _PAST_ALL
 
     def next(self, cursor: TraceCursor) -> Event | str | None:
         if not cursor.header_done:
