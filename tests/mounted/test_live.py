@@ -137,6 +137,34 @@ def test_reading_trace_ends_while_live_events_pour_in(live: Mount) -> None:
     live.write("events/raw_syscalls/enable", "0")
 
 
+def test_events_the_kernels_instance_lost_are_lost_in_tpfs(live: Mount, kernel: Path) -> None:
+    """The daemon stopped while a task pinned to CPU 0 makes more calls than the kernel
+    instance's buffer (made small here) holds: tpfs counts the overwritten ones lost."""
+    live.write(f"events/{GETPPID}/enable", "1")
+    [name] = ours(kernel)
+    (kernel / f"instances/{name}/per_cpu/cpu0/buffer_size_kb").write_text("16")
+    os.kill(live.proc.pid, signal.SIGSTOP)
+    try:
+        subprocess.run(["taskset", "-c", "0", sys.executable, "-c", CALLER, "5000"],
+                       check=True, timeout=60, capture_output=True)
+    finally:
+        os.kill(live.proc.pid, signal.SIGCONT)
+
+    def overrun(stats: str) -> int:
+        return int(re.search(r"^overrun: (\d+)$", stats, re.M)[1])  # type: ignore[index]
+
+    lost = overrun((kernel / f"instances/{name}/per_cpu/cpu0/stats").read_text())
+    assert lost > 0
+    settle(live, lambda: overrun(live.read("per_cpu/cpu0/stats")) >= lost)
+    assert overrun(live.read("per_cpu/cpu0/stats")) == lost
+    fd = os.open(live.path / "per_cpu/cpu0/trace_pipe", os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        first = os.read(fd, 4096)
+    finally:
+        os.close(fd)
+    assert first.startswith(b"CPU:0 [LOST "), first[:200]
+
+
 def test_an_instance_and_set_event_want_the_event_until_the_last_lets_go(
         live: Mount, kernel: Path) -> None:
     (live.path / "instances/a").mkdir()

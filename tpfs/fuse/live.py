@@ -144,6 +144,18 @@ class KernelInstance:
         return os.open(f"{self.dir}/per_cpu/cpu{cpu}/trace_pipe_raw",
                        os.O_RDONLY | os.O_NONBLOCK)
 
+    def overrun(self, cpu: int) -> int | None:
+        """The events the instance has lost on ``cpu`` so far (its ``stats``' overrun)."""
+        try:
+            with open(f"{self.dir}/per_cpu/cpu{cpu}/stats") as stats:
+                for line in stats:
+                    key, _, value = line.partition(":")
+                    if key == "overrun":
+                        return int(value)
+        except (OSError, ValueError):
+            return None
+        return None
+
     def saved_comm(self, pid: int) -> str | None:
         """The kernel's saved name of ``pid`` (``saved_cmdlines``), for a task gone by now."""
         try:
@@ -204,6 +216,8 @@ class LiveReader:
         self.wanted = wanted
         self.task_comm = task_comm
         self.fds: dict[int, int] = {}
+        #: Per CPU, the kernel instance's overrun as last accounted for.
+        self.overruns: dict[int, int] = {}
         #: Records fired into tpfs, and records lost by the kernel's instance.
         self.carried = 0
         self.lost = 0
@@ -271,7 +285,7 @@ class LiveReader:
     def _commit(self, cpu: int, page: bytes, comms: dict[int, str | None]) -> None:
         decoded = decode_page(page)
         if decoded.lost:
-            self._lose(cpu, max(decoded.lost, 1))
+            self._lose(cpu, self._lost_count(cpu, decoded.lost))
         for ts, payload in decoded.events:
             if len(payload) < _COMMON.size:
                 continue
@@ -293,6 +307,16 @@ class LiveReader:
         if pid == 0:
             return None  # the idle task: tpfs shows it as the kernel does
         return self.task_comm(pid) or self.instance.saved_comm(pid)
+
+    def _lost_count(self, cpu: int, said: int) -> int:
+        """How many events a page with the missed flag stands for: the growth of the
+        kernel's overrun since last told (a full page has no room for the count)."""
+        overrun = self.instance.overrun(cpu)
+        if overrun is None:
+            return max(said, 1)
+        count = overrun - self.overruns.get(cpu, 0)
+        self.overruns[cpu] = overrun
+        return count if count > 0 else max(said, 1)
 
     def _lose(self, cpu: int, count: int) -> None:
         """The kernel's instance lost ``count`` events on ``cpu``: each tpfs
