@@ -52,6 +52,8 @@ BUFFER_KB = 4096
 POLL_FALLBACK = 0.1
 #: Pages one CPU's reader takes at a turn before it lets the daemon serve others.
 PAGES_PER_TURN = 64
+#: Records that failed to fire whose traceback is logged; the rest are counted.
+MAX_FAILURES_LOGGED = 10
 _COMMON = struct.Struct("<HBBi")  # common_type, common_flags, common_preempt_count, common_pid
 
 
@@ -221,13 +223,18 @@ class LiveReader:
         #: Records fired into tpfs, and records lost by the kernel's instance.
         self.carried = 0
         self.lost = 0
+        self.failed = 0
 
     async def run(self, wake: Callable[[], None]) -> None:
         """Until cancelled: one reader per CPU; ``wake`` is called after records came
         in (it wakes the readers waiting for data)."""
         try:
-            for cpu in range(min(self.instance.ncpus(), self.layer.ncpus)):
-                self.fds[cpu] = self.instance.open_raw(cpu)
+            try:
+                for cpu in range(min(self.instance.ncpus(), self.layer.ncpus)):
+                    self.fds[cpu] = self.instance.open_raw(cpu)
+            except OSError as exc:  # the mount goes on serving, without live records
+                log.error("live: cannot read the kernel instance's pages: %s", exc)
+                return
             async with trio.open_nursery() as nursery:
                 for cpu, fd in self.fds.items():
                     nursery.start_soon(self._read_cpu, cpu, fd, wake)
@@ -300,7 +307,13 @@ class LiveReader:
             except TpfsError:
                 continue
             record = struct.pack("<H", ours) + payload[2:]
-            self.firer.fire_live(Firing(name, cpu, pid, comms[pid], 1, record, ts))
+            try:
+                self.firer.fire_live(Firing(name, cpu, pid, comms[pid], 1, record, ts))
+            except Exception:  # one odd record must not end the daemon or fail a request
+                self.failed += 1
+                if self.failed <= MAX_FAILURES_LOGGED:
+                    log.exception("live: a %s record could not be fired", name)
+                continue
             self.carried += 1
 
     def _comm(self, pid: int) -> str | None:
