@@ -226,6 +226,22 @@ def test_filters_pid_filters_and_hists_act_on_live_records(live: Mount) -> None:
     assert b not in {e[1] for e in events(live)}
 
 
+def test_an_eprobe_on_a_live_event_fires_with_it(live: Mount, kernel: Path) -> None:
+    """An eprobe is tpfs's own (the kernel is not asked for it); while its attached
+    host event is enabled somewhere (here in an instance), the eprobe records each
+    live record of it."""
+    live.write("dynamic_events", "e:ep/who syscalls/sys_enter_getpriority w=$who\n")
+    live.write("events/ep/who/enable", "1")
+    (live.path / "instances/a").mkdir()
+    live.write("instances/a/events/syscalls/sys_enter_getpriority/enable", "1")
+    [name] = ours(kernel)
+    assert not (kernel / f"instances/{name}/events/ep").exists()
+    pid = call(0, 5)
+    mine = [e for e in events(live) if e[1] == pid]
+    assert [e[4] for e in mine] == ["who"] * 5, mine
+    assert "sys_enter_getpriority" not in live.read("trace")  # not enabled itself
+
+
 def test_the_instance_goes_with_the_daemon_and_a_killed_ones_with_the_next(
         kernel: Path, mount_factory: Callable[..., Mount]) -> None:
     before = ours(kernel)
