@@ -80,7 +80,7 @@ def pytest_runtest_protocol(item: pytest.Item,
     count against this test's limit."""
     path = item.path
     if (path.relative_to(TESTS).parts[0] not in KERNEL_TIERS
-            and path.name != "test_bench_smoke.py"):
+            and path.name not in ("test_bench_smoke.py", "test_live.py")):
         yield
         return
     with open(KERNEL_LOCK, "a") as lock:

@@ -27,6 +27,7 @@ def fails(mount: Mount, name: str, text: str, code: int) -> None:
     assert exc.value.errno == code, (name, text)
 
 
+@pytest.mark.usefixtures("on_cpu0")  # its records are on the writer's CPU
 def test_an_enabled_event_fires_into_trace_as_the_kernel_prints_it(tpfs: Mount) -> None:
     tpfs.write(SWITCH, "1")
     tpfs.write("fire", f"{FIRE_SWITCH} @pid=7\n")
@@ -47,6 +48,7 @@ def test_a_disabled_event_records_nothing_but_its_probes_count_hits(tpfs: Mount)
     assert tpfs.read("probes/sched:sched_switch") == "myprobe 0x10 3\n"
 
 
+@pytest.mark.usefixtures("on_cpu0")  # its records are on the writer's CPU
 def test_cpu_comm_count_and_the_per_cpu_files(tpfs: Mount) -> None:
     tpfs.write(SWITCH, "1")
     tpfs.write("fire", f"{FIRE_SWITCH} @cpu=1 @comm=worker @pid=42 @count=3\n"
@@ -127,6 +129,7 @@ def test_trace_marker_records_the_writers_pid(tpfs: Mount) -> None:
     assert line.lstrip().startswith(f"<...>-{os.getpid()} ") and " ...1. " in line
 
 
+@pytest.mark.usefixtures("on_cpu0")  # its records are on the writer's CPU
 def test_a_full_buffer_overwrites_the_oldest_and_counts_them(tpfs: Mount) -> None:
     tpfs.write("buffer_size_kb", "8")  # two pages a CPU: the kernel's minimum
     tpfs.write("trace_clock", "counter")

@@ -114,6 +114,7 @@ def test_trace_pipe_raw_pages_hold_fired_events_and_wait(tpfs: Mount) -> None:
     assert pids == [11, 12]
 
 
+@pytest.mark.usefixtures("on_cpu0")  # its records are on the writer's CPU
 def test_record_tgid_shows_the_tgid_column(tpfs: Mount) -> None:
     tpfs.write("events/sched/sched_switch/enable", "1")
     tpfs.write("options/record-tgid", "1")

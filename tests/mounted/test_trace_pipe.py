@@ -33,6 +33,7 @@ def blocked_reader(path: Path, size: int = 4096) -> tuple[threading.Thread, list
     return thread, got, fd
 
 
+@pytest.mark.usefixtures("on_cpu0")  # its records are on the writer's CPU
 def test_waiting_readers_hold_up_nothing_else(tpfs: Mount) -> None:
     """Two reads wait, one per CPU; the mount serves everything else meanwhile,
     and a firing wakes only the reader of its CPU."""

@@ -5,6 +5,12 @@ only when the child says the mount answers. With ``--pidfile`` the daemon
 writes its pid once mounted and removes the file when it ends, however it
 ends short of SIGKILL (unless another daemon has written its own pid there
 since).
+
+``--live`` (root only) serves the host's catalogue and CPUs and carries the
+machine's real events into tpfs through a kernel instance of its own
+(``fuse/live.py``). Its mount shows every process's activity, so it stays
+root's alone: with ``--allow-other`` or ``--gid`` it is refused unless
+``--live-expose-all`` says the exposure is meant.
 """
 
 from __future__ import annotations
@@ -15,14 +21,17 @@ import grp
 import logging
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from ..fuse.daemon import Daemon
-from ..fuse.operations import Operations
+from ..fuse.live import KernelInstance, LiveError, LiveReader
+from ..fuse.operations import Operations, proc_comm
 from ..fuse.waiting import MAX_WAITING
 from ..kernel.personality import DEFAULT, kernel_argument, known, personality
-from ..kernel.registry import Limits, Registry
+from ..kernel.registry import Limits, ProbesChanged, Registry
 from ..tracefs.events import catalog
+from ..tracefs.events.live_wants import LiveWants
 from ..tracefs.events.symbols import host_symbols, host_syscalls
 from ..tracefs.trace.printer import MARKER_IP
 from ..tracefs.tree import Tree
@@ -89,6 +98,12 @@ def parse_args(argv: list[str], epilog: str = "") -> argparse.Namespace:
     p.add_argument("--allow-other", action="store_true", help="let other users in")
     p.add_argument("--gid", type=_group, metavar="GROUP",
                    help="group of every file (default: the mounting user's)")
+    p.add_argument("--live", action="store_true",
+                   help="carry the machine's real events into tpfs (root; the host's "
+                        "catalogue and CPUs)")
+    p.add_argument("--live-expose-all", action="store_true",
+                   help="let --live go with --allow-other or --gid: every process's "
+                        "activity on the machine becomes readable by them")
     p.add_argument("--max-modules", type=int, default=defaults.max_modules)
     p.add_argument("--max-probes", type=int, default=defaults.max_probes)
     p.add_argument("--max-module-tracepoints", type=int,
@@ -101,16 +116,58 @@ def parse_args(argv: list[str], epilog: str = "") -> argparse.Namespace:
 
 
 def build(args: argparse.Namespace, operations: type[Operations] = Operations) -> Operations:
-    cat = catalog.load(args.catalog)
+    return _operations(args, operations, _tree(args, catalog.load(args.catalog)))
+
+
+def _operations(args: argparse.Namespace, operations: type[Operations], tree: Tree,
+                sync: Callable[[], None] = lambda: None) -> Operations:
+    gid = args.gid if args.gid is not None else os.getgid()
+    return operations(tree, uid=os.getuid(), gid=gid, max_waiting=args.max_waiting_reads,
+                      sync=sync)
+
+
+def _tree(args: argparse.Namespace, cat: catalog.Catalog,
+          on_probes: ProbesChanged = lambda name, funcs: None) -> Tree:
     limits = Limits(args.max_modules, args.max_probes, args.max_module_tracepoints,
                     args.max_instances)
     registry = Registry([e.name for e in cat.events], seed=args.seed, limits=limits,
-                        personality=args.kernel)
+                        personality=args.kernel, on_probes=on_probes)
     tree = Tree(registry, cat, ncpus=args.cpus,
                 marker_ip=host_symbol("tracing_mark_write") or MARKER_IP, symbols=host_symbols,
                 syscalls=host_syscalls)
-    gid = args.gid if args.gid is not None else os.getgid()
-    return operations(tree, uid=os.getuid(), gid=gid, max_waiting=args.max_waiting_reads)
+    return tree
+
+
+def build_live(args: argparse.Namespace,
+               operations: type[Operations] = Operations) -> tuple[Operations, LiveReader]:
+    """The daemon's operations over the host's catalogue, and the reader that carries
+    the kernel's records into them (the kernel's instance made; LiveError if not)."""
+    kernel = KernelInstance()
+    try:
+        cat = catalog.load_host()
+        wants = LiveWants([e.name for e in cat.events], kernel)
+        tree = _tree(args, cat, wants.probes_changed)
+        firer = tree.firer
+        reader = LiveReader(kernel, firer, firer.layer, firer.probes.targets,
+                            {e.id: e.name for e in cat.events}, lambda: wants.wanted,
+                            proc_comm)
+        ops = _operations(args, operations, tree, reader.flush)
+    except BaseException:
+        kernel.close()
+        raise
+    return ops, reader
+
+
+def _live_refusal(args: argparse.Namespace) -> str | None:
+    """Why these options cannot go with ``--live``, if they cannot."""
+    if args.cpus is not None:
+        return "--live serves this machine's CPUs: leave out --cpus"
+    if args.catalog != "default":
+        return "--live serves this machine's catalogue: leave out --catalog"
+    if (args.allow_other or args.gid is not None) and not args.live_expose_all:
+        return ("--live shows every process's activity on this machine: it stays root's "
+                "alone; --allow-other or --gid with it needs --live-expose-all")
+    return None
 
 
 def _detach() -> int | None:
@@ -150,15 +207,30 @@ def main(argv: list[str], *, epilog: str = "",
     if not os.path.isdir(args.mountpoint):
         print(f"tpfs: {args.mountpoint}: not a directory", file=sys.stderr)
         return 1
-    try:
-        ops = build(args, operations)
-    except (OSError, RuntimeError, ValueError) as exc:
-        print(f"tpfs: cannot load the catalogue: {exc}", file=sys.stderr)
-        return 1
+    live: LiveReader | None = None
+    ready_fd = None
+    if args.live:
+        refusal = _live_refusal(args)
+        if refusal is not None:
+            print(f"tpfs: {refusal}", file=sys.stderr)
+            return 1
+        # The kernel's instance is named after the daemon's pid: made after the fork.
+        ready_fd = None if args.foreground else _detach()
+        try:
+            ops, live = build_live(args, operations)
+        except (LiveError, OSError, RuntimeError, ValueError) as exc:
+            print(f"tpfs: --live: {exc}", file=sys.stderr)
+            return 1
+    else:
+        try:
+            ops = build(args, operations)
+        except (OSError, RuntimeError, ValueError) as exc:
+            print(f"tpfs: cannot load the catalogue: {exc}", file=sys.stderr)
+            return 1
+        ready_fd = None if args.foreground else _detach()
     options = {"fsname=tpfs", "subtype=tpfs", "default_permissions"}
     if args.allow_other:
         options.add("allow_other")
-    ready_fd = None if args.foreground else _detach()
 
     def ready() -> None:
         if args.pidfile:
@@ -168,11 +240,13 @@ def main(argv: list[str], *, epilog: str = "",
             os.close(ready_fd)
 
     try:
-        Daemon(ops, args.mountpoint, options).run(ready)
+        Daemon(ops, args.mountpoint, options, live).run(ready)
     except (RuntimeError, OSError) as exc:
         log.error("tpfs on %s: %s", args.mountpoint, exc)
         return 1
     finally:
+        if live is not None:
+            live.close()
         if args.pidfile:
             _remove_pidfile(args.pidfile)
     return 0

@@ -30,6 +30,7 @@ import pyfuse3
 import trio
 
 from ..tools.mounting import unescape
+from .live import LiveReader
 from .operations import Operations
 
 log = logging.getLogger(__name__)
@@ -64,8 +65,12 @@ def _top_mount(path: str) -> str | None:
 class Daemon:
     """One mount of one Operations instance, for the life of the process."""
 
-    def __init__(self, ops: Operations, mountpoint: str, options: set[str]) -> None:
+    def __init__(self, ops: Operations, mountpoint: str, options: set[str],
+                 live: LiveReader | None = None) -> None:
         self.ops = ops
+        #: ``--live``: the reader of the kernel's instance, run beside the requests and
+        #: closed (the instance removed) however the daemon ends.
+        self.live = live
         self.mountpoint = mountpoint
         self.options = options
         self.early: list[int] = []  # signals caught before the receiver was open
@@ -93,6 +98,8 @@ class Daemon:
             # Gone after an external umount, detached (and perhaps covered by a
             # later mount) after a lazy one: then there is nothing of ours to unmount.
             pyfuse3.close(unmount=ours is not None and _top_mount(target) == ours)
+            if self.live is not None:
+                self.live.close()
         log.info("unmounted %s", self.mountpoint)
 
     def _keep(self, signum: int, frame: FrameType | None) -> None:
@@ -102,6 +109,8 @@ class Daemon:
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._watch_signals)
+                if self.live is not None:
+                    nursery.start_soon(self.live.run, self.ops.waiters.changed)
                 # Room for every waiting read and still workers for the rest.
                 await pyfuse3.main(max_tasks=self.ops.waiters.max_waiting + 32)
                 nursery.cancel_scope.cancel()

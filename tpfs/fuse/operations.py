@@ -31,6 +31,7 @@ from ..tracefs.vfs.work import Work, WorkHandle
 from . import request
 from .fdflags import FileFlags
 from .inodes import DirHandle, Inodes, Path
+from .tasks import task_cpu
 from .waiting import ALWAYS_READY, MAX_WAITING, Caller, Waiters
 
 log = logging.getLogger(__name__)
@@ -86,9 +87,12 @@ class Operations(pyfuse3.Operations):
     enable_writeback_cache = False
 
     def __init__(self, tree: Tree, *, uid: int, gid: int,
-                 max_waiting: int = MAX_WAITING) -> None:
+                 max_waiting: int = MAX_WAITING, sync: Callable[[], None] = lambda: None) -> None:
         super().__init__()
         self.tree = tree
+        #: Brings in what an outside source (``--live``) recorded before an open or a
+        #: write, so that the request sees it, as it would see the kernel's records.
+        self.sync = sync
         self.uid = uid
         self.gid = gid
         self.inodes = Inodes()
@@ -276,7 +280,8 @@ class Operations(pyfuse3.Operations):
         if not isinstance(node, File):
             raise TpfsError(errno.EISDIR, "/".join(path))
         fh = next(self._fh)
-        handle = node.open(Opener(flags, ctx.pid, proc_comm))
+        self.sync()
+        handle = node.open(Opener(flags, ctx.pid, proc_comm, task_cpu))
         self.handles[fh] = handle
         hold = self.tree.hold(path)
         if hold is not None:
@@ -308,6 +313,7 @@ class Operations(pyfuse3.Operations):
 
     @_guarded
     async def write(self, fh: int, off: int, buf: bytes) -> int:
+        self.sync()
         handle = self.handles[fh]
         try:
             if isinstance(handle, WorkHandle):

@@ -54,6 +54,9 @@ ProbeArray = tuple[Probe, ...]
 #: What calling a probe does; the model only counts the call.
 ProbeCall = Callable[["Tracepoint", Probe], None]
 
+#: A watcher of registrations: a name and the probe array its entry now holds.
+ProbesChanged = Callable[[str, ProbeArray], None]
+
 
 @dataclass(slots=True, eq=False)
 class Tracepoint:
@@ -149,8 +152,11 @@ class Registry:
     """All tracepoint state, mutated only through the kernel-named operations."""
 
     def __init__(self, core_names: Iterable[str], *, seed: int = 0,
-                 limits: Limits | None = None, personality: Personality = DEFAULT) -> None:
+                 limits: Limits | None = None, personality: Personality = DEFAULT,
+                 on_probes: ProbesChanged = lambda name, funcs: None) -> None:
         self.limits = limits or Limits()
+        #: Told each name's new probe array (empty when its entry goes) after a change.
+        self.on_probes = on_probes
         #: The kernel version's rules (the taint rule here, the walk in ``iterator``).
         self.personality = personality
         self.slab = Slab(seed)
@@ -346,6 +352,8 @@ class Registry:
                 old = self._add_probe(change.name, change.probe)
             else:
                 old = self._remove_probe(change.name, change.probe)
+            entry = self.entries.get(change.name)
+            self.on_probes(change.name, entry.funcs if entry is not None else ())
             if update:
                 self.tracepoint_update_probes((change.name,))
                 self._release_probes(old)

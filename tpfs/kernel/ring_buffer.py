@@ -181,6 +181,10 @@ class RingBuffer:
             return best
         return self.cpus[best.cpu].consume()
 
+    def lose(self, cpu: int, count: int) -> None:
+        """``count`` events lost on ``cpu`` before they reached this buffer."""
+        self.cpu_buffer(cpu).lose(count)
+
     def read_page(self, cpu: int) -> bytes | None:
         """A ``PAGE_SIZE`` page of ``cpu``'s events, consumed (``trace_pipe_raw``), or None."""
         return self.cpu_buffer(cpu).read_page()

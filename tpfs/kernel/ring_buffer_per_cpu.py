@@ -315,6 +315,12 @@ class RingBufferPerCpu:
 
     # -- sizing and statistics ----------------------------------------------
 
+    def lose(self, count: int) -> None:
+        """``count`` events written elsewhere and lost before they came here: counted
+        as written and overrun, so the reader reports them lost as it does its own."""
+        self.entries += count
+        self.overrun += count
+
     def resize(self, nr_pages: int) -> None:
         """``ring_buffer_resize`` for this CPU: add or remove ring pages."""
         if nr_pages > self.nr_pages:

@@ -2,7 +2,8 @@
 
 Each line is ``SUBSYS:EVENT [@cpu=N] [@pid=N] [@comm=NAME] [@count=N]
 [FIELD=VALUE ...]`` (the ``@`` words anywhere after the name). It fires every
-registered instance of the name, ``count`` times, on that CPU, as that task
+registered instance of the name, ``count`` times, on that CPU (by default the
+writer's, as the kernel's markers), as that task
 (by default the writer), with the record its ``format`` lays out for those
 values: integers in decimal or ``0x`` hex, text for ``char[N]`` and
 ``__data_loc char[]`` fields, zero or empty for fields not given. Each
@@ -115,13 +116,16 @@ class Firer:
         self.hit = hit
 
     def parse(self, words: list[str], opener: Opener,
-              writer_comm: Callable[[], str | None] | None = None) -> Firing:
-        """One line; ``writer_comm`` gives the writer's name (looked up once a write)."""
+              writer_comm: Callable[[], str | None] | None = None,
+              writer_cpu: Callable[[], int] | None = None) -> Firing:
+        """One line; ``writer_comm`` and ``writer_cpu`` give the writer's name and
+        CPU (looked up once a write)."""
         name = parse_event_name(words[0])
         if not self.layer.exists(name):
             raise TpfsError(errno.ENOENT, f"no tracepoint {name} is registered")
         ncpus = self.layer.ncpus
-        cpu, pid, count = 0, opener.pid, 1
+        cpu: int | None = None
+        pid, count = opener.pid, 1
         comm: str | None = None
         named = False  # @pid without @comm: a task whose name was not saved
         event = layout(self.layer.format(name))
@@ -152,6 +156,8 @@ class Firer:
                                                             key)
         if not named:
             comm = opener.comm if writer_comm is None else writer_comm()
+        if cpu is None:
+            cpu = opener.cpu(ncpus) if writer_cpu is None else writer_cpu()
         try:
             record = event.encode(values, pid=pid)
         except ValueError as exc:
@@ -162,7 +168,9 @@ class Firer:
         """Check a whole write (raising, with nothing changed, if any of it is bad)
         and return the firings it asks for, to be applied by ``Firings.step``."""
         writer_comm = functools.cache(lambda: opener.comm)
-        firings = [self.parse(words, opener, writer_comm) for words in split_lines(buf)]
+        writer_cpu = functools.cache(lambda: opener.cpu(self.layer.ncpus))
+        firings = [self.parse(words, opener, writer_comm, writer_cpu)
+                   for words in split_lines(buf)]
         if sum(f.count for f in firings) > MAX_FIRINGS:
             raise _invalid(f"more than {MAX_FIRINGS} firings in one write")
         return Firings(self, firings)
@@ -171,7 +179,20 @@ class Firer:
         """A whole write, checked then applied at once."""
         run(self.begin(buf, opener))
 
-    def fire_once(self, calls: Sequence[tuple[str, ProbeCall]]) -> None:
+    def fire_once(self, calls: Sequence[tuple[str, ProbeCall]]) -> bool:
+        """Fire once through ``calls``; False when no instance took it."""
+        fired = False
         for name, call in calls:
             if self.registry.fire(name, call):
                 self.hit(name)
+                fired = True
+        return fired
+
+    def fire_live(self, firing: Firing) -> bool:
+        """One event the kernel recorded, fired as a written line is: into every
+        instance that has it enabled, through its pid filters, filter, triggers and
+        hists, with the kernel's time stamp. False when no instance took it."""
+        fired = self.fire_once(self.probes.calls(firing))
+        if firing.name in FOLLOW_FORK:
+            follow_fork(firing, self.layer.format(firing.name), self.probes.targets)
+        return fired

@@ -150,9 +150,11 @@ def trace_files(trace: TraceArray, marker_triggers: MarkerTriggers) -> dict[str,
         "trace_pipe": pipe(None),
         "trace_marker": File(MARKER_MODE, _writer(
             lambda buf, opener: trace.mark(buf, opener.pid, marker_triggers,
-                                           lambda: opener.comm))),
+                                           lambda: opener.comm,
+                                           opener.cpu(trace.tracing.ncpus)))),
         "trace_marker_raw": File(MARKER_MODE, _writer(
-            lambda buf, opener: trace.mark_raw(buf, opener.pid))),
+            lambda buf, opener: trace.mark_raw(buf, opener.pid,
+                                               opener.cpu(trace.tracing.ncpus)))),
         "free_buffer": File(CONTROL_MODE, lambda opener: ReleaseHandle(
             lambda: trace.tracing.free_buffer(trace.options.values["disable_on_free"]))),
         "per_cpu": Directory(DIR_MODE, {f"cpu{cpu}": cpu_dir(cpu)

@@ -54,4 +54,4 @@ class EprobeFiring:
         event = layout(self.layer.format(eprobe.name))
         values: dict[str, Value] = {a.name: fetch_value(a, firing.record) for a in eprobe.args}
         record = event.encode(values, pid=firing.pid)
-        return Firing(eprobe.name, firing.cpu, firing.pid, firing.comm, 1, record)
+        return Firing(eprobe.name, firing.cpu, firing.pid, firing.comm, 1, record, firing.ts)

@@ -20,3 +20,5 @@ class Firing:
     comm: str | None
     count: int
     record: bytes
+    #: When it happened, on the monotonic clock: a live event's; None for now.
+    ts: int | None = None

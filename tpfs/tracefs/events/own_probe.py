@@ -88,7 +88,7 @@ class EventProbes:
         self._nesting += 1
         try:
             for event, call in self.calls(Firing(name, cause.cpu, cause.pid, cause.comm, 1,
-                                                  record)):
+                                                  record, cause.ts)):
                 self.registry.fire(event, call)
         finally:
             self._nesting -= 1
@@ -117,7 +117,7 @@ class EventProbes:
                 if allowed and not layer.soft_disabled(name):
                     predicate = layer.predicate(name)
                     if predicate is None or predicate(record, cpu, comm):
-                        trace.record(cpu, record, firing.comm, subsys, fmt)
+                        trace.record(cpu, record, firing.comm, subsys, fmt, firing.ts)
                 return
             # A hist trigger needs the record (EVENT_CMD_FL_NEEDS_REC).
             cond = hists or any(t.needs_record for t in triggers)
@@ -139,7 +139,7 @@ class EventProbes:
             def commit() -> None:  # trace_event_buffer_commit
                 if (reserved and not layer.soft_disabled(name)
                         and (predicate is None or predicate(record, cpu, comm))):
-                    trace.record(cpu, record, firing.comm, subsys, fmt)
+                    trace.record(cpu, record, firing.comm, subsys, fmt, firing.ts)
 
             self.event_triggers(firing, layer, trace, triggers if cond else [], commit)
 
@@ -174,8 +174,8 @@ class EventProbes:
         # The time stamp is the buffer clock's.
         synths = layer.hist.fire(subsys, event, HistHit(
             record, cpu, pid, trace.cmdlines.find(pid) if firing.comm is None
-            else firing.comm, trace.now(), ts_in_ns=trace.in_ns)) if layer.hist.triggered(
-                subsys, event) else []
+            else firing.comm, trace.stamp(firing.ts),
+            ts_in_ns=trace.in_ns)) if layer.hist.triggered(subsys, event) else []
         commit()
         for synth in synths:  # nested in the event, which took its place first
             self._fire_synth(synth, firing)

@@ -34,7 +34,7 @@ def _traceoff(trigger: Trigger, firing: Firing, layer: EventLayer, trace: TraceA
 def _stacktrace(trigger: Trigger, firing: Firing, layer: EventLayer, trace: TraceArray) -> None:
     if trigger.take(False):
         trace.record(firing.cpu, encode_stack(pid=firing.pid), firing.comm,
-                     "ftrace", KERNEL_STACK_FORMAT)
+                     "ftrace", KERNEL_STACK_FORMAT, firing.ts)
 
 
 def _soft(disable: bool) -> Action:

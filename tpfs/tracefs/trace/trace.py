@@ -87,8 +87,9 @@ class TraceArray:
         return time.monotonic_ns()
 
     def record(self, cpu: int, record: bytes, comm: str | None, subsys: str,
-               fmt: str) -> bool:
-        """Record one event on ``cpu`` unless tracing is off; False if it was not kept."""
+               fmt: str, ts: int | None = None) -> bool:
+        """Record one event on ``cpu`` unless tracing is off; False if it was not kept.
+        ``ts`` is when it happened on the monotonic clock (a live event's), else now."""
         tracing = self.tracing
         if not tracing.tracing_on or not tracing.cpumask >> cpu & 1:
             return False
@@ -101,7 +102,11 @@ class TraceArray:
             self.cmdlines.record(pid, comm)
         if values["record-tgid"]:
             self.tgids.record(pid, pid)  # a task of its own: tpfs has no threads
-        return self.buffer.write(cpu, self.now(), record)
+        return self.buffer.write(cpu, self.stamp(ts), record)
+
+    def stamp(self, ts: int | None) -> int:
+        """The clock's time for an event that happened at monotonic ``ts`` (None: now)."""
+        return self.now() if ts is None or self.tracing.clock == "counter" else ts
 
     def mark(self, buf: bytes, pid: int, triggers: MarkerTriggers,
              comm: Callable[[], str | None] = lambda: None, cpu: int = 0) -> int:
@@ -212,6 +217,10 @@ class TraceArray:
                 f"read events: {s.read_events}\n")
 
 
+#: A ``seq`` past every event: a CPU the walk is done with starts there.
+_PAST_ALL = 1 << 62
+
+
 def _secs(ns: int) -> str:
     usecs = ns // 1000
     return f"{usecs // 1_000_000:5d}.{usecs % 1_000_000:06d}"
@@ -226,6 +235,11 @@ class TraceCursor:
     header_done: bool = False
     next_seq: dict[int, int] = field(default_factory=dict)
     current: Event | None = None
+    #: Per CPU, the ``seq`` of the first event written after the reader began: the
+    #: walk ends there, as the kernel's stops recording while ``trace`` is open
+    #: (``pause-on-trace``), so that events coming in as fast as it reads (a live
+    #: mount's own scheduling) cannot keep it going forever.
+    limit: dict[int, int] | None = None
 
 
 class TraceListing(SeqOperations[TraceCursor, "Event | str"]):
@@ -239,15 +253,22 @@ class TraceListing(SeqOperations[TraceCursor, "Event | str"]):
         return TraceCursor()
 
     def start(self, cursor: TraceCursor) -> Event | str | None:
+        buffer = self.trace.buffer
+        if cursor.limit is None:
+            cursor.limit = {b.cpu: b.next_seq for b in buffer.cpus}
         if not cursor.header_done:
             return self.trace.header(self.cpu)
-        buffer = self.trace.buffer
-        if self.cpu is None:
-            events = buffer.events(cursor.next_seq)
-        else:
-            events = buffer.cpus[self.cpu].events(cursor.next_seq.get(self.cpu, 0))
-        cursor.current = next(events, None)
-        return cursor.current
+        while True:
+            if self.cpu is None:
+                events = buffer.events(cursor.next_seq)
+            else:
+                events = buffer.cpus[self.cpu].events(cursor.next_seq.get(self.cpu, 0))
+            event = next(events, None)
+            if event is None or event.seq < cursor.limit.get(event.cpu, 0):
+                cursor.current = event
+                return event
+            # Written after the reader began: the CPU has nothing more to show.
+            cursor.next_seq[event.cpu] = _PAST_ALL
 
     def next(self, cursor: TraceCursor) -> Event | str | None:
         if not cursor.header_done:

@@ -44,11 +44,19 @@ class Opener:
     pid: int = 0
     #: Looks a task's name up by its pid (the daemon reads /proc).
     comm_of: Callable[[int], str | None] = lambda pid: None
+    #: The CPU a task runs on now (None when it cannot be told).
+    task_cpu: Callable[[int], int | None] = lambda pid: None
 
     @property
     def comm(self) -> str | None:
         """The opening task's name; None when it cannot be told."""
         return self.comm_of(self.pid)
+
+    def cpu(self, ncpus: int) -> int:
+        """The CPU the opening task writes from, as the kernel records its markers
+        (0 when it cannot be told; a CPU past ``ncpus`` folds onto those modelled)."""
+        cpu = self.task_cpu(self.pid)
+        return 0 if cpu is None else cpu % ncpus
 
 
 @dataclass(slots=True, eq=False)

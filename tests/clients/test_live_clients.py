@@ -1,0 +1,73 @@
+"""Real tracing tools against a ``--live`` mount: they record the machine's own events.
+
+``trace-cmd record -e syscalls:sys_enter_getppid CMD`` through
+``exec-as-tracefs`` reports every getppid() call CMD makes, with its pid, as
+it would on the kernel's own tracefs. (``--nosplice``: trace-cmd reads the
+raw pages with read().) ``tracefs_live.c``, a libtracefs program, enables
+the event in an instance of its own, pins itself to CPU 0, calls getppid()
+N times and reads N records with its pid from ``tracefs_cpu_read`` of CPU 0.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+#: Prints its pid, then calls getppid() argv[1] times.
+CALLER = """
+import os, sys
+print(os.getpid(), flush=True)
+for _ in range(int(sys.argv[1])):
+    os.getppid()
+"""
+
+
+@pytest.fixture(scope="module")
+def live_reader(tmp_path_factory) -> Path:
+    from test_libtracefs import build
+
+    return build(tmp_path_factory, Path(__file__).with_name("tracefs_live.c"))
+
+
+@pytest.fixture
+def live(mount_factory):
+    if os.geteuid() != 0:
+        pytest.skip("--live needs root")
+    return mount_factory("--live")
+
+
+def test_trace_cmd_record_reports_the_commands_calls(live, tmp_path: Path) -> None:
+    if shutil.which("trace-cmd") is None:
+        pytest.skip("trace-cmd is not installed")
+    dat = tmp_path / "live.dat"
+    done = subprocess.run(
+        [sys.executable, "-m", "tpfs", "exec-as-tracefs", str(live.path), "--", "trace-cmd",
+         "record", "--nosplice", "-o", str(dat), "-e", "syscalls:sys_enter_getppid",
+         sys.executable, "-c", CALLER, "300"],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    pid = int(done.stdout.split()[0])
+    report = subprocess.run(["trace-cmd", "report", "-i", str(dat)], capture_output=True,
+                            text=True, timeout=300, check=True).stdout
+    calls = [line for line in report.splitlines()
+             if f"-{pid} " in line and "sys_enter_getppid" in line]
+    assert len(calls) == 300, report[-3000:]
+    # trace-cmd put back what it changed: no event is enabled, in tpfs or for tpfs.
+    assert live.read("events/syscalls/sys_enter_getppid/enable") == "0\n"
+
+
+@pytest.mark.parametrize("calls", [1, 127])  # one record; half a page of 16-byte records
+def test_libtracefs_reads_a_pinned_programs_calls_from_its_cpu(live, live_reader: Path,
+                                                                calls: int) -> None:
+    done = subprocess.run([sys.executable, "-m", "tpfs", "exec-as-tracefs", str(live.path),
+                           "--", str(live_reader), str(calls)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    pid, records = (int(w.partition("=")[2]) for w in done.stdout.split())
+    assert records == calls, done.stdout
+    assert pid > 0 and list((live.path / "instances").iterdir()) == []
