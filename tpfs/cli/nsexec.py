@@ -10,6 +10,10 @@ copy of it in the namespace would keep its daemon serving after it is
 unmounted outside, for as long as the command runs. trace-cmd also writes
 /proc/sys/kernel/ftrace_enabled, which a container may refuse: a writable
 copy is bound over it. Nothing outside the namespace changes.
+
+``per_cpu/cpuN/trace_pipe_raw`` is covered there by the daemon's FIFO for
+that CPU (``tpfs.fuse.rawfifo``), where the daemon has them: trace-cmd's
+readers ``splice()`` it, which this kernel does not do from a FUSE file.
 """
 
 from __future__ import annotations
@@ -18,9 +22,11 @@ import os
 import shutil
 import sys
 
+from ..fuse.rawfifo import fifo_dir, fifo_name
+
 SETUP = r"""
 set -e
-mnt=$1; shift
+mnt=$1; fifos=$2; shift 2
 for m in $(awk '$3 == "tracefs" || $3 == "debugfs" { print $2 }' /proc/mounts | sort -r); do
     umount -l "$m"
 done
@@ -37,8 +43,22 @@ if [ -e /proc/sys/kernel/ftrace_enabled ]; then
     cat /proc/sys/kernel/ftrace_enabled > /sys/kernel/debug/.ftrace_enabled
     mount --bind /sys/kernel/debug/.ftrace_enabled /proc/sys/kernel/ftrace_enabled
 fi
+$RAW_FIFO_BINDS
 exec "$@"
 """
+
+#: Each CPU's FIFO ($fifos/cpuN) over its trace_pipe_raw, on both paths.
+RAW_FIFO_BINDS = r"""
+if [ -n "$fifos" ]; then
+    for fifo in "$fifos"/cpu*; do
+        for root in /sys/kernel/tracing /sys/kernel/debug/tracing; do
+            raw=$root/per_cpu/${fifo##*/}/trace_pipe_raw
+            if [ -e "$raw" ]; then mount --bind "$fifo" "$raw"; fi
+        done
+    done
+fi
+"""
+SETUP = SETUP.replace("$RAW_FIFO_BINDS", RAW_FIFO_BINDS)
 
 USAGE = "usage: tpfs exec-as-tracefs MOUNTPOINT -- COMMAND [ARG...]"
 
@@ -61,7 +81,14 @@ def main(argv: list[str]) -> int:
         print("tpfs: exec-as-tracefs needs root and unshare(1)", file=sys.stderr)
         return 1
     os.execv(unshare, [unshare, "--mount", "--propagation", "private",
-                       "sh", "-c", SETUP, "tpfs-exec", mnt, *cmd])
+                       "sh", "-c", SETUP, "tpfs-exec", mnt, raw_fifos(mnt), *cmd])
+
+
+def raw_fifos(mnt: str) -> str:
+    """The directory of the mount's FIFOs for splicing readers, or "" if it has none
+    (a daemon that cannot make them, or an older one)."""
+    directory = fifo_dir(os.stat(mnt).st_dev)
+    return str(directory) if (directory / fifo_name(0)).exists() else ""
 
 
 if __name__ == "__main__":

@@ -80,6 +80,8 @@ class Daemon:
         pyfuse3.init(self.ops, self.mountpoint, self.options)
         ours = _top_mount(target)
         self.ops.waiters.attached = lambda: ours is not None and _top_mount(target) == ours
+        if ours is not None:
+            self.ops.raw_fifos.start(os.makedev(*map(int, ours.split(":"))))
         log.info("mounted %s (pid %d)", self.mountpoint, os.getpid())
         try:
             ready()
@@ -93,6 +95,7 @@ class Daemon:
             # Gone after an external umount, detached (and perhaps covered by a
             # later mount) after a lazy one: then there is nothing of ours to unmount.
             pyfuse3.close(unmount=ours is not None and _top_mount(target) == ours)
+            self.ops.raw_fifos.close()
         log.info("unmounted %s", self.mountpoint)
 
     def _keep(self, signum: int, frame: FrameType | None) -> None:
@@ -102,6 +105,7 @@ class Daemon:
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._watch_signals)
+                nursery.start_soon(self.ops.raw_fifos.run)
                 # Room for every waiting read and still workers for the rest.
                 await pyfuse3.main(max_tasks=self.ops.waiters.max_waiting + 32)
                 nursery.cancel_scope.cancel()

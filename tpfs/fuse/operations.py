@@ -26,6 +26,7 @@ from ..tracefs.handles import Handle, PipeHandle
 from ..tracefs.nodes import Directory, File, Node, Opener
 from ..tracefs.tree import Tree
 from .inodes import DirHandle, Inodes, Path
+from .rawfifo import RawFifos
 from .waiting import ALWAYS_READY, MAX_WAITING, Waiters
 
 log = logging.getLogger(__name__)
@@ -78,6 +79,8 @@ class Operations(pyfuse3.Operations):
         self.openers: dict[int, tuple[int, int]] = {}
         self.holds: dict[int, Callable[[], None]] = {}  # files open in an instance
         self.waiters = Waiters(max_waiting)
+        #: The top-level buffer's pages for splicing readers (``rawfifo``).
+        self.raw_fifos = RawFifos(tree.trace, tree.ncpus)
         self._fh = itertools.count(1)
         self._stamp = time.time_ns()
 
@@ -266,6 +269,7 @@ class Operations(pyfuse3.Operations):
             return self.handles[fh].write(off, buf)
         finally:
             self.waiters.changed()
+            self.raw_fifos.feed()
 
     @_guarded
     async def poll(self, inode: int, fh: int, poll_handle: pyfuse3.PollHandle | None,
