@@ -39,16 +39,15 @@ def pids_of(data: bytes) -> list[int]:
 
 
 def open_reader(mount: Mount, cpu: int) -> int:
-    """A non-blocking reader of the CPU's FIFO, once the daemon holds its write end
-    (until then a read is the end of the file, as no writer has it open)."""
+    """A non-blocking reader of the CPU's FIFO: the daemon holds its write end
+    from the start, so an empty FIFO is EAGAIN, not the end of the file."""
     fd = os.open(fifos(mount) / f"cpu{cpu}", os.O_RDONLY | os.O_NONBLOCK)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            assert os.read(fd, PAGE) == b"" and time.monotonic() < deadline, "no writer came"
-        except BlockingIOError:
-            return fd
-        time.sleep(0.01)
+    try:
+        os.read(fd, PAGE)
+    except BlockingIOError:
+        return fd
+    os.close(fd)
+    raise AssertionError("the FIFO has no writer")
 
 
 def drain(fd: int) -> bytes:

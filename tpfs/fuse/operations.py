@@ -133,6 +133,8 @@ class Operations(pyfuse3.Operations):
         path, node = self._child(parent_inode, name)
         ino = self.inodes.ino(path)
         self.inodes.remember(ino, node.st_mode)
+        if ctx is not None:
+            self.raw_fifos.looked_up(path, ctx.pid)
         return self._attrs(ino, node.st_mode)
 
     @_guarded

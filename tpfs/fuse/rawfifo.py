@@ -9,29 +9,36 @@ daemon keeps one FIFO per CPU of the top-level buffer, and
 ``exec-as-tracefs`` binds each over ``per_cpu/cpuN/trace_pipe_raw`` inside
 its namespace. Elsewhere the files stay as they are.
 
-The daemon opens a FIFO for writing only once a reader has it open (an
-``O_NONBLOCK`` open is ENXIO until then; ``TICK`` paces the tries), and then
-keeps it open, so a reader that comes later opens it at once and a reader's
-read of an empty FIFO waits, or is EAGAIN, rather than the end of the file.
-While a reader holds it, every page of the CPU's buffer goes in as soon as
-it is there: after every write to the mount (``feed``, before the write
-returns to its writer) and every ``TICK`` (as the reader makes room). A page
-is taken from the buffer only when a reader is there and written whole (a
-page is ``PIPE_BUF``, so a write is all or nothing); one the FIFO has no
-room for waits for the next try. So when a firing write returns, its events
-are in the FIFO, and a recorder's last non-blocking reads find all of them.
+The daemon holds each FIFO's write end from the start (a read-write open,
+which a FIFO takes at once, then a write-only one, then the first closed),
+so a reader's open never waits and its read of an empty FIFO waits, or is
+EAGAIN, rather than the end of the file. A page is taken from the buffer only
+while a reader holds the FIFO (a write end without one polls as an error)
+and written whole (a page is ``PIPE_BUF``: a write is all or nothing); one
+the FIFO has no room for waits for the next try. Pages go in after every
+write to the mount, before it returns to its writer, and every ``TICK`` (as
+the reader makes room), so when a firing write returns its events are in
+the FIFO and a recorder's last non-blocking reads find all of them.
+
+A reader that opens the FIFO with ``O_NONBLOCK`` and reads at once (libtracefs's
+``tracefs_cpu_read``, ``tracefs_iterate_raw_events``) must find the pages the
+buffer held before it came. Nothing tells the daemon of a FIFO's open, but
+the path walk to it does: the dentry under the bind is a tpfs one, which the
+kernel looks up again at every walk (the entry timeout is 0). So a lookup
+of ``per_cpu/cpuN/trace_pipe_raw`` by a task in whose mount namespace that
+CPU's FIFO is bound fills the FIFO first, the daemon holding it open for
+reading meanwhile. A ``stat`` there does the same: the pages then wait in the
+FIFO for its next reader, and ``trace`` no longer shows them.
 Pages go in as ``trace_pipe_raw``'s ``read()`` hands them out, the page the
 writer is on included.
 
 The FIFOs live in ``fifo_dir(DEVICE)``, DEVICE being the mount's
-``major:minor``: ``exec-as-tracefs`` finds them from the mountpoint's
-``st_dev``. The daemon makes the directory when it mounts and removes it
-when it ends.
+``st_dev``: ``exec-as-tracefs`` finds them from the mountpoint's. The
+daemon makes the directory when it mounts and removes it when it ends.
 """
 
 from __future__ import annotations
 
-import errno
 import fcntl
 import logging
 import os
@@ -44,13 +51,13 @@ import trio
 
 from ..kernel.errors import TpfsError
 from ..kernel.ring_buffer_format import PAGE_SIZE
+from ..tools.mounting import unescape
 from ..tracefs.raw import TraceRawPipe
 from ..tracefs.trace import TraceArray
 
 log = logging.getLogger(__name__)
 
-#: Seconds between tries to open a FIFO a reader may be waiting on, and to fill
-#: one a reader has made room in.
+#: Seconds between tries to fill a FIFO its reader has made room in.
 TICK = 0.01
 #: A FIFO's capacity, as ``F_SETPIPE_SZ`` is asked for (the default
 #: ``pipe-max-size``; an unprivileged daemon may get less).
@@ -70,36 +77,28 @@ def fifo_name(cpu: int) -> str:
 
 
 class RawFifo:
-    """One CPU's FIFO: the write end once a reader came, and a page not yet in."""
+    """One CPU's FIFO: the daemon's write end, and a page the FIFO had no room for."""
 
     __slots__ = ("path", "pipe", "fd", "page")
 
     def __init__(self, path: Path, pipe: TraceRawPipe) -> None:
         self.path = path
         self.pipe = pipe
-        self.fd: int | None = None
-        self.page = b""
-
-    def connect(self) -> None:
-        """Open the write end if a reader has the FIFO open (or waits to)."""
-        if self.fd is not None:
-            return
+        # A write end without waiting for a reader: through a read-write open,
+        # which a FIFO takes at once, then dropped, so that readers alone count.
+        both = os.open(path, os.O_RDWR | os.O_CLOEXEC)
         try:
-            self.fd = os.open(self.path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-        except OSError as exc:
-            if exc.errno not in (errno.ENXIO, errno.ENOENT):
-                log.warning("%s: %s", self.path, exc)
-            return
+            self.fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        finally:
+            os.close(both)
         try:
             fcntl.fcntl(self.fd, F_SETPIPE_SZ, FIFO_BYTES)
         except OSError as exc:
-            log.debug("%s: keeps its size (%s)", self.path, exc)
-        log.debug("%s: a reader came", self.path)
+            log.debug("%s: keeps its size (%s)", path, exc)
+        self.page = b""
 
     def reader(self) -> bool:
         """Whether a reader holds the FIFO now (a write end without one polls as an error)."""
-        if self.fd is None:
-            return False
         poller = select.poll()
         poller.register(self.fd, select.POLLOUT)
         return not any(events & select.POLLERR for _, events in poller.poll(0))
@@ -108,7 +107,6 @@ class RawFifo:
         """Move the buffer's pages into the FIFO while a reader is there and it has room."""
         if not self.reader():
             return
-        assert self.fd is not None
         while True:
             if not self.page:
                 try:
@@ -121,10 +119,21 @@ class RawFifo:
                 return  # full, or the reader went since: the page waits
             self.page = b""
 
+    def feed_opener(self) -> None:
+        """Fill the FIFO for a reader about to open it: the daemon holds it open for
+        reading meanwhile, so that the pages can go in before the reader is there."""
+        try:
+            held = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError as exc:
+            log.warning("%s: %s", self.path, exc)
+            return
+        try:
+            self.feed()
+        finally:
+            os.close(held)
+
     def close(self) -> None:
-        if self.fd is not None:
-            os.close(self.fd)
-            self.fd = None
+        os.close(self.fd)
 
 
 class RawFifos:
@@ -134,7 +143,8 @@ class RawFifos:
         self.trace = trace
         self.ncpus = ncpus
         self.directory: Path | None = None
-        self.fifos: list[RawFifo] = []
+        #: By the path of the ``trace_pipe_raw`` each stands for.
+        self.fifos: dict[tuple[str, ...], RawFifo] = {}
 
     def start(self, device: int) -> None:
         """Make the FIFOs of the mount with ``st_dev`` ``device`` (done once mounted)."""
@@ -144,32 +154,49 @@ class RawFifos:
                 shutil.rmtree(directory)
             directory.mkdir(mode=0o700, parents=True)
             for cpu in range(self.ncpus):
-                os.mkfifo(directory / fifo_name(cpu), 0o640)
+                path = directory / fifo_name(cpu)
+                os.mkfifo(path, 0o640)
+                self.fifos[("per_cpu", f"cpu{cpu}", "trace_pipe_raw")] = RawFifo(
+                    path, TraceRawPipe(self.trace, cpu))
         except OSError as exc:
             log.warning("no FIFOs for splicing readers: %s", exc)
+            self.close()
             shutil.rmtree(directory, ignore_errors=True)
             return
         self.directory = directory
-        self.fifos = [RawFifo(directory / fifo_name(cpu), TraceRawPipe(self.trace, cpu))
-                      for cpu in range(self.ncpus)]
 
     def feed(self) -> None:
-        for fifo in self.fifos:
-            if fifo.fd is not None:
-                fifo.feed()
+        for fifo in self.fifos.values():
+            fifo.feed()
+
+    def looked_up(self, path: tuple[str, ...], pid: int) -> None:
+        """A lookup of ``path`` by task ``pid``: when the file is one of ours bound over
+        in the task's mount namespace, the task is about to open its FIFO (or to
+        stat it): fill the FIFO first, so that its first read finds the buffer's pages."""
+        fifo = self.fifos.get(path)
+        if fifo is not None and bound_in(pid, fifo.path):
+            fifo.feed_opener()
 
     async def run(self) -> None:
-        """Every ``TICK``: open the FIFOs readers came to, and fill them."""
+        """Every ``TICK``: fill the FIFOs their readers made room in."""
         while self.fifos:
-            for fifo in self.fifos:
-                fifo.connect()
-                fifo.feed()
+            self.feed()
             await trio.sleep(TICK)
 
     def close(self) -> None:
-        for fifo in self.fifos:
+        for fifo in self.fifos.values():
             fifo.close()
-        self.fifos = []
+        self.fifos = {}
         if self.directory is not None:
             shutil.rmtree(self.directory, ignore_errors=True)
             self.directory = None
+
+
+def bound_in(pid: int, fifo: Path) -> bool:
+    """Whether ``fifo`` is bind-mounted somewhere in task ``pid``'s mount namespace."""
+    tail = f"/{fifo.parent.name}/{fifo.name}"
+    try:
+        with open(f"/proc/{pid}/mountinfo", errors="surrogateescape") as mounts:
+            return any(unescape(line.split()[3]).endswith(tail) for line in mounts)
+    except OSError:
+        return False
