@@ -35,26 +35,27 @@ awk '$3 == "fuse.tpfs" { print $2 }' /proc/mounts | while read -r m; do
     [ "$m" = "$mnt" ] || umount -l "$m" 2>/dev/null || true
 done
 mount -t tracefs nodev /sys/kernel/tracing
-mount --bind "$mnt" /sys/kernel/tracing
+$RAW_FIFO_BINDS
+mount --rbind "$mnt" /sys/kernel/tracing
 mount -t tmpfs -o size=64k,mode=0755 none /sys/kernel/debug
 mkdir /sys/kernel/debug/tracing
-mount --bind "$mnt" /sys/kernel/debug/tracing
+mount --rbind "$mnt" /sys/kernel/debug/tracing
 if [ -e /proc/sys/kernel/ftrace_enabled ]; then
     cat /proc/sys/kernel/ftrace_enabled > /sys/kernel/debug/.ftrace_enabled
     mount --bind /sys/kernel/debug/.ftrace_enabled /proc/sys/kernel/ftrace_enabled
 fi
-$RAW_FIFO_BINDS
 exec "$@"
 """
 
-#: Each CPU's FIFO ($fifos/cpuN) over its trace_pipe_raw, on both paths.
+#: Each CPU's FIFO ($fifos/cpuN) over its trace_pipe_raw in the namespace's copy
+#: of the mount, which the recursive binds then carry to both paths: once a
+#: FIFO is bound, a lookup of its file in the namespace fills it (rawfifo), so
+#: none is looked up again here.
 RAW_FIFO_BINDS = r"""
 if [ -n "$fifos" ]; then
     for fifo in "$fifos"/cpu*; do
-        for root in /sys/kernel/tracing /sys/kernel/debug/tracing; do
-            raw=$root/per_cpu/${fifo##*/}/trace_pipe_raw
-            if [ -e "$raw" ]; then mount --bind "$fifo" "$raw"; fi
-        done
+        raw=$mnt/per_cpu/${fifo##*/}/trace_pipe_raw
+        if [ -e "$raw" ]; then mount --bind "$fifo" "$raw"; fi
     done
 fi
 """
