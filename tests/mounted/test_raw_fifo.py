@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
+import sys
 import time
 from pathlib import Path
 
+import pytest
 from model.kbuffer import decode
 
 from tpfs.fuse.rawfifo import fifo_dir
@@ -114,3 +117,37 @@ def test_no_page_moves_without_a_reader(tpfs: Mount) -> None:
         assert pids_of(drain(raw)) == [5, 6]
     finally:
         os.close(raw)
+
+
+READ_IN_NAMESPACE = r"""
+import os, stat, sys
+path = "/sys/kernel/tracing/per_cpu/cpu%s/trace_pipe_raw" % sys.argv[1]
+fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+assert stat.S_ISFIFO(os.fstat(fd).st_mode), "not the FIFO"
+out = b""
+while True:
+    try:
+        out += os.read(fd, 4096)
+    except BlockingIOError:
+        break
+sys.stdout.buffer.write(out)
+"""
+
+
+def test_a_reader_in_exec_as_tracefs_finds_what_was_buffered(tpfs: Mount) -> None:
+    """libtracefs's way: open non-blocking and read at once. The walk to the bound
+    FIFO looks up the tpfs file under it, and the daemon fills the FIFO then;
+    ``trace`` still showed the events before (setting up the namespace moved none)."""
+    if os.geteuid() != 0:
+        pytest.skip("exec-as-tracefs needs root")
+    tpfs.write("events/sched/sched_switch/enable", "1")
+    fire(tpfs, 1, range(1, 101))
+    shown = subprocess.run([sys.executable, "-m", "tpfs", "exec-as-tracefs", str(tpfs.path),
+                            "--", "cat", "/sys/kernel/tracing/trace"],
+                           capture_output=True, text=True, timeout=60)
+    assert shown.stdout.count(" sched_switch: ") == 100, shown.stderr
+    res = subprocess.run([sys.executable, "-m", "tpfs", "exec-as-tracefs", str(tpfs.path),
+                          "--", sys.executable, "-c", READ_IN_NAMESPACE, "1"],
+                         capture_output=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    assert pids_of(res.stdout) == list(range(1, 101))
