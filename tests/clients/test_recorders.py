@@ -13,7 +13,10 @@ they hang on) must report them with their field values too.
 
 trace-cmd runs with ``-d`` (no function tracer): without it trace-cmd writes
 /proc/sys/kernel/ftrace_enabled, which is the host's and which a locked-down
-kernel refuses even to root. ``-e ftrace:print`` is refused by trace-cmd on
+kernel refuses even to root (``exec-as-tracefs`` binds a writable copy, so the
+record with trace-cmd's defaults runs without it). Without ``--nosplice`` its
+readers splice the daemon's FIFOs that ``exec-as-tracefs`` binds over
+``trace_pipe_raw`` (docs/recording.md). ``-e ftrace:print`` is refused by trace-cmd on
 Linux too (ftrace events have no ``enable``); markers are recorded anyway.
 """
 
