@@ -89,7 +89,13 @@ def raw_fifos(mnt: str) -> str:
     """The directory of the mount's FIFOs for splicing readers, or "" if it has none
     (a daemon that cannot make them, or an older one)."""
     directory = fifo_dir(os.stat(mnt).st_dev)
-    return str(directory) if (directory / fifo_name(0)).exists() else ""
+    try:
+        owner = directory.stat().st_uid
+    except OSError:
+        return ""
+    # only FIFOs of this user's (or root's) daemon: not ones someone else left there
+    return str(directory) if owner in (0, os.geteuid()) and (
+        directory / fifo_name(0)).exists() else ""
 
 
 if __name__ == "__main__":
