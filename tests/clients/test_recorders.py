@@ -287,7 +287,10 @@ def stream(tpfs, tmp_path, *options: str) -> tuple[subprocess.CompletedProcess[s
     and the parent flushes them with SIGUSR2 every half second; after SIGINT it
     waits for one more record from a reader before it stops them (SIGUSR1),
     drains them and exits 0. On a live machine that record comes once a buffer
-    fills again: here a late burst fills 16 KiB buffers past half."""
+    fills again: here a late burst fills 16 KiB buffers past half (the FIFOs
+    that stand for them without ``--nosplice`` are readable at once). SIGINT
+    goes to the whole process group, as Ctrl-C sends it; trace-cmd must be gone
+    ``STOPS_WITHIN`` seconds after the burst."""
     need("trace-cmd", "taskset")
     scene = Scenario(tpfs, tmp_path)
     tpfs.write("buffer_size_kb", "16\n")
@@ -308,10 +311,12 @@ def stream(tpfs, tmp_path, *options: str) -> tuple[subprocess.CompletedProcess[s
         ok(subprocess.run(scene.script(str(tpfs.path)), capture_output=True, text=True,
                           timeout=60))
         time.sleep(2)  # flushed to the parent within half a second or so
-        proc.send_signal(signal.SIGINT)
+        os.killpg(proc.pid, signal.SIGINT)  # as Ctrl-C does: its readers ignore it
         time.sleep(1)
         tpfs.write("fire", f"{LATE_FIRE} @count={LATE_BURST}\n")
+        late = time.monotonic()
         out, err = proc.communicate(timeout=15)
+        assert time.monotonic() - late < STOPS_WITHIN, "trace-cmd stream took long to stop"
     finally:
         if proc.poll() is None or subprocess.run(["pgrep", "-g", str(proc.pid)],
                                                  capture_output=True).returncode == 0:
@@ -323,6 +328,7 @@ def stream(tpfs, tmp_path, *options: str) -> tuple[subprocess.CompletedProcess[s
 
 LATE_FIRE, LATE = switch(0, ("gamma", 303, 139), ("alpha", 101, 120), 1)
 LATE_BURST = 200  # 200 records of 68 bytes: over three of a CPU's five pages
+STOPS_WITHIN = 8  # seconds from the late burst to trace-cmd's exit (about 1 here)
 
 
 @pytest.mark.parametrize("options", [("--nosplice",), ()], ids=["nosplice", "splice"])
