@@ -48,6 +48,8 @@ from tpfs.tracefs.tracepoints.control import MAX_WRITE
 
 HERE = Path(__file__).resolve().parent
 SECTIONS = ("listing", "churn", "scaling", "registration", "dataplane")
+#: Sections that only ``--only`` runs: the dataplane's ``trace-cmd record`` part alone.
+EXTRA_SECTIONS = ("recording",)
 T = TypeVar("T")
 METHODS = {"cat": ["cat"], "dd bs=4096": ["dd", "bs=4096"], "dd bs=64": ["dd", "bs=64"]}
 TARGETS = {
@@ -63,6 +65,7 @@ AT_LEAST = {
     "trace_pipe python (identical) ev/s": 100_000, "trace_pipe cat (identical) ev/s": 100_000,
     "trace_pipe python (distinct) ev/s": 100_000, "trace_pipe cat (distinct) ev/s": 100_000,
     "trace-cmd record --nosplice lossless ev/s": 100_000,
+    "trace-cmd record (splice) lossless ev/s": 100_000,
 }
 #: The dataplane's firing line; ``{pid}`` varies it. Rendered, the kernel's
 #: marker shows the same text as this event does, so lines are alike in size.
@@ -402,9 +405,16 @@ class Bench:
             table.update(self._recording(mount, baseline))
         self.results["dataplane"] = table
 
+    def recording(self) -> None:
+        """``trace-cmd record`` alone (``--only recording``), as the dataplane runs it last."""
+        with self.tpfs("--seed", "1") as mount, self.kernel() as kdir:
+            baseline = None if self.quick or kdir is None or kernel_busy(kdir) else kdir
+            self.results["recording"] = self._recording(mount, baseline)
+
     def _recording(self, mount: Mount, kdir: Path | None) -> dict[str, object]:
         """``trace-cmd record`` through the mount of sched_switch fired at steady rates
-        (``@count`` writes every 10 ms), with and without splice, and the kernel
+        (``@count`` writes every 10 ms), with and without splice (trace-cmd's
+        default: through ``exec-as-tracefs`` its readers splice the daemon's FIFOs), and the kernel
         recording its own markers (one write each) at the highest rate on ``kdir``.
 
         Lost events are those fired and not in ``trace-cmd report``. Runs last: trace-cmd
@@ -469,8 +479,8 @@ class Bench:
                 return {}
 
         cases: dict[str, Callable[[], dict[str, float]]] = {
-            f"nosplice {rate}": functools.partial(record, rate, "nosplice") for rate in rates}
-        cases[f"splice {rates[0]}"] = functools.partial(record, rates[0], "splice")
+            f"{how} {rate}": functools.partial(record, rate, how)
+            for rate in rates for how in ("nosplice", "splice")}
         with contextlib.ExitStack() as stack:
             if kdir is not None:
                 stack.enter_context(kernel_markers(kdir, 0))  # trace-cmd -b resizes it
@@ -480,11 +490,14 @@ class Bench:
         for rate in rates:
             table[f"trace-cmd record --nosplice, {rate} ev/s for {secs:g} s"] = (
                 got[f"nosplice {rate}"])
-        table[f"trace-cmd record (splice), {rates[0]} ev/s for {secs:g} s"] = (
-            got[f"splice {rates[0]}"])
-        self.ratios["trace-cmd record --nosplice lossless ev/s"] = max(
-            (rate for rate in rates if got[f"nosplice {rate}"]["lost"] == 0), default=0)
-        self.ratios["trace-cmd record (splice) lost %"] = got[f"splice {rates[0]}"]["lost %"]
+            table[f"trace-cmd record (splice), {rate} ev/s for {secs:g} s"] = (
+                got[f"splice {rate}"])
+        for how, name in (("nosplice", "--nosplice"), ("splice", "(splice)")):
+            self.ratios[f"trace-cmd record {name} lossless ev/s"] = max(
+                (rate for rate in rates if got[f"{how} {rate}"]["lost"] == 0), default=0)
+        # at the target's rate, 100,000 a second (a quick run's only rate otherwise)
+        target = max(rate for rate in rates if rate <= 100_000)
+        self.ratios["trace-cmd record (splice) lost %"] = got[f"splice {target}"]["lost %"]
         kernel = got.get(f"kernel {top}")
         if kernel:
             table[f"kernel trace-cmd record of trace_marker, {top} ev/s for {secs:g} s"] = kernel
@@ -554,7 +567,7 @@ class Bench:
 
     def report(self) -> str:
         lines = [f"machine: {json.dumps(self.results['machine'])}", ""]
-        for section in SECTIONS:
+        for section in (*SECTIONS, *EXTRA_SECTIONS):
             data = self.results.get(section)
             if not isinstance(data, dict) or not data:
                 continue
@@ -847,7 +860,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run")
     p.add_argument("--repeat", type=int, help="repetitions per timing (default 15, quick 2)")
     p.add_argument("--out", type=Path, default=HERE / "results.json")
-    p.add_argument("--only", choices=SECTIONS, action="append")
+    p.add_argument("--only", choices=(*SECTIONS, *EXTRA_SECTIONS), action="append")
     args = p.parse_args(argv)
     repeat = args.repeat or (2 if args.quick else 31)
     work = Path(tempfile.mkdtemp(prefix="tpfs-bench-"))

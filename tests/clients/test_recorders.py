@@ -1,7 +1,7 @@
 """trace-cmd and perf record through a tpfs mount what was fired, as on Linux.
 
 Each tool runs through ``tpfs exec-as-tracefs``. trace-cmd records (``record``,
-``record -B``, ``start`` + ``extract``, ``stream --nosplice``) events fired through the
+``record -B``, ``start`` + ``extract``, ``stream``) events fired through the
 mount's ``fire`` file and ``trace_marker``, and ``trace-cmd report`` must list
 exactly those events, with their field values, in order. ``list -o``, ``list
 -B`` and ``show`` are compared with the same commands on the kernel's own
@@ -13,7 +13,10 @@ they hang on) must report them with their field values too.
 
 trace-cmd runs with ``-d`` (no function tracer): without it trace-cmd writes
 /proc/sys/kernel/ftrace_enabled, which is the host's and which a locked-down
-kernel refuses even to root. ``-e ftrace:print`` is refused by trace-cmd on
+kernel refuses even to root (``exec-as-tracefs`` binds a writable copy, so the
+record with trace-cmd's defaults runs without it). Without ``--nosplice`` its
+readers splice the daemon's FIFOs that ``exec-as-tracefs`` binds over
+``trace_pipe_raw`` (docs/recording.md). ``-e ftrace:print`` is refused by trace-cmd on
 Linux too (ftrace events have no ``enable``); markers are recorded anyway.
 """
 
@@ -284,7 +287,10 @@ def stream(tpfs, tmp_path, *options: str) -> tuple[subprocess.CompletedProcess[s
     and the parent flushes them with SIGUSR2 every half second; after SIGINT it
     waits for one more record from a reader before it stops them (SIGUSR1),
     drains them and exits 0. On a live machine that record comes once a buffer
-    fills again: here a late burst fills 16 KiB buffers past half."""
+    fills again: here a late burst fills 16 KiB buffers past half (the FIFOs
+    that stand for them without ``--nosplice`` are readable at once). SIGINT
+    goes to the whole process group, as Ctrl-C sends it; trace-cmd must be gone
+    ``STOPS_WITHIN`` seconds after the burst."""
     need("trace-cmd", "taskset")
     scene = Scenario(tpfs, tmp_path)
     tpfs.write("buffer_size_kb", "16\n")
@@ -305,10 +311,12 @@ def stream(tpfs, tmp_path, *options: str) -> tuple[subprocess.CompletedProcess[s
         ok(subprocess.run(scene.script(str(tpfs.path)), capture_output=True, text=True,
                           timeout=60))
         time.sleep(2)  # flushed to the parent within half a second or so
-        proc.send_signal(signal.SIGINT)
+        os.killpg(proc.pid, signal.SIGINT)  # as Ctrl-C does: its readers ignore it
         time.sleep(1)
         tpfs.write("fire", f"{LATE_FIRE} @count={LATE_BURST}\n")
+        late = time.monotonic()
         out, err = proc.communicate(timeout=15)
+        assert time.monotonic() - late < STOPS_WITHIN, "trace-cmd stream took long to stop"
     finally:
         if proc.poll() is None or subprocess.run(["pgrep", "-g", str(proc.pid)],
                                                  capture_output=True).returncode == 0:
@@ -320,15 +328,19 @@ def stream(tpfs, tmp_path, *options: str) -> tuple[subprocess.CompletedProcess[s
 
 LATE_FIRE, LATE = switch(0, ("gamma", 303, 139), ("alpha", 101, 120), 1)
 LATE_BURST = 200  # 200 records of 68 bytes: over three of a CPU's five pages
+STOPS_WITHIN = 8  # seconds from the late burst to trace-cmd's exit (about 1 here)
 
 
-def test_stream_nosplice_stops_cleanly(tpfs, tmp_path) -> None:
-    """``trace-cmd stream --nosplice`` prints what was fired, then stops on SIGINT.
+@pytest.mark.parametrize("options", [("--nosplice",), ()], ids=["nosplice", "splice"])
+def test_stream_stops_cleanly(tpfs, tmp_path, options: tuple[str, ...]) -> None:
+    """``trace-cmd stream`` prints what was fired, then stops on SIGINT, with
+    ``--nosplice`` and without (its readers then splice() the daemon's FIFOs,
+    which ``exec-as-tracefs`` binds over ``trace_pipe_raw``).
 
     It prints the scene, then the late records its readers delivered before
     the parent stopped draining them (trace-cmd stops at the first empty poll,
     on Linux too), at least the one it waited for."""
-    res, expected = stream(tpfs, tmp_path, "--nosplice")
+    res, expected = stream(tpfs, tmp_path, *options)
     assert res.returncode == 0, res.stderr
     # in time order per CPU: it prints whichever reader's record is oldest of
     # those that have arrived, and the readers deliver at different times
@@ -343,14 +355,31 @@ def test_stream_nosplice_stops_cleanly(tpfs, tmp_path) -> None:
                  comms_saved=False)
 
 
-@pytest.mark.xfail(strict=True, raises=subprocess.TimeoutExpired, reason=(
-    "without --nosplice trace-cmd stream's readers splice() trace_pipe_raw, and this "
-    "kernel splices a FUSE file through the page cache even with FOPEN_DIRECT_IO "
-    "(filemap_splice_read): a size-0 file gives 0 bytes, so after SIGINT the record "
-    "trace-cmd waits for never comes (README, 'Recording'); strict, so that a kernel "
-    "that splices direct-I/O FUSE files with copy_splice_read() is noticed"))
-def test_stream_splice_stops_cleanly(tpfs, tmp_path) -> None:
-    stream(tpfs, tmp_path)
+ROUNDS, BURST = 20, 100
+
+
+def test_record_with_defaults_keeps_every_event(tpfs, tmp_path) -> None:
+    """``trace-cmd record`` as a user runs it (no ``--nosplice``, no ``-d``: its
+    readers splice() the daemon's FIFOs) of events fired on two CPUs while it
+    records, four times what its 64 KiB buffers hold: the report has every one,
+    in order on each CPU. Were the readers' splices to get nothing, only what
+    the buffers hold at the end would be there."""
+    need("trace-cmd")
+    last = last_cpu(tpfs)
+    dat = tmp_path / "trace.dat"
+    fire = (f"sched:sched_switch prev_comm=a prev_pid=$i next_comm=b next_pid=2 "
+            f"@count={BURST}")
+    script = (f"i=1; while [ $i -le {ROUNDS} ]; do "
+              f"echo '{fire} @cpu=0' > {TRACING}/fire; echo '{fire} @cpu={last}' > {TRACING}/fire; "
+              "sleep 0.02; i=$((i+1)); done")
+    ok(as_tracefs(tpfs, "trace-cmd", "record", "-b", "64", "-o", str(dat),
+                  "-e", "sched:sched_switch", "--", "sh", "-c", script.replace("'", '"'),
+                  cwd=tmp_path))
+    lines = [m for m in map(LINE.match, report(dat).splitlines()) if m]
+    assert len(lines) == 2 * ROUNDS * BURST, f"{len(lines)} of {2 * ROUNDS * BURST}"
+    for cpu in (0, last):
+        pids = [int(m["info"].split(":")[1].split()[0]) for m in lines if int(m["cpu"]) == cpu]
+        assert pids == [i for i in range(1, ROUNDS + 1) for _ in range(BURST)], cpu
 
 
 def test_list_options_as_the_kernel(tpfs) -> None:

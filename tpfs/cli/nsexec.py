@@ -13,6 +13,10 @@ copy is bound over it. ``mount`` finds helpers for ``tracefs`` and
 ``fuse.tpfs`` there (an overlay on /sbin), so that ``mount -o remount,gid=N``
 reaches the daemon (``remount.py``). Nothing outside the namespace changes.
 
+``per_cpu/cpuN/trace_pipe_raw`` is covered there by the daemon's FIFO for
+that CPU (``tpfs.fuse.rawfifo``), where the daemon has them: trace-cmd's
+readers ``splice()`` it, which this kernel does not do from a FUSE file.
+
 Rootless (a user other than root), the namespace is a user namespace with
 a mount namespace in it, where the user is root over what it mounts but
 cannot unmount what it inherited nor mount tracefs: the mount is bound over
@@ -28,9 +32,11 @@ import shlex
 import shutil
 import sys
 
+from ..fuse.rawfifo import fifo_dir, fifo_name
+
 SETUP = r"""
 set -e
-mnt=$1; python=$2; shift 2
+mnt=$1; python=$2; fifos=$3; shift 3
 for m in $(awk '$3 == "tracefs" || $3 == "debugfs" { print $2 }' /proc/mounts | sort -r); do
     umount -l "$m"
 done
@@ -39,10 +45,11 @@ awk '$3 == "fuse.tpfs" { print $2 }' /proc/mounts | while read -r m; do
     [ "$m" = "$mnt" ] || umount -l "$m" 2>/dev/null || true
 done
 mount -t tracefs nodev /sys/kernel/tracing
-mount --bind "$mnt" /sys/kernel/tracing
+$RAW_FIFO_BINDS
+mount --rbind "$mnt" /sys/kernel/tracing
 mount -t tmpfs -o size=64k,mode=0755 none /sys/kernel/debug
 mkdir /sys/kernel/debug/tracing
-mount --bind "$mnt" /sys/kernel/debug/tracing
+mount --rbind "$mnt" /sys/kernel/debug/tracing
 if [ -e /proc/sys/kernel/ftrace_enabled ]; then
     cat /proc/sys/kernel/ftrace_enabled > /sys/kernel/debug/.ftrace_enabled
     mount --bind /sys/kernel/debug/.ftrace_enabled /proc/sys/kernel/ftrace_enabled
@@ -58,6 +65,20 @@ mount -t overlay tpfs-helpers -o "lowerdir=$helpers:$sbin" "$sbin" ||
     echo "tpfs: no mount helpers here: mount -o remount cannot reach tpfs" >&2
 exec "$@"
 """
+
+#: Each CPU's FIFO ($fifos/cpuN) over its trace_pipe_raw in the namespace's copy
+#: of the mount, which the recursive binds then carry to both paths: once a
+#: FIFO is bound, a lookup of its file in the namespace fills it (rawfifo), so
+#: none is looked up again here.
+RAW_FIFO_BINDS = r"""
+if [ -n "$fifos" ]; then
+    for fifo in "$fifos"/cpu*; do
+        raw=$mnt/per_cpu/${fifo##*/}/trace_pipe_raw
+        if [ -e "$raw" ]; then mount --bind "$fifo" "$raw"; fi
+    done
+fi
+"""
+SETUP = SETUP.replace("$RAW_FIFO_BINDS", RAW_FIFO_BINDS)
 
 USAGE = "usage: tpfs exec-as-tracefs MOUNTPOINT -- COMMAND [ARG...]"
 
@@ -138,7 +159,21 @@ def setup_argv(mnt: str, cmd: list[str], *, rootless: bool) -> list[str]:
     """Run inside the private namespace: make ``mnt`` the tracefs there, then exec ``cmd``."""
     if rootless:
         return ["sh", "-c", ROOTLESS_SETUP, "tpfs-exec", mnt, sys.executable, *cmd]
-    return ["sh", "-c", SETUP, "tpfs-exec", mnt, shlex.quote(sys.executable), *cmd]
+    return ["sh", "-c", SETUP, "tpfs-exec", mnt, shlex.quote(sys.executable), raw_fifos(mnt),
+            *cmd]
+
+
+def raw_fifos(mnt: str) -> str:
+    """The directory of the mount's FIFOs for splicing readers, or "" if it has none
+    (a daemon that cannot make them, or an older one)."""
+    directory = fifo_dir(os.stat(mnt).st_dev)
+    try:
+        owner = directory.stat().st_uid
+    except OSError:
+        return ""
+    # only FIFOs of this user's (or root's) daemon: not ones someone else left there
+    return str(directory) if owner in (0, os.geteuid()) and (
+        directory / fifo_name(0)).exists() else ""
 
 
 if __name__ == "__main__":

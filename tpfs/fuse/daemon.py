@@ -85,6 +85,8 @@ class Daemon:
         pyfuse3.init(self.ops, self.mountpoint, self.options)
         ours = _top_mount(target)
         self.ops.waiters.attached = lambda: ours is not None and _top_mount(target) == ours
+        if ours is not None:
+            self.ops.raw_fifos.start(os.makedev(*map(int, ours.split(":"))))
         log.info("mounted %s (pid %d)", self.mountpoint, os.getpid())
         try:
             ready()
@@ -98,6 +100,7 @@ class Daemon:
             # Gone after an external umount, detached (and perhaps covered by a
             # later mount) after a lazy one: then there is nothing of ours to unmount.
             pyfuse3.close(unmount=ours is not None and _top_mount(target) == ours)
+            self.ops.raw_fifos.close()
             if self.live is not None:
                 self.live.close()
         log.info("unmounted %s", self.mountpoint)
@@ -109,6 +112,7 @@ class Daemon:
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._watch_signals)
+                nursery.start_soon(self.ops.raw_fifos.run)
                 if self.live is not None:
                     nursery.start_soon(self.live.run, self.ops.waiters.changed)
                 # Room for every waiting read and still workers for the rest.

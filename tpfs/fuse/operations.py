@@ -31,6 +31,7 @@ from ..tracefs.vfs.work import Work, WorkHandle
 from . import request
 from .fdflags import FileFlags
 from .inodes import DirHandle, Inodes, Path
+from .rawfifo import RawFifos
 from .tasks import task_cpu
 from .waiting import ALWAYS_READY, MAX_WAITING, Caller, Waiters
 
@@ -102,6 +103,8 @@ class Operations(pyfuse3.Operations):
         self.openers: dict[int, tuple[int, FileFlags]] = {}
         self.holds: dict[int, Callable[[], None]] = {}  # files open in an instance
         self.waiters = Waiters(max_waiting)
+        #: The top-level buffer's pages for splicing readers (``rawfifo``).
+        self.raw_fifos = RawFifos(tree.trace, tree.ncpus)
         self._fh = itertools.count(1)
         self._stamp = time.time_ns()
         #: Whether a read request was ever not found in pyfuse3 (warned once).
@@ -156,6 +159,8 @@ class Operations(pyfuse3.Operations):
         path, node = self._child(parent_inode, name)
         ino = self.inodes.ino(path)
         self.inodes.remember(ino, node.st_mode)
+        if ctx is not None:
+            self.raw_fifos.looked_up(path, ctx.pid)
         return self._attrs(ino, node.st_mode)
 
     @_guarded
@@ -322,6 +327,7 @@ class Operations(pyfuse3.Operations):
             return handle.write(off, buf)
         finally:
             self.waiters.changed()
+            self.raw_fifos.feed()
 
     async def _apply(self, work: Work) -> None:
         """Apply a checked write a slice of at most ``SLICE`` seconds at a time,
