@@ -164,6 +164,8 @@ def _free(tep: int) -> None:
 TEXT_CACHE = 4096
 #: The largest record ``Printer.text`` takes: more than a page's payload.
 RECORD_MAX = 8192
+#: The ftrace events that ``Printer._body`` prints its own way, not by their format.
+_OWN_WAY = frozenset((RAW_DATA_ID, KERNEL_STACK_ID, PRINT_ID))
 
 
 @dataclass(slots=True, weakref_slot=True)
@@ -253,6 +255,24 @@ class Printer:
             if len(record) > RECORD_MAX:
                 raise ValueError(f"a record of {len(record)} bytes is over {RECORD_MAX}")
         return _render.texts(self._tep, items)
+
+    def prepare(self, items: Sequence[tuple[bytes, int, int]]) -> None:
+        """Render the texts ``line`` will want for these ``(record, cpu, ts)`` in one
+        native call, ahead of the lines: those of events printed by their format
+        (not markers, raw data, stacks or synthetic events) and not remembered."""
+        texts, formats = self._texts, self._formats
+        todo = [item for item in items
+                if item[0] not in texts
+                and (event_id := item[0][0] | item[0][1] << 8) not in _OWN_WAY
+                and (known := formats.get(event_id)) is not None
+                and known[0] != SYNTH_SYSTEM and len(item[0]) <= RECORD_MAX]
+        if not todo:
+            return
+        if len(texts) + len(todo) > TEXT_CACHE:
+            texts.clear()
+        names = self._names
+        for (record, _, _), text in zip(todo, _render.texts(self._tep, todo), strict=True):
+            texts[record] = f"{names[record[0] | record[1] << 8]}: {text}\n"
 
     def _event_text(self, record: bytes, event_id: int, cpu: int, ts: int) -> str:
         """``NAME: TEXT`` and a newline, remembered by record: it depends on the record alone."""
