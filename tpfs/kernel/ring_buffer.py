@@ -25,10 +25,8 @@ otherwise the new event is dropped and counted in ``dropped_events`` (the
 tail page is still closed with padding, as the kernel does).
 
 Reading: ``consume`` takes events one at a time (``ring_buffer_consume``,
-``trace_pipe``; ``peek_run`` and ``consume_run`` take them a reader page's
-rest at a time, decoded by the native ``_pages``), ``read_page`` takes the
-rest of the reader page as one page (``ring_buffer_read_page``,
-``trace_pipe_raw``), and ``events`` walks what is
+``trace_pipe``), ``read_page`` takes the rest of the reader page as one page
+(``ring_buffer_read_page``, ``trace_pipe_raw``), and ``events`` walks what is
 left without consuming it (``ring_buffer_iter``, the ``trace`` file). The
 reader learns how many events were overwritten since its last swap
 (``lost_events``) and reports them with the next event or page.
@@ -64,7 +62,6 @@ import heapq
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
-from ._pages import decode
 from .ring_buffer_format import (
     BUF_MAX_DATA_SIZE,
     BUF_PAGE_SIZE,
@@ -126,29 +123,6 @@ def earliest(events: Iterable[Event]) -> Event | None:
 
 def _merge_order(event: Event) -> tuple[int, int]:
     return event.ts, event.cpu
-
-
-@dataclass(frozen=True, slots=True)
-class Run:
-    """The events left on a CPU's reader page, not consumed: what ``consume``
-    would return one by one, in one piece.
-
-    ``stamps[i]`` and ``payloads[i]`` are the ``ts`` and ``payload`` of the
-    event with ``seq`` ``first_seq + i``; ``ends[i]`` is the reader's offset
-    once it is consumed; ``lost`` belongs to the first event, as ``Event.lost``.
-    ``page``, ``offset`` and ``version`` say where it was read, so that
-    ``consume_run`` knows it still holds.
-    """
-
-    cpu: int
-    first_seq: int
-    lost: int
-    stamps: list[int]
-    payloads: list[bytes]
-    ends: list[int]
-    page: BufferPage
-    offset: int
-    version: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -376,43 +350,6 @@ class RingBufferPerCpu:
     def consume(self) -> Event | None:
         """The next event, consumed (``ring_buffer_consume``); None when there is none."""
         return self._next_event(consume=True)
-
-    def peek_run(self) -> Run | None:
-        """The events left on the reader page, left in place; None when there are
-        none. Like ``peek``, it may swap the reader page."""
-        while True:
-            page = self._get_reader_page()
-            if page is None:
-                return None
-            stamps, payloads, ends = decode(page.data, page.read, self.read_stamp, -1)
-            if payloads:
-                return Run(self.cpu, page.first_seq + page.read_entries, self.lost_events,
-                           stamps, payloads, ends, page, page.read, self.version)
-            # only padding and time extends left: step over them as peek would
-            self._step_over(page)
-
-    def _step_over(self, page: BufferPage) -> None:
-        while page.read < len(page.data):
-            self._advance_reader(read_record(page.data, page.read))
-
-    def consume_run(self, run: Run, count: int) -> None:
-        """Consume the first ``count`` events of ``run``, as ``count`` calls of
-        ``consume`` would; the buffer must not have changed since ``peek_run``."""
-        page = self.reader_page
-        if (run.page is not page or run.offset != page.read or run.version != self.version
-                or not 0 <= count <= len(run.payloads)):
-            raise ValueError("the run is not the reader page's any more")
-        if not count:
-            return
-        end = run.ends[count - 1]
-        self.read += count
-        page.read_entries += count
-        self.read_stamp = run.stamps[count - 1]
-        self.read_bytes += end - page.read
-        page.read = end
-        self.lost_events = 0
-        self.version += 1
-        self.peeked = None
 
     def _next_event(self, consume: bool) -> Event | None:
         peeked = self.peeked

@@ -23,8 +23,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ...kernel.errors import TpfsError
-from ...kernel.ring_buffer import DEFAULT_SIZE_KB, Event, RingBuffer, Run
+from ...kernel.ring_buffer import DEFAULT_SIZE_KB, Event, RingBuffer
 from ...kernel.ring_buffer_format import BUF_MAX_DATA_SIZE
+from ...kernel.ring_buffer_run import Run, consume_run, peek_run
 from ..vfs.seqfile import SeqOperations
 from .ftrace_settings import SavedCmdlines, SavedTgids
 from .markers import RAW_DATA_FORMAT, RAW_DATA_ID, RAW_MAX, encode_raw
@@ -334,7 +335,7 @@ class TracePipe:
         cpus = buffer.cpus if self.cpu is None else [buffer.cpus[self.cpu]]
         runs: dict[int, tuple[Run, int]] = {}  # cpu -> its run and how much of it is taken
         for source in cpus:
-            if (run := source.peek_run()) is not None:
+            if (run := peek_run(source)) is not None:
                 trace.prepare(run)
                 runs[source.cpu] = (run, 0)
         while len(lines) < want and runs:
@@ -353,12 +354,12 @@ class TracePipe:
                 runs[cpu] = (run, taken)
                 continue
             source = buffer.cpus[cpu]
-            source.consume_run(run, taken)
-            if (after := source.peek_run()) is None:
+            consume_run(source, run, taken)
+            if (after := peek_run(source)) is None:
                 del runs[cpu]
             else:
                 trace.prepare(after)
                 runs[cpu] = (after, 0)
         for cpu, (run, taken) in runs.items():
-            buffer.cpus[cpu].consume_run(run, taken)
+            consume_run(buffer.cpus[cpu], run, taken)
         return bytes(lines)
