@@ -44,7 +44,7 @@ def recorded(ncpus: int, events: list[tuple[int, int]], size_kb: int | None) -> 
     tracing.clock = "counter"
     trace = TraceArray(tracing)
     if size_kb is not None:
-        trace.resize(size_kb)
+        trace.buffer.resize(size_kb)
     fmt = event_format("ev", 60002)
     for cpu, pid in events:
         trace.record(cpu, layout(fmt).encode(pid=pid), None, "mod", fmt)
