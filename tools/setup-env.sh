@@ -5,7 +5,7 @@
 
 TPFS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TPFS_VENV=${TPFS_VENV:-$TPFS_ROOT/.venv}
-TPFS_SYSTEM_PACKAGES="fuse3 libfuse3-dev pkg-config gcc python3-dev python3-venv libtraceevent1 libtracefs-dev"
+TPFS_SYSTEM_PACKAGES="fuse3 libfuse3-dev pkg-config gcc python3-dev python3-venv libtraceevent1 libtraceevent-dev libtracefs-dev"
 # What the tests drive besides (extra "test"): the tracing clients, libtracefs's
 # headers for the C programs, and the system python3 with venv, headers (pyfuse3
 # builds for it) and bcc, which the unprivileged-mount and bcc tests run.
@@ -19,6 +19,8 @@ tpfs_system_packages() {
     command -v gcc >/dev/null || missing+=(gcc)
     # ldconfig lives in /sbin, which is not on every user's PATH.
     PATH="$PATH:/usr/sbin:/sbin" ldconfig -p 2>/dev/null | grep -q 'libtraceevent\.so\.1 ' || missing+=(libtraceevent1)
+    # the native renderer (setup.py) is built against its headers
+    [ -e /usr/include/traceevent/event-parse.h ] || missing+=(libtraceevent-dev)
     [ ${#missing[@]} -eq 0 ] && return 0
     if [ "$(id -u)" -ne 0 ]; then
         echo "tpfs: missing system packages (${missing[*]}); as root run:" >&2
@@ -64,10 +66,12 @@ tpfs_venv() {
     if [ ! -x "$TPFS_VENV/bin/python" ]; then
         python3 -m venv "$TPFS_VENV" >&2 || return 1
     fi
-    local probe="import pyfuse3, trio, tpfs"
+    local probe="import pyfuse3, trio, tpfs.kernel._pages, tpfs.tracefs.trace._render"
     [ -n "$extra" ] && probe="$probe, pytest, pytest_trio, pytest_timeout, hypothesis"
     if ! (cd / && "$TPFS_VENV/bin/python" -c "$probe" 2>/dev/null) \
-        || { [ -e "$stamp" ] && [ "$TPFS_ROOT/pyproject.toml" -nt "$stamp" ]; }; then
+        || { [ -e "$stamp" ] && [ "$TPFS_ROOT/pyproject.toml" -nt "$stamp" ]; } \
+        || { [ -e "$stamp" ] && [ -n "$(find "$TPFS_ROOT/setup.py" "$TPFS_ROOT/tpfs" \
+                -name '*.c' -newer "$stamp" -o -name setup.py -newer "$stamp")" ]; }; then
         echo "tpfs: installing the Python package into $TPFS_VENV" >&2
         "$TPFS_VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$spec" >&2 \
             || return 1

@@ -19,6 +19,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from kbuffer import decode
 
 from tpfs.kernel.ring_buffer import Event, RingBuffer
+from tpfs.kernel.ring_buffer_run import consume_run, peek_run
 
 CPUS = 2
 PAGE = 4080
@@ -229,6 +230,23 @@ class RingBufferMachine(RuleBasedStateMachine):
             expected = self.ref[cpu].next(consume)
         got = self.rb.consume(cpu) if consume else self.rb.peek(cpu)
         assert got == expected
+
+    @rule(cpu=st.integers(0, CPUS - 1), count=st.integers(1, 80))
+    def take_run(self, cpu: int, count: int) -> None:
+        """The reader page's rest at once, then some of it consumed: as many consumes."""
+        buffer = self.rb.cpus[cpu]
+        run = peek_run(buffer)
+        if run is None:
+            assert self.ref[cpu].next(consume=False) is None
+            return
+        assert self.ref[cpu].next(consume=False) is not None  # past padding, as peek_run
+        page = self.ref[cpu].reader
+        assert len(run.payloads) == len(page.events) - page.pos
+        taken = min(count, len(run.payloads))
+        expected = [self.ref[cpu].next(consume=True) for _ in range(taken)]
+        assert [Event(cpu, run.first_seq + i, run.stamps[i], run.payloads[i],
+                      run.lost if i == 0 else 0) for i in range(taken)] == expected
+        consume_run(buffer, run, taken)
 
     @rule(cpu=st.integers(0, CPUS - 1))
     def read_page(self, cpu: int) -> None:

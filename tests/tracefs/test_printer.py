@@ -39,7 +39,7 @@ def printer() -> Printer:
     return p
 
 
-def encode(event: str, /, **values: int | str) -> bytes:
+def encode(event: str, /, **values: int | str | bytes) -> bytes:
     return layout(CATALOG[event].format).encode(values, pid=7)
 
 
@@ -154,3 +154,31 @@ def test_header() -> None:
         "#                              |||| /     delay\n"
         "#           TASK-PID     CPU#  |||||  TIMESTAMP  FUNCTION\n"
         "#              | |         |   |||||     |         |\n")
+
+
+def test_a_batch_prints_each_record_as_alone(printer: Printer) -> None:
+    """One native call for many records gives each the text it has printed alone,
+    in order, a long text among short ones and undecodable bytes kept."""
+    records = [encode("sched:sched_switch", prev_comm=f"t{i}", prev_pid=i, next_comm="b",
+                      next_pid=i * 7) for i in range(300)]
+    records.insert(17, encode("sched:sched_process_exec", filename="/x" * 1500, pid=5,
+                              old_pid=5))
+    records.insert(40, encode("sched:sched_switch", prev_comm=b"\xff\xfe", prev_pid=3,
+                              next_comm="b", next_pid=4))
+    items = [(rec, i % 2, 1000 * i) for i, rec in enumerate(records)]
+    batch = printer.texts(items)
+    assert batch == [printer.text(rec, cpu=cpu, ts=ts) for rec, cpu, ts in items]
+    assert batch[0] == ("prev_comm=t0 prev_pid=0 prev_prio=0 prev_state=R ==> "
+                        "next_comm=b next_pid=0 next_prio=0")
+    assert batch[1].startswith("prev_comm=t1 prev_pid=1 ") and batch[1].endswith("next_pid=7 "
+                                                                                 "next_prio=0")
+    assert batch[17] == "filename=" + "/x" * 1500 + " pid=5 old_pid=5"
+    assert batch[40].startswith("prev_comm=\udcff\udcfe prev_pid=3 ")
+    assert printer.texts([]) == []
+
+
+def test_a_batch_with_an_unknown_event_prints_nothing(printer: Printer) -> None:
+    good = encode("sched:sched_switch", prev_comm="a", prev_pid=1, next_comm="b", next_pid=2)
+    unknown = (0xFFFE).to_bytes(2, "little") + good[2:]
+    with pytest.raises(ValueError, match="no format"):
+        printer.texts([(good, 0, 0), (unknown, 0, 0)])

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import ctypes
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from .libtraceevent import PRINT_INFO, TepRecord, TraceSeq, library
+from . import _render
+from .libtraceevent import library
 from .markers import RAW_DATA_ID
 from .record import (
     COMMON_FIELD_NAMES,
@@ -51,8 +53,6 @@ _RESCHED = {
 #: records that tpfs makes; ``Printer`` names it as the kernel does.
 MARKER_IP = 0xFFFFFFFF81000000
 UNKNOWN_COMM = "<...>"
-_PERCENT_S = ctypes.c_char_p(b"%s")
-_PRINT_INFO = ctypes.c_char_p(PRINT_INFO)
 
 
 def header(entries: int, written: int, ncpus: int, tracer: str = "nop", *,
@@ -151,10 +151,8 @@ def synth_text(record: bytes, fmt: str) -> str:
     return " ".join(parts) + "\n"
 
 
-def _free(tep: int, seq: TraceSeq) -> None:
-    lib = library()
-    lib.tep_free(tep)
-    lib.trace_seq_destroy(ctypes.byref(seq))
+def _free(tep: int) -> None:
+    library().tep_free(tep)
 
 
 #: Event texts ``Printer.line`` remembers by record, so that events fired
@@ -162,36 +160,29 @@ def _free(tep: int, seq: TraceSeq) -> None:
 TEXT_CACHE = 4096
 #: The largest record ``Printer.text`` takes: more than a page's payload.
 RECORD_MAX = 8192
+#: The ftrace events that ``Printer._body`` prints its own way, not by their format.
+_OWN_WAY = frozenset((RAW_DATA_ID, KERNEL_STACK_ID, PRINT_ID))
 
 
 @dataclass(slots=True, weakref_slot=True)
 class Printer:
     """A libtraceevent handle that knows some events' formats.
 
-    One record buffer, ``tep_record`` and ``trace_seq`` serve every call, so
-    that printing an event costs one copy and one library call.
+    The handle is made and told formats through ctypes; records are printed
+    by the native ``_render`` on it, many in one call (``texts``).
     """
 
     _tep: int = field(default=0, init=False)
-    _free: weakref.finalize[[int, TraceSeq], Printer] | None = field(default=None, init=False)
+    _free: weakref.finalize[[int], Printer] | None = field(default=None, init=False)
     _formats: dict[int, tuple[str, str]] = field(default_factory=dict, init=False)
     _names: dict[int, str] = field(default_factory=dict, init=False)
     _functions: dict[int, str] = field(default_factory=lambda: {MARKER_IP: "tracing_mark_write"},
                                        init=False)
-    _buf: ctypes.Array[ctypes.c_char] = field(
-        default_factory=lambda: ctypes.create_string_buffer(RECORD_MAX), init=False)
-    _record: TepRecord = field(default_factory=TepRecord, init=False)
-    _seq: TraceSeq = field(default_factory=TraceSeq, init=False)
-    #: ``tep_print_event``'s arguments, made once per handle: the handle, the
-    #: ``trace_seq``, the record, and the ``"%s"``, ``"INFO"`` that print the text.
-    _print_args: tuple[object, ...] = field(default=(), init=False)
     _texts: dict[bytes, str] = field(default_factory=dict, init=False)
     _heads: dict[tuple[bytes, int, str | None, bool, str], str] = field(
         default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
-        self._record.data = ctypes.addressof(self._buf)
-        self._record.ref_count = self._record.locked = 1
         self._reset()
         self.add_event("ftrace", PRINT_FORMAT)
 
@@ -205,12 +196,8 @@ class Printer:
             lib.tep_register_function(tep, name.encode(), addr, None)
         if self._free is not None:
             self._free()
-        seq = self._seq = TraceSeq()
-        lib.trace_seq_init(ctypes.byref(seq))
         self._tep = tep
-        self._print_args = (ctypes.c_void_p(tep), ctypes.byref(seq), ctypes.byref(self._record),
-                            _PERCENT_S, _PRINT_INFO)
-        self._free = weakref.finalize(self, _free, tep, seq)
+        self._free = weakref.finalize(self, _free, tep)
         self._texts.clear()
         for sys, text in self._formats.values():
             self._parse(sys, text)
@@ -252,21 +239,36 @@ class Printer:
 
     def text(self, record: bytes, *, cpu: int = 0, ts: int = 0) -> str:
         """The event's text (``TEP_PRINT_INFO``) for a record of a registered event."""
-        event_id = int.from_bytes(record[:2], "little")
-        if event_id not in self._formats:
-            raise ValueError(f"no format registered for event id {event_id}")
-        size = len(record)
-        if size > RECORD_MAX:
-            raise ValueError(f"a record of {size} bytes is over {RECORD_MAX}")
-        ctypes.memmove(self._buf, record, size)
-        rec = self._record
-        rec.ts, rec.record_size, rec.size, rec.cpu = ts, size, size, cpu
-        args = self._print_args
-        lib = library()
-        lib.trace_seq_reset(args[1])
-        lib.tep_print_event(*args)
-        seq = self._seq  # its length says where the text ends: no terminator needed
-        return ctypes.string_at(seq.buffer, seq.len).decode(errors="surrogateescape")
+        return self.texts([(record, cpu, ts)])[0]
+
+    def texts(self, items: Sequence[tuple[bytes, int, int]]) -> list[str]:
+        """``text`` of each ``(record, cpu, ts)``, all printed in one native call."""
+        formats = self._formats
+        for record, _, _ in items:
+            event_id = record[0] | record[1] << 8 if len(record) >= 2 else -1
+            if event_id not in formats:
+                raise ValueError(f"no format registered for event id {event_id}")
+            if len(record) > RECORD_MAX:
+                raise ValueError(f"a record of {len(record)} bytes is over {RECORD_MAX}")
+        return _render.texts(self._tep, items)
+
+    def prepare(self, items: Sequence[tuple[bytes, int, int]]) -> None:
+        """Render the texts ``line`` will want for these ``(record, cpu, ts)`` in one
+        native call, ahead of the lines: those of events printed by their format
+        (not markers, raw data, stacks or synthetic events) and not remembered."""
+        texts, formats = self._texts, self._formats
+        todo = [item for item in items
+                if item[0] not in texts
+                and (event_id := item[0][0] | item[0][1] << 8) not in _OWN_WAY
+                and (known := formats.get(event_id)) is not None
+                and known[0] != SYNTH_SYSTEM and len(item[0]) <= RECORD_MAX]
+        if not todo:
+            return
+        if len(texts) + len(todo) > TEXT_CACHE:
+            texts.clear()
+        names = self._names
+        for (record, _, _), text in zip(todo, _render.texts(self._tep, todo), strict=True):
+            texts[record] = f"{names[record[0] | record[1] << 8]}: {text}\n"
 
     def _event_text(self, record: bytes, event_id: int, cpu: int, ts: int) -> str:
         """``NAME: TEXT`` and a newline, remembered by record: it depends on the record alone."""

@@ -23,8 +23,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ...kernel.errors import TpfsError
-from ...kernel.ring_buffer import Event, RingBuffer, earliest
+from ...kernel.ring_buffer import Event, RingBuffer
 from ...kernel.ring_buffer_format import BUF_MAX_DATA_SIZE
+from ...kernel.ring_buffer_run import Run, consume_run, peek_run
 from ..vfs.seqfile import SeqOperations
 from .ftrace_settings import SavedCmdlines, SavedTgids
 from .markers import RAW_DATA_FORMAT, RAW_DATA_ID, RAW_MAX, encode_raw
@@ -193,13 +194,22 @@ class TraceArray:
 
     def line(self, event: Event) -> str:
         """One event as ``trace`` prints it."""
-        pid = _COMMON.unpack_from(event.payload)[3]
+        return self.line_of(event.payload, event.cpu, event.ts)
+
+    def line_of(self, payload: bytes, cpu: int, ts: int) -> str:
+        """The line of the event recorded as ``payload`` on ``cpu`` at ``ts``."""
+        pid = _COMMON.unpack_from(payload)[3]
         values = self.options.values
         tgid = tgid_column(self.tgids.tgids.get(pid)) if values["record-tgid"] else ""
-        return self.printer().line(event.payload, cpu=event.cpu, ts=event.ts,
-                                   comm=self.cmdlines.find(pid), in_ns=self.in_ns,
-                                   irq_info=values["irq-info"], tgid=tgid,
+        return self.printer().line(payload, cpu=cpu, ts=ts, comm=self.cmdlines.find(pid),
+                                   in_ns=self.in_ns, irq_info=values["irq-info"], tgid=tgid,
                                    context=values["context-info"])
+
+    def prepare(self, run: Run) -> None:
+        """Render the event texts of ``run``'s lines in one go, ahead of ``line_of``."""
+        cpu = run.cpu
+        self.printer().prepare([(payload, cpu, ts)
+                                for payload, ts in zip(run.payloads, run.stamps, strict=True)])
 
     @property
     def in_ns(self) -> bool:
@@ -334,23 +344,42 @@ class TracePipe:
     def _fill(self, want: int) -> bytes:
         """Lines of consumed events: at least ``want`` bytes if there are events for
         them, never more than a ``trace_seq`` holds (a line that would not fit stays
-        in the buffer for the next read, unless it is the first: it goes alone)."""
+        in the buffer for the next read, unless it is the first: it goes alone).
+
+        Each CPU's events come a reader page's rest at a time (``peek_run``), their
+        texts rendered in one call; what was taken is consumed at the end, or when
+        a CPU's run is used up and its next page is needed."""
         lines = bytearray()
-        buffer = self.trace.buffer
+        trace = self.trace
+        buffer = trace.buffer
         cpus = buffer.cpus if self.cpu is None else [buffer.cpus[self.cpu]]
-        heads = {b.cpu: event for b in cpus if (event := b.peek()) is not None}
-        while len(lines) < want and (event := earliest(heads.values())) is not None:
-            line = self.trace.line(event).encode("utf-8", "surrogateescape")
-            if event.lost:
-                line = f"CPU:{event.cpu} [LOST {event.lost} EVENTS]\n".encode() + line
+        runs: dict[int, tuple[Run, int]] = {}  # cpu -> its run and how much of it is taken
+        for source in cpus:
+            if (run := peek_run(source)) is not None:
+                trace.prepare(run)
+                runs[source.cpu] = (run, 0)
+        while len(lines) < want and runs:
+            # the earliest next event, a tie to the lower CPU (``earliest``)
+            cpu = min(runs, key=lambda c: (runs[c][0].stamps[runs[c][1]], c))
+            run, taken = runs[cpu]
+            line = trace.line_of(run.payloads[taken], cpu, run.stamps[taken]).encode(
+                "utf-8", "surrogateescape")
+            if not taken and run.lost:
+                line = f"CPU:{cpu} [LOST {run.lost} EVENTS]\n".encode() + line
             if lines and len(lines) + len(line) >= PIPE_SEQ_SIZE:
                 break
-            source = buffer.cpus[event.cpu]
-            source.consume()
-            after = source.peek()
-            if after is None:
-                del heads[event.cpu]
-            else:
-                heads[event.cpu] = after
             lines += line
+            taken += 1
+            if taken < len(run.payloads):
+                runs[cpu] = (run, taken)
+                continue
+            source = buffer.cpus[cpu]
+            consume_run(source, run, taken)
+            if (after := peek_run(source)) is None:
+                del runs[cpu]
+            else:
+                trace.prepare(after)
+                runs[cpu] = (after, 0)
+        for cpu, (run, taken) in runs.items():
+            consume_run(buffer.cpus[cpu], run, taken)
         return bytes(lines)

@@ -1,0 +1,17 @@
+"""The native part of tpfs: the extension modules setuptools builds.
+
+Everything else about the package is in pyproject.toml. ``_render`` links
+libtraceevent (Debian's libtraceevent-dev: headers in /usr/include/traceevent);
+``_pages`` is pure computation for the kernel model and links nothing.
+"""
+
+from setuptools import Extension, setup
+
+FLAGS = ["-O2", "-Wall", "-Wextra"]
+
+setup(ext_modules=[
+    Extension("tpfs.kernel._pages", ["tpfs/kernel/_pages.c"], extra_compile_args=FLAGS),
+    Extension("tpfs.tracefs.trace._render", ["tpfs/tracefs/trace/_render.c"],
+              include_dirs=["/usr/include/traceevent"], libraries=["traceevent"],
+              extra_compile_args=FLAGS),
+])
