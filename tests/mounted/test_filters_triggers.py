@@ -37,7 +37,7 @@ def test_a_filter_passes_and_blocks_by_numeric_and_string_fields(tpfs: Mount) ->
     assert prev_pids(tpfs) == [3, 5, 1]
 
 
-def test_a_filter_on_the_task_and_the_cpu(tpfs: Mount) -> None:
+def test_a_filter_on_the_task_and_the_cpu(tpfs: Mount, on_cpu0: None) -> None:
     tpfs.write(EVENT + "enable", "1")
     tpfs.write(EVENT + "filter", 'COMM == "worker" || CPU == 1')
     tpfs.write("fire", switch(1, "@comm=worker @pid=9") + switch(2, "@comm=other @pid=9")
