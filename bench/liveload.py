@@ -15,8 +15,10 @@ while the workload runs, decodes each page and counts ``sched_switch``
 records stamped within [T0, T1] and ``sys_enter_getppid`` records by pid
 (whatever their time: the spinners' are all of theirs), until
 every CPU is drained past T1. It prints the counts and the pages' lost
-events as JSON. It runs as its own process so that its decoding does not
-hold up the bench's reader of tpfs's ``trace_pipe``.
+events as JSON. It runs as its own process, at the lowest priority (nice
+19), so that its decoding takes little from tpfs and the bench's reader of
+tpfs's ``trace_pipe`` on a small machine: its instance's buffer is sized to
+hold what it has not read yet.
 """
 
 from __future__ import annotations
@@ -92,6 +94,7 @@ def raw(root: Path, t0: float, t1: float) -> dict[str, object]:
     switch = event_id(root, "sched:sched_switch")
     getppid = event_id(root, "syscalls:sys_enter_getppid")
     lo, hi = int(t0 * 1e9), int(t1 * 1e9)
+    os.nice(19)
     cpus = sorted(int(p.name[3:]) for p in (root / "per_cpu").glob("cpu*"))
     fds = {os.open(root / f"per_cpu/cpu{c}/trace_pipe_raw", os.O_RDONLY | os.O_NONBLOCK): c
            for c in cpus}
