@@ -712,6 +712,9 @@ class Bench:
             "tpfs overrun": after["overrun"] - before["overrun"],
             "lost beyond the kernel": max(tpfs_missing - kernel_missing, 0)
             + max(kernel_switches - seen.switches, 0),
+            "trace_pipe reads": seen.reads,
+            "bytes/read": seen.read_bytes / max(seen.reads, 1),
+            "reads that found nothing (EAGAIN)": seen.empty,
             "delay median ms": percentile(seen.delays, 0.5) * 1e3,
             "delay p99 ms": percentile(seen.delays, 0.99) * 1e3,
         }
@@ -777,6 +780,9 @@ class PipeSeen:
     switches: int = 0
     getppid: int = 0
     lost: int = 0
+    reads: int = 0
+    empty: int = 0
+    read_bytes: int = 0
     delays: list[float] = field(default_factory=list)
     last_ts: dict[int, float] = field(default_factory=dict)
 
@@ -794,9 +800,12 @@ def read_live_pipe(path: Path, t0: float, t1: float, spinners: set[int],
             try:
                 chunk = os.read(fd, 65536)
             except BlockingIOError:
+                seen.empty += 1
                 time.sleep(0.001)
                 continue
             now = time.monotonic()
+            seen.reads += 1
+            seen.read_bytes += len(chunk)
             *lines, rest = (rest + chunk).split(b"\n")
             for line in lines:
                 m = PIPE_LINE.match(line)
