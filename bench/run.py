@@ -65,7 +65,7 @@ TARGETS = {
     "peak RSS at 100k (MiB)": 80,
     "filter match/none (time)": 2.0, "filter reject/none (time)": 2.0,
     "trace-cmd record (splice) lost %": 0.0,
-    "live lost beyond the kernel": 0,
+    "live lost beyond the kernel (paced)": 0,
 }
 #: Targets that a value must reach (rates, events per second).
 AT_LEAST = {
@@ -593,10 +593,15 @@ class Bench:
                     row = self._live_stage(mount, kdir, spin_rate, pong_rate, seconds)
                     table[(f"2 x getppid() {spin_rate or 'flat out'}/s + ping-pong"
                            f" {pong_rate or 'flat out'}/s, {seconds:g} s")] = row
-                    lost_beyond += row["lost beyond the kernel"]
-                    worst_p99 = max(worst_p99, row["delay p99 ms"])
-        self.ratios["live lost beyond the kernel"] = lost_beyond
-        self.ratios["live delay p99 ms (worst stage)"] = worst_p99
+                    if spin_rate:
+                        lost_beyond += row["lost beyond the kernel"]
+                        worst_p99 = max(worst_p99, row["delay p99 ms"])
+                    else:  # what tpfs counted lost against what its kernel instance lost
+                        lost = row["tpfs's kernel instance lost"]
+                        self.ratios["live flat out: tpfs LOST EVENTS/kernel's"] = (
+                            row["tpfs LOST EVENTS"] / max(lost, 1))
+        self.ratios["live lost beyond the kernel (paced)"] = lost_beyond
+        self.ratios["live delay p99 ms (worst paced stage)"] = worst_p99
         self.results["live"] = table
 
     def _live_stage(self, mount: Mount, kdir: Path, spin_rate: int, pong_rate: int,
