@@ -15,7 +15,12 @@
    ``trace_marker``→``trace_pipe`` (as root), the daemon's memory per
    buffered event, and ``trace-cmd record`` through the mount of events fired
    at steady rates (``bench/steady.py``), lost events counted, against the
-   kernel's ``trace-cmd record`` of its own markers.
+   kernel's ``trace-cmd record`` of its own markers;
+6. ``--live`` (root): real ``sched_switch`` and ``sys_enter_getppid`` records
+   of a paced workload (``bench/liveload.py``) carried into tpfs, side by
+   side with a reader of the kernel's own ``trace_pipe_raw`` in an instance
+   of the same events, what tpfs lost beyond the kernel, and the delay from
+   the kernel's time stamp to the line in tpfs's ``trace_pipe``.
 
 Prints a table, checks the targets, and writes everything as JSON.
 """
@@ -30,6 +35,7 @@ import json
 import os
 import platform
 import random
+import re
 import select
 import shutil
 import statistics
@@ -38,6 +44,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
@@ -47,7 +54,7 @@ from tpfs.tracefs.events import catalog
 from tpfs.tracefs.tracepoints.control import MAX_WRITE
 
 HERE = Path(__file__).resolve().parent
-SECTIONS = ("listing", "churn", "scaling", "registration", "dataplane")
+SECTIONS = ("listing", "churn", "scaling", "registration", "dataplane", "live")
 #: Sections that only ``--only`` runs: the dataplane's ``trace-cmd record`` part alone.
 EXTRA_SECTIONS = ("recording",)
 T = TypeVar("T")
@@ -58,6 +65,7 @@ TARGETS = {
     "peak RSS at 100k (MiB)": 80,
     "filter match/none (time)": 2.0, "filter reject/none (time)": 2.0,
     "trace-cmd record (splice) lost %": 0.0,
+    "live lost beyond the kernel (paced)": 0,
 }
 #: Targets that a value must reach (rates, events per second).
 AT_LEAST = {
@@ -565,6 +573,157 @@ class Bench:
         self.ratios["bytes per buffered event"] = memory["bytes/event"]
         return table
 
+    # -- 6. live -------------------------------------------------------------
+    def live(self) -> None:
+        """``--live`` under a paced workload, against the kernel's own reader, stage by
+        stage: two processes calling getppid() and a pipe ping-pong pair, for a few
+        seconds each (one stage of a second when quick)."""
+        stages = LIVE_QUICK if self.quick else LIVE_STAGES
+        seconds = 1.0 if self.quick else 3.0
+        table: dict[str, object] = {}
+        with self.kernel() as kdir:
+            if kdir is None:
+                self.results["live"] = {"live": "unavailable: needs root and the kernel's tracefs"}
+                return
+            with self.tpfs("--live") as mount:
+                mount.write("trace_clock", "mono\n")
+                mount.write("buffer_size_kb", f"{live_buffer_kb(self.quick)}\n")
+                worst_p99 = lost_beyond = 0.0
+                for spin_rate, pong_rate in stages:
+                    row = self._live_stage(mount, kdir, spin_rate, pong_rate, seconds)
+                    table[(f"2 x getppid() {spin_rate or 'flat out'}/s + ping-pong"
+                           f" {pong_rate or 'flat out'}/s, {seconds:g} s")] = row
+                    if spin_rate:
+                        lost_beyond += row["lost beyond the kernel"]
+                        worst_p99 = max(worst_p99, row["delay p99 ms"])
+                    else:  # what tpfs counted lost against what its kernel instance lost
+                        lost = row["tpfs's kernel instance lost"]
+                        self.ratios["live flat out: tpfs LOST EVENTS/kernel's"] = (
+                            row["tpfs LOST EVENTS"] / max(lost, 1))
+        self.ratios["live lost beyond the kernel (paced)"] = lost_beyond
+        self.ratios["live delay p99 ms (worst paced stage)"] = worst_p99
+        self.results["live"] = table
+
+    def _live_stage(self, mount: Mount, kdir: Path, spin_rate: int, pong_rate: int,
+                    seconds: float) -> dict[str, float]:
+        """One stage: the events enabled in tpfs (so in its kernel instance) and in a
+        baseline kernel instance, the workload run in [t0, t1], both read to the end.
+
+        Counted on both sides: sched_switch records stamped in [t0, t1], and every
+        getppid record of the spinners (who report their calls: the truth)."""
+        daemon = mount.proc.pid
+        base = kdir / "instances" / LIVE_BASELINE.format(pid=os.getpid())
+        theirs = kdir / "instances" / f"tpfs-live-{daemon}"
+        base.mkdir()
+        procs: list[subprocess.Popen[bytes]] = []
+        try:
+            (base / "trace_clock").write_text("mono\n")
+            # Room for a whole paced stage: the baseline, a niced reader, takes little
+            # of the CPUs that tpfs and the workload need, and still loses nothing.
+            # tpfs's buffers, which the bench's reader of trace_pipe empties, as large.
+            (base / "buffer_size_kb").write_text(f"{live_buffer_kb(self.quick)}\n")
+            (base / "set_event_notrace_pid").write_text(f"{daemon}\n")  # as tpfs's has
+            for name in LIVE_EVENTS:
+                rel = "events/{}/{}/enable".format(*name.split(":"))
+                (base / rel).write_text("1\n")
+                mount.write(rel, "1\n")
+            before = cpu_stats(mount / "per_cpu")
+            kernel_before = cpu_stats(theirs / "per_cpu")
+            t0 = time.monotonic() + 1.0  # the helpers' start-up is not timed
+            t1 = t0 + seconds
+            load = [sys.executable, str(HERE / "liveload.py")]
+            procs.append(subprocess.Popen([*load, "raw", str(base), repr(t0), repr(t1)],
+                                          stdout=subprocess.PIPE))
+            for what, rate in (("spin", spin_rate), ("spin", spin_rate), ("pingpong", pong_rate)):
+                procs.append(subprocess.Popen([*load, what, str(rate), repr(t0), repr(t1)],
+                                              stdout=subprocess.PIPE))
+            spinners = {p.pid for p in procs[1:3]}
+            outcome: dict[int, dict[str, object]] = {}
+
+            drained: list[float] = []
+            at_t1: dict[str, int] = {}
+
+            def done(seen: PipeSeen) -> bool:
+                """Every helper ended, and tpfs showed every spinner call and as many
+                switches in [t0, t1] as the kernel's reader found; or, when the kernel
+                lost some, tpfs's kernel instance and tpfs's buffers stayed (nearly) empty
+                for 0.2 s: all carried and read. First called at t1: what waits where."""
+                if not at_t1:
+                    at_t1["kernel"] = cpu_stats(theirs / "per_cpu")["entries"]
+                    at_t1["tpfs"] = cpu_stats(mount / "per_cpu")["entries"]
+                for p in procs:
+                    if p.pid not in outcome:
+                        if p.poll() is None:
+                            return False
+                        assert p.stdout is not None
+                        outcome[p.pid] = json.loads(p.stdout.read())
+                calls = sum(int(str(outcome[pid]["calls"])) for pid in spinners)
+                if (seen.getppid >= calls
+                        and seen.switches >= int(str(outcome[procs[0].pid]["sched_switch"]))):
+                    return True
+                now = time.monotonic()
+                if drained and now - drained[-1] < 0.2:
+                    return False
+                if max(cpu_stats(theirs / "per_cpu")["entries"],
+                       cpu_stats(mount / "per_cpu")["entries"]) > LIVE_DRAINED:
+                    drained.clear()
+                    return False
+                drained.append(now)
+                return len(drained) >= 2
+
+            # Past the deadline, what tpfs did not show counts as lost.
+            seen = read_live_pipe(mount / "trace_pipe", t0, t1, spinners, done,
+                                  t1 + (10 if self.quick else 30))
+            finished = time.monotonic()
+            for p in procs:  # the helpers end by themselves soon after t1
+                if p.pid not in outcome:
+                    outcome[p.pid] = json.loads(p.communicate(timeout=30)[0])
+            after = cpu_stats(mount / "per_cpu")
+            kernel_after = cpu_stats(theirs / "per_cpu")
+            base_lost = cpu_stats(base / "per_cpu")["overrun"]
+        finally:
+            for name in LIVE_EVENTS:
+                with contextlib.suppress(OSError):
+                    mount.write("events/{}/{}/enable".format(*name.split(":")), "0\n")
+            for p in procs:
+                if p.poll() is None:
+                    p.kill()
+                p.communicate()
+            base.rmdir()
+        raw = outcome[procs[0].pid]
+        calls = sum(int(str(outcome[pid]["calls"])) for pid in spinners)
+        raw_getppid = raw["sys_enter_getppid"]
+        assert isinstance(raw_getppid, dict)
+        kernel_getppid = sum(n for pid, n in raw_getppid.items() if int(pid) in spinners)
+        kernel_switches = int(str(raw["sched_switch"]))
+        kernel_missing = calls - kernel_getppid
+        tpfs_missing = calls - seen.getppid
+        return {
+            "getppid calls": calls,
+            "ping-pong round trips/s": int(str(outcome[procs[3].pid]["round trips"])) / seconds,
+            "kernel getppid ev/s": kernel_getppid / seconds,
+            "kernel sched_switch ev/s": kernel_switches / seconds,
+            "kernel lost": base_lost,
+            "tpfs getppid ev/s": seen.getppid / seconds,
+            "tpfs sched_switch ev/s": seen.switches / seconds,
+            "at t1, waiting in tpfs's kernel instance": at_t1["kernel"],
+            "at t1, waiting in tpfs's buffers": at_t1["tpfs"],
+            "tpfs done, s after t1": finished - t1,
+            "tpfs carried ev/s, t0 to done": (seen.getppid + seen.switches) / (finished - t0),
+            "tpfs's kernel instance lost": kernel_after["overrun"] - kernel_before["overrun"],
+            "tpfs LOST EVENTS": seen.lost,
+            "stage: tpfs's kernel instance recorded": stats_growth(kernel_before, kernel_after),
+            "stage: tpfs buffers took": stats_growth(before, after),
+            "tpfs overrun": after["overrun"] - before["overrun"],
+            "lost beyond the kernel": max(tpfs_missing - kernel_missing, 0)
+            + max(kernel_switches - seen.switches, 0),
+            "trace_pipe reads": seen.reads,
+            "bytes/read": seen.read_bytes / max(seen.reads, 1),
+            "reads that found nothing (EAGAIN)": seen.empty,
+            "delay median ms": percentile(seen.delays, 0.5) * 1e3,
+            "delay p99 ms": percentile(seen.delays, 0.99) * 1e3,
+        }
+
     def report(self) -> str:
         lines = [f"machine: {json.dumps(self.results['machine'])}", ""]
         for section in (*SECTIONS, *EXTRA_SECTIONS):
@@ -599,6 +758,104 @@ def fmt(value: float | str) -> str:
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
         value = int(value)
     return str(value) if isinstance(value, int | str) else f"{value:.4g}"
+
+
+# -- live's helpers ------------------------------------------------------------
+#: The events a live run enables, in tpfs and in the baseline's kernel instance.
+LIVE_EVENTS = ("sched:sched_switch", "syscalls:sys_enter_getppid")
+#: Workload stages: getppid() calls a second of each of two spinners, and round
+#: trips a second of a pipe ping-pong pair (two context switches each at least);
+#: 0 is flat out, in a loop.
+LIVE_STAGES = ((2_000, 1_000), (10_000, 2_000), (50_000, 5_000), (0, 0))
+LIVE_QUICK = ((2_000, 500),)
+#: The kernel instance the baseline reads (not ``tpfs-live-PID``: the daemon sweeps those).
+LIVE_BASELINE = "tpfs-bench-live-{pid}"
+#: Records left in tpfs's kernel instance, and in tpfs's buffers, that count as drained
+#: (the end of a stage where the kernel lost records).
+LIVE_DRAINED = 64
+#: tpfs's ``trace_pipe`` line: comm-pid, [cpu], flags, time stamp, event.
+PIPE_LINE = re.compile(rb" *.+-(\d+) +\[(\d{3})\] \S+ +(\d+)\.(\d{6}): (\w+):")
+PIPE_LOST = re.compile(rb"CPU:(\d+) \[LOST (\d+) EVENTS\]")
+
+
+@dataclass(slots=True)
+class PipeSeen:
+    """What a reader of tpfs's ``trace_pipe`` saw of a live run."""
+
+    switches: int = 0
+    getppid: int = 0
+    lost: int = 0
+    reads: int = 0
+    empty: int = 0
+    read_bytes: int = 0
+    delays: list[float] = field(default_factory=list)
+    last_ts: dict[int, float] = field(default_factory=dict)
+
+
+def read_live_pipe(path: Path, t0: float, t1: float, spinners: set[int],
+                   done: Callable[[PipeSeen], bool], deadline: float) -> PipeSeen:
+    """Read ``path`` (O_NONBLOCK, 1 ms naps when empty: FUSE files do not poll) until
+    ``done`` says so or ``deadline`` passes; the delay of each counted line is the
+    monotonic time it was read at less its time stamp (the ``mono`` clock)."""
+    seen = PipeSeen()
+    fd = open_pipe(path, os.O_RDONLY | os.O_NONBLOCK)
+    rest = b""
+    try:
+        while time.monotonic() < deadline and not (time.monotonic() > t1 and done(seen)):
+            try:
+                chunk = os.read(fd, 65536)
+            except BlockingIOError:
+                seen.empty += 1
+                time.sleep(0.001)
+                continue
+            now = time.monotonic()
+            seen.reads += 1
+            seen.read_bytes += len(chunk)
+            *lines, rest = (rest + chunk).split(b"\n")
+            for line in lines:
+                m = PIPE_LINE.match(line)
+                if m is None:
+                    lost = PIPE_LOST.search(line)
+                    seen.lost += int(lost[2]) if lost else 0
+                    continue
+                pid, cpu, ts = int(m[1]), int(m[2]), int(m[3]) + int(m[4]) / 1e6
+                seen.last_ts[cpu] = max(ts, seen.last_ts.get(cpu, 0.0))
+                if m[5] == b"sys_enter_getppid" and pid in spinners:
+                    seen.getppid += 1
+                elif m[5] == b"sched_switch" and t0 <= ts <= t1:
+                    seen.switches += 1
+                else:
+                    continue
+                seen.delays.append(now - ts)
+    finally:
+        os.close(fd)
+    return seen
+
+
+def cpu_stats(per_cpu: Path) -> dict[str, int]:
+    """``entries``, ``overrun`` and ``read events`` summed over every CPU's ``stats``."""
+    sums = {"entries": 0, "overrun": 0, "read events": 0}
+    for stats in per_cpu.glob("cpu*/stats"):
+        for line in stats.read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key in sums:
+                sums[key] += int(value)
+    return sums
+
+
+def live_buffer_kb(quick: bool) -> int:
+    """KiB per CPU of tpfs's buffers and of the baseline's kernel instance in a live run."""
+    return 4096 if quick else 65536
+
+
+def stats_growth(then: dict[str, int], now: dict[str, int]) -> int:
+    """Records a buffer took between two ``cpu_stats``: held, read and overwritten."""
+    return sum(now.values()) - sum(then.values())
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(int(q * len(ordered)), len(ordered) - 1)] if ordered else float("nan")
 
 
 # -- the data plane's helpers ------------------------------------------------
