@@ -705,6 +705,7 @@ class Bench:
             "kernel sched_switch ev/s": kernel_switches / seconds,
             "kernel lost": base_lost,
             "tpfs getppid ev/s": seen.getppid / seconds,
+            "tpfs getppid missed": tpfs_missing,
             "tpfs sched_switch ev/s": seen.switches / seconds,
             "at t1, waiting in tpfs's kernel instance": at_t1["kernel"],
             "at t1, waiting in tpfs's buffers": at_t1["tpfs"],
