@@ -5,7 +5,9 @@
 it would on the kernel's own tracefs. (``--nosplice``: trace-cmd reads the
 raw pages with read().) ``tracefs_live.c``, a libtracefs program, enables
 the event in an instance of its own, pins itself to CPU 0, calls getppid()
-N times and reads N records with its pid from ``tracefs_cpu_read`` of CPU 0.
+N times and reads N records with its pid from ``tracefs_cpu_read`` of CPU 0, and the same from
+the top-level buffer through ``tracefs_cpu_pipe`` (a splice of the FIFO that
+stands for ``trace_pipe_raw``).
 """
 
 from __future__ import annotations
@@ -68,6 +70,21 @@ def test_libtracefs_reads_a_pinned_programs_calls_from_its_cpu(live, live_reader
                            "--", str(live_reader), str(calls)],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    pid, records = (int(w.partition("=")[2]) for w in done.stdout.split())
+    pid, records, piped = (int(w.partition("=")[2]) for w in done.stdout.split())
     assert records == calls, done.stdout
-    assert pid > 0 and list((live.path / "instances").iterdir()) == []
+    assert pid > 0 and piped == 0 and list((live.path / "instances").iterdir()) == []
+
+
+@pytest.mark.parametrize("calls", [1, 127, 600])  # one record; half a page; two pages and more
+def test_libtracefs_pipes_a_pinned_programs_calls_from_its_cpu(live, live_reader: Path,
+                                                                calls: int) -> None:
+    done = subprocess.run([sys.executable, "-m", "tpfs", "exec-as-tracefs", str(live.path),
+                           "--", str(live_reader), str(calls), "pipe"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    pid, records, piped = (int(w.partition("=")[2]) for w in done.stdout.split())
+    assert records == calls, done.stdout
+    # tpfs's FIFO holds the page being written too, so tracefs_cpu_pipe carries them all
+    # (the kernel splices whole pages only: 0 of 1 and of 127, most of 600).
+    assert pid > 0 and piped == calls, done.stdout
+    assert live.read("events/syscalls/sys_enter_getppid/enable") == "0\n"
