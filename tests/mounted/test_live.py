@@ -242,6 +242,29 @@ def test_an_eprobe_on_a_live_event_fires_with_it(live: Mount, kernel: Path) -> N
     assert "sys_enter_getpriority" not in live.read("trace")  # not enabled itself
 
 
+@pytest.mark.parametrize("where", ["", "instances/a/"])
+def test_an_eprobe_alone_asks_the_kernel_for_its_attached_event(live: Mount, kernel: Path,
+                                                                 where: str) -> None:
+    """Enabling an eprobe makes its attached event fire, as the kernel's trigger on it
+    does: tpfs's kernel instance enables the host event while the eprobe is enabled,
+    though no tpfs instance enables the event itself, and its live records feed the
+    eprobe."""
+    live.write("dynamic_events", f"e:ep/ppid {GETPPID.replace('/', '.')}\n")
+    if where:
+        (live.path / where).mkdir()
+    [name] = ours(kernel)
+    host = kernel / f"instances/{name}/events/{GETPPID}/enable"
+    assert host.read_text() == "0\n"
+    live.write(f"{where}events/ep/ppid/enable", "1")
+    assert host.read_text() == "1\n"
+    assert live.read(f"{where}events/{GETPPID}/enable") == "0\n"
+    pid = call(40)
+    mine = [e for e in events(live, f"{where}trace") if e[1] == pid]
+    assert [e[4] for e in mine] == ["ppid"] * 40, mine
+    live.write(f"{where}events/ep/ppid/enable", "0")
+    assert host.read_text() == "0\n"
+
+
 def test_the_instance_goes_with_the_daemon_and_a_killed_ones_with_the_next(
         kernel: Path, mount_factory: Callable[..., Mount]) -> None:
     before = ours(kernel)
