@@ -775,7 +775,8 @@ LIVE_BASELINE = "tpfs-bench-live-{pid}"
 #: (the end of a stage where the kernel lost records).
 LIVE_DRAINED = 64
 #: tpfs's ``trace_pipe`` line: comm-pid, [cpu], flags, time stamp, event.
-PIPE_LINE = re.compile(rb" *.+-(\d+) +\[(\d{3})\] \S+ +(\d+)\.(\d{6}): (\w+):")
+#: A line of ``trace_pipe``: its event's name, or a syscall's (``sys_getppid()``).
+PIPE_LINE = re.compile(rb" *.+-(\d+) +\[(\d{3})\] \S+ +(\d+)\.(\d{6}): (\w+)[:(]")
 PIPE_LOST = re.compile(rb"CPU:(\d+) \[LOST (\d+) EVENTS\]")
 
 
@@ -821,7 +822,7 @@ def read_live_pipe(path: Path, t0: float, t1: float, spinners: set[int],
                     continue
                 pid, cpu, ts = int(m[1]), int(m[2]), int(m[3]) + int(m[4]) / 1e6
                 seen.last_ts[cpu] = max(ts, seen.last_ts.get(cpu, 0.0))
-                if m[5] == b"sys_enter_getppid" and pid in spinners:
+                if m[5] == b"sys_getppid" and pid in spinners:
                     seen.getppid += 1
                 elif m[5] == b"sched_switch" and t0 <= ts <= t1:
                     seen.switches += 1

@@ -29,6 +29,7 @@ from .record import (
     SYNTH_SYSTEM,
     layout,
 )
+from .syscall_text import SYSCALL_SYSTEM, syscall_text
 
 # enum trace_flag_type (include/linux/trace_events.h, Linux 6.13 and later)
 IRQS_OFF = 0x01
@@ -261,7 +262,8 @@ class Printer:
                 if item[0] not in texts
                 and (event_id := item[0][0] | item[0][1] << 8) not in _OWN_WAY
                 and (known := formats.get(event_id)) is not None
-                and known[0] != SYNTH_SYSTEM and len(item[0]) <= RECORD_MAX]
+                and known[0] not in (SYNTH_SYSTEM, SYSCALL_SYSTEM)
+                and len(item[0]) <= RECORD_MAX]
         if not todo:
             return
         if len(texts) + len(todo) > TEXT_CACHE:
@@ -278,6 +280,10 @@ class Printer:
             if len(texts) >= TEXT_CACHE:
                 texts.clear()
             subsys, fmt = self._formats[event_id]
+            call = syscall_text(record, fmt) if subsys == SYSCALL_SYSTEM else None
+            if call is not None:  # the syscall's own text stands without the event's name
+                body = texts[record] = call
+                return body
             text = (synth_text(record, fmt) if subsys == SYNTH_SYSTEM
                     else f"{self.text(record, cpu=cpu, ts=ts)}\n")
             body = texts[record] = f"{self._names[event_id]}: {text}"
