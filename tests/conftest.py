@@ -165,6 +165,19 @@ def tracefs(request, tmp_path: Path, mount_factory) -> Iterator[Path]:
             yield mnt
 
 
+@pytest.fixture(params=["tpfs-live", "kernel"])
+def live_tracefs(request, tmp_path: Path, mount_factory) -> Iterator[Path]:
+    """A ``--live`` tpfs mount, then the kernel's own tracefs: for compat tests that
+    drive the machine's real activity (root only, as ``--live`` is)."""
+    if request.param == "tpfs-live":
+        if os.geteuid() != 0:
+            pytest.skip("--live needs root")
+        yield mount_factory("--live").path
+    else:
+        with kernel_tracefs(tmp_path) as mnt:
+            yield mnt
+
+
 @pytest.fixture
 def on_cpu0() -> Iterator[None]:
     """Run on CPU 0, where tpfs records markers, so that the kernel records them there too."""
