@@ -266,6 +266,29 @@ def test_an_eprobe_alone_asks_the_kernel_for_its_attached_event(live: Mount, ker
     assert host.read_text() == "0\n"
 
 
+def test_every_host_event_enabled_leaves_other_requests_served(live: Mount,
+                                                                kernel: Path) -> None:
+    """``events/enable`` on a live mount floods the daemon with every event the machine
+    makes; it carries them in short turns, so a small read still gets its answer in
+    well under a second (before the turns were bounded by time: about 5 s)."""
+    live.write("events/enable", "1")
+    try:
+        [name] = ours(kernel)
+        assert (kernel / f"instances/{name}/events/sched/sched_switch/enable").read_text() \
+            == "1\n"
+        time.sleep(0.5)  # the flood is on
+        took = []
+        for _ in range(7):
+            start = time.monotonic()
+            assert live.read("tracing_on") == "1\n"
+            took.append(time.monotonic() - start)
+            time.sleep(0.05)
+        assert sorted(took)[3] < 1.5, took
+    finally:
+        live.write("events/enable", "0")
+    assert (kernel / f"instances/{name}/set_event").read_text() == ""
+
+
 def test_the_instance_goes_with_the_daemon_and_a_killed_ones_with_the_next(
         kernel: Path, mount_factory: Callable[..., Mount]) -> None:
     before = ours(kernel)

@@ -31,6 +31,7 @@ import re
 import struct
 import subprocess
 import tempfile
+import time
 from collections.abc import Callable, Mapping
 
 import trio
@@ -53,6 +54,13 @@ BUFFER_KB = 4096
 POLL_FALLBACK = 0.1
 #: Pages one CPU's reader takes at a turn before it lets the daemon serve others.
 PAGES_PER_TURN = 64
+#: Seconds one CPU's reader carries records at a turn (whole pages: at least one)
+#: before it lets requests in. With every host event enabled a page can take
+#: milliseconds to carry, so 64 of them held each request for about a second.
+TURN_SECONDS = 0.002
+#: Seconds the records brought in before a request may take in all (whole pages: at
+#: least one a CPU). Records a flood leaves beyond it come in the readers' turns.
+FLUSH_SECONDS = 0.02
 #: Records that failed to fire whose traceback is logged; the rest are counted.
 MAX_FAILURES_LOGGED = 10
 _COMMON = struct.Struct("<HBBi")  # common_type, common_flags, common_preempt_count, common_pid
@@ -245,9 +253,10 @@ class LiveReader:
     def flush(self) -> None:
         """Fire now what the kernel's instance holds (before a request that may change
         what is enabled, or read what is recorded: it sees every record made before it).
-        Bounded as one turn a CPU; the readers take the rest."""
+        Bounded by ``FLUSH_SECONDS`` and a turn's pages a CPU; the readers take the rest."""
+        ends = time.monotonic() + FLUSH_SECONDS
         for cpu, fd in list(self.fds.items()):
-            self._drain(cpu, fd)
+            self._drain(cpu, fd, ends)
 
     def _close_fds(self) -> None:
         for fd in self.fds.values():
@@ -259,7 +268,7 @@ class LiveReader:
             with trio.move_on_after(POLL_FALLBACK):
                 await trio.lowlevel.wait_readable(fd)
             while True:
-                fired, more = self._drain(cpu, fd)
+                fired, more = self._drain(cpu, fd, time.monotonic() + TURN_SECONDS)
                 if fired:
                     wake()
                 if not more:
@@ -267,12 +276,15 @@ class LiveReader:
                 await trio.sleep(0)  # a full turn: let requests in before the next
             await trio.sleep(0)
 
-    def _drain(self, cpu: int, fd: int) -> tuple[bool, bool]:
-        """Fire what the CPU's pages hold, up to a turn's worth: whether any page came,
-        and whether more may wait."""
+    def _drain(self, cpu: int, fd: int, ends: float) -> tuple[bool, bool]:
+        """Fire what the CPU's pages hold, up to a turn's worth (``PAGES_PER_TURN``
+        pages, and none begun after the monotonic time ``ends`` but the first):
+        whether any page came, and whether more may wait."""
         comms: dict[int, str | None] = {}
         fired = False
         for _ in range(PAGES_PER_TURN):
+            if fired and time.monotonic() > ends:
+                return True, True
             try:
                 page = os.read(fd, PAGE_SIZE)
             except BlockingIOError:
@@ -294,12 +306,13 @@ class LiveReader:
         decoded = decode_page(page)
         if decoded.lost:
             self._lose(cpu, self._lost_count(cpu, decoded.lost))
+        wanted = self.wanted()  # a record of an event no one wants any more is dropped
         for ts, payload in decoded.events:
             if len(payload) < _COMMON.size:
                 continue
             ident, _, _, pid = _COMMON.unpack_from(payload)
             name = self.host_ids.get(ident)
-            if name is None or not self.layer.exists(name):
+            if name is None or name not in wanted or not self.layer.exists(name):
                 continue
             if pid not in comms:
                 comms[pid] = self._comm(pid)
