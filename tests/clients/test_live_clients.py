@@ -2,12 +2,12 @@
 
 ``trace-cmd record -e syscalls:sys_enter_getppid CMD`` through
 ``exec-as-tracefs`` reports every getppid() call CMD makes, with its pid, as
-it would on the kernel's own tracefs. (``--nosplice``: trace-cmd reads the
-raw pages with read().) ``tracefs_live.c``, a libtracefs program, enables
-the event in an instance of its own, pins itself to CPU 0, calls getppid()
-N times and reads N records with its pid from ``tracefs_cpu_read`` of CPU 0, and the same from
-the top-level buffer through ``tracefs_cpu_pipe`` (a splice of the FIFO that
-stands for ``trace_pipe_raw``).
+it would on the kernel's own tracefs, whether it reads the raw pages with
+read() (``--nosplice``) or splices them (from the FIFOs that stand for
+``trace_pipe_raw``). ``tracefs_live.c``, a libtracefs program, enables the
+event in an instance of its own, pins itself to CPU 0, calls getppid() N
+times and reads N records with its pid from ``tracefs_cpu_read`` of CPU 0,
+and the same from the top-level buffer through ``tracefs_cpu_pipe``.
 """
 
 from __future__ import annotations
@@ -43,13 +43,15 @@ def live(mount_factory):
     return mount_factory("--live")
 
 
-def test_trace_cmd_record_reports_the_commands_calls(live, tmp_path: Path) -> None:
+@pytest.mark.parametrize("splice", [["--nosplice"], []], ids=["read", "splice"])
+def test_trace_cmd_record_reports_the_commands_calls(live, tmp_path: Path,
+                                                      splice: list[str]) -> None:
     if shutil.which("trace-cmd") is None:
         pytest.skip("trace-cmd is not installed")
     dat = tmp_path / "live.dat"
     done = subprocess.run(
         [sys.executable, "-m", "tpfs", "exec-as-tracefs", str(live.path), "--", "trace-cmd",
-         "record", "--nosplice", "-o", str(dat), "-e", "syscalls:sys_enter_getppid",
+         "record", *splice, "-o", str(dat), "-e", "syscalls:sys_enter_getppid",
          sys.executable, "-c", CALLER, "300"],
         capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
