@@ -266,6 +266,27 @@ def test_an_eprobe_alone_asks_the_kernel_for_its_attached_event(live: Mount, ker
     assert host.read_text() == "0\n"
 
 
+def test_a_synthetic_event_fed_by_live_records_asks_for_its_events(live: Mount,
+                                                                    kernel: Path) -> None:
+    """The hist triggers that feed a synthetic event (``onmatch``) put their events
+    in soft mode, which registers their probes: the kernel instance enables both,
+    though no tpfs instance enables either, and each call makes a synthetic record."""
+    live.write("synthetic_events", "ppid_lat u64 lat\n")
+    enter, leave = GETPPID, GETPPID.replace("enter", "exit")
+    live.write(f"events/{enter}/trigger", "hist:keys=common_pid:ts0=common_timestamp.usecs")
+    live.write(f"events/{leave}/trigger",
+               "hist:keys=common_pid:lat=common_timestamp.usecs-$ts0:"
+               "onmatch(syscalls.sys_enter_getppid).trace(ppid_lat,$lat)")
+    live.write("events/synthetic/ppid_lat/enable", "1")
+    [name] = ours(kernel)
+    for event in (enter, leave):
+        assert (kernel / f"instances/{name}/events/{event}/enable").read_text() == "1\n"
+        assert live.read(f"events/{event}/enable") == "0*\n"
+    pid = call(15)
+    mine = [e for e in events(live) if e[1] == pid]
+    assert [e[4] for e in mine] == ["ppid_lat"] * 15, mine
+
+
 def test_every_host_event_enabled_leaves_other_requests_served(live: Mount,
                                                                 kernel: Path) -> None:
     """``events/enable`` on a live mount floods the daemon with every event the machine
