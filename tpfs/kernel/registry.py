@@ -179,7 +179,16 @@ class Registry:
         #: Called after a module's tracepoints are gone (the module notifier chain).
         self.module_going_hooks: list[Callable[[Module], None]] = []
         for tp in self.core.tracepoints:
-            self._by_name.setdefault(tp.name, []).append(tp)
+            self._add_instance(tp)
+
+    def _add_instance(self, tp: Tracepoint) -> None:
+        """Index ``tp`` by its name. Most names have one instance: their list is made
+        with room for exactly one (an empty list's first append reserves four)."""
+        same = self._by_name.get(tp.name)
+        if same is None:
+            self._by_name[tp.name] = [tp]
+        else:
+            same.append(tp)
 
     # -- lookups ---------------------------------------------------------
     def get_tracepoint(self, name: str) -> TracepointEntry | None:
@@ -448,7 +457,7 @@ class Registry:
             self.tp_addresses.insert(where, address)
             self.tp_modules.insert(where, tp_mod)
             for tp in tps:
-                self._by_name.setdefault(tp.name, []).append(tp)
+                self._add_instance(tp)
             self._update_probe_range(tps)
         module = Module(spec.name, address, spec.taints, spec.events, tp_mod)
         self.modules[spec.name] = module
