@@ -107,17 +107,19 @@ class EventIndex:
         core = self._core_index.get(name)
         if core is not None:
             return (0, core)
-        modules = self.registry.modules
-        return min((1, modules[tp.owner].address, self._place_in(modules[tp.owner], name))
-                   for tp in self.registry.instances(name))
-
-    def _place_in(self, module: Module, name: str) -> int:
-        """Where ``name`` is among ``module``'s events."""
-        places = self._module_index.get(module.name)
-        if places is None:
-            places = self._module_index[module.name] = {
-                n: i for i, n in enumerate(module.events)}
-        return places[name]
+        modules, known = self.registry.modules, self._module_index
+        first: tuple[int, ...] | None = None
+        for tp in self.registry.instances(name):
+            module = modules[tp.owner]
+            places = known.get(tp.owner)
+            if places is None:  # where each of its events is, worked out once
+                places = known[tp.owner] = {n: i for i, n in enumerate(module.events)}
+            where = (1, module.address, places[name])
+            if first is None or where < first:
+                first = where
+        if first is None:
+            raise KeyError(f"{name} is not defined")
+        return first
 
     def match(self, token: str) -> list[str]:
         """set_event's matching: ``S:E``, ``S:``, ``S:*``, ``*:E``, ``S`` or ``E``."""
