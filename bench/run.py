@@ -51,6 +51,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+from tpfs.fuse.heap import DELAY as TRIM_DELAY
 from tpfs.kernel.registry import Limits, Registry
 from tpfs.tools.mounting import Mount, fuse_unmount, start, start_tpfs
 from tpfs.tracefs.events import catalog
@@ -593,6 +594,11 @@ class Bench:
             def rss() -> float:
                 return peak_rss_mib(mount.proc.pid, "VmRSS")
 
+            def settled_rss() -> float:
+                """The RSS once the daemon has given back what the last request freed."""
+                time.sleep(TRIM_DELAY + 1)
+                return rss()
+
             mount.write("events/sched/sched_switch/enable", "1\n")
             mount.write("fire", SWITCH.format(pid=1) + "\n")  # its format is read once
             clear_trace(top)
@@ -603,10 +609,10 @@ class Bench:
             out["RSS full MiB"] = full = rss()
             out["daemon/kernel memory"] = (full - before) / kernel_mib
             clear_trace(top)
-            out["RSS cleared MiB"] = rss()
+            out["RSS cleared MiB"] = settled_rss()
             fill_buffers(mount, top, ncpus)
             mount.write("buffer_size_kb", f"{RECORD_BUFFER_KB}\n")
-            out[f"RSS shrunk to {RECORD_BUFFER_KB} KiB MiB"] = rss()
+            out[f"RSS shrunk to {RECORD_BUFFER_KB} KiB MiB"] = settled_rss()
             mount.write("events/sched/sched_switch/enable", "0\n")
             inst = top / "instances" / "memory"
             inst.mkdir()
@@ -615,7 +621,7 @@ class Bench:
             fill_buffers(mount, inst, ncpus)
             out["RSS instance full MiB"] = rss()
             inst.rmdir()
-            out["RSS instance removed MiB"] = rss()
+            out["RSS instance removed MiB"] = settled_rss()
         self.ratios["full buffers, daemon/kernel memory"] = out["daemon/kernel memory"]
         self.results["memory"] = out
 
