@@ -13,7 +13,7 @@ Names follow the kernel's so that this file reads beside tracepoint.c:
 
 Instances are also indexed by name. Most names have one instance, and the
 index holds that one alone (a list per name would cost more than the
-instance); a name that has had two at once gets a list, ``Instances``, kept
+instance); a name that has had two at once gets a list, ``NameInstances``, kept
 until the name goes, so that its ``definition`` stays the same object.
 
 Every operation that can fail checks first and changes nothing when it
@@ -77,7 +77,7 @@ class Tracepoint:
         return len(self.funcs) if self.funcs else 0
 
 
-class Instances(list[Tracepoint]):
+class NameInstances(list[Tracepoint]):
     """The instances of a name that has had more than one at once.
 
     ``definition`` is the name's first instance, which stood for the name's
@@ -192,7 +192,7 @@ class Registry:
         self._stale: set[str] = set()  # names a _noupdate batch left unapplied
         self._nprobes = 0
         self._module_instances = 0  # tracepoints of loaded modules, tainted or not
-        self._by_name: dict[str, Tracepoint | Instances] = {}
+        self._by_name: dict[str, Tracepoint | NameInstances] = {}
         #: Called after a module's tracepoints are in place (the module notifier chain).
         self.module_coming_hooks: list[Callable[[Module], None]] = []
         #: Called after a module's tracepoints are gone (the module notifier chain).
@@ -205,13 +205,13 @@ class Registry:
         if held is None:
             self._by_name[tp.name] = tp
         elif isinstance(held, Tracepoint):
-            self._by_name[tp.name] = Instances(held, tp)
+            self._by_name[tp.name] = NameInstances(held, tp)
         else:
             held.append(tp)
 
     def _remove_instance(self, tp: Tracepoint) -> None:
         held = self._by_name[tp.name]
-        if isinstance(held, Instances):
+        if isinstance(held, NameInstances):
             held.remove(tp)
             if held:
                 return
@@ -234,7 +234,7 @@ class Registry:
         instances come and go, so its identity tells one definition from a later one.
         """
         held = self._by_name.get(name)
-        return held.definition if isinstance(held, Instances) else held
+        return held.definition if isinstance(held, NameInstances) else held
 
     def names(self) -> Iterable[str]:
         """Every name some loaded code defines."""
