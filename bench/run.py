@@ -16,7 +16,10 @@
    buffered event, and ``trace-cmd record`` through the mount of events fired
    at steady rates (``bench/steady.py``), lost events counted, against the
    kernel's ``trace-cmd record`` of its own markers;
-6. ``--live`` (root): real ``sched_switch`` and ``sys_enter_getppid`` records
+6. memory: the daemon's RSS for full 64 MiB-per-CPU buffers against what the
+   kernel allocates for them at the resize (1.0x), and what comes back when
+   they are cleared, shrunk, or their instance removed;
+7. ``--live`` (root): real ``sched_switch`` and ``sys_enter_getppid`` records
    of a paced workload (``bench/liveload.py``) carried into tpfs, side by
    side with a reader of the kernel's own ``trace_pipe_raw`` in an instance
    of the same events, what tpfs lost beyond the kernel, and the delay from
@@ -48,13 +51,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+from tpfs.fuse.heap import DELAY as TRIM_DELAY
 from tpfs.kernel.registry import Limits, Registry
 from tpfs.tools.mounting import Mount, fuse_unmount, start, start_tpfs
 from tpfs.tracefs.events import catalog
 from tpfs.tracefs.tracepoints.control import MAX_WRITE
 
 HERE = Path(__file__).resolve().parent
-SECTIONS = ("listing", "churn", "scaling", "registration", "dataplane", "live")
+SECTIONS = ("listing", "churn", "scaling", "registration", "dataplane", "memory", "live")
 #: Sections that only ``--only`` runs: the dataplane's ``trace-cmd record`` part alone.
 EXTRA_SECTIONS = ("recording",)
 T = TypeVar("T")
@@ -62,7 +66,8 @@ METHODS = {"cat": ["cat"], "dd bs=4096": ["dd", "bs=4096"], "dd bs=64": ["dd", "
 TARGETS = {
     "tpfs/floor cat": 1.25, "tpfs/floor dd bs=4096": 1.25, "tpfs/floor dd bs=64": 1.5,
     "churn/quiet": 1.2, "read per instance 100k/1k": 1.3, "registration 100k/1k": 1.5,
-    "peak RSS at 100k (MiB)": 80,
+    "peak RSS at 100k (MiB)": 70,
+    "full buffers, daemon/kernel memory": 1.1,
     "filter match/none (time)": 2.0, "filter reject/none (time)": 2.0,
     "trace-cmd record (splice) lost %": 0.0,
     "live lost beyond the kernel (paced)": 0,
@@ -573,7 +578,54 @@ class Bench:
         self.ratios["bytes per buffered event"] = memory["bytes/event"]
         return table
 
-    # -- 6. live -------------------------------------------------------------
+    # -- 6. memory -----------------------------------------------------------
+    def memory(self) -> None:
+        """Full buffers of ``buffer_size_kb`` per CPU: the daemon's RSS from before the
+        resize to full, over the kernel's (the size per CPU, allocated at the resize),
+        and the RSS once they are cleared, shrunk, and filled in an instance removed."""
+        size_kb = 4096 if self.quick else 65536
+        out: dict[str, float] = {"buffer_size_kb": size_kb}
+        with self.tpfs("--seed", "1") as mount:
+            top = mount.path
+            ncpus = len(list((top / "per_cpu").glob("cpu*")))
+            out["cpus"] = ncpus
+            kernel_mib = size_kb / 1024 * ncpus
+
+            def rss() -> float:
+                return peak_rss_mib(mount.proc.pid, "VmRSS")
+
+            def settled_rss() -> float:
+                """The RSS once the daemon has given back what the last request freed."""
+                time.sleep(TRIM_DELAY + 1)
+                return rss()
+
+            mount.write("events/sched/sched_switch/enable", "1\n")
+            mount.write("fire", SWITCH.format(pid=1) + "\n")  # its format is read once
+            clear_trace(top)
+            out["RSS before MiB"] = before = rss()
+            mount.write("buffer_size_kb", f"{size_kb}\n")
+            out["RSS resized MiB"] = rss()
+            out["fire writes to fill"] = fill_buffers(mount, top, ncpus)
+            out["RSS full MiB"] = full = rss()
+            out["daemon/kernel memory"] = (full - before) / kernel_mib
+            clear_trace(top)
+            out["RSS cleared MiB"] = settled_rss()
+            fill_buffers(mount, top, ncpus)
+            mount.write("buffer_size_kb", f"{RECORD_BUFFER_KB}\n")
+            out[f"RSS shrunk to {RECORD_BUFFER_KB} KiB MiB"] = settled_rss()
+            mount.write("events/sched/sched_switch/enable", "0\n")
+            inst = top / "instances" / "memory"
+            inst.mkdir()
+            (inst / "buffer_size_kb").write_text(f"{size_kb}\n")
+            (inst / "events/sched/sched_switch/enable").write_text("1\n")
+            fill_buffers(mount, inst, ncpus)
+            out["RSS instance full MiB"] = rss()
+            inst.rmdir()
+            out["RSS instance removed MiB"] = settled_rss()
+        self.ratios["full buffers, daemon/kernel memory"] = out["daemon/kernel memory"]
+        self.results["memory"] = out
+
+    # -- 7. live -------------------------------------------------------------
     def live(self) -> None:
         """``--live`` under a paced workload, against the kernel's own reader, stage by
         stage: two processes calling getppid() and a pipe ping-pong pair, for a few
@@ -864,6 +916,20 @@ def percentile(values: list[float], q: float) -> float:
 def clear_trace(tracefs: Path) -> None:
     """Empty every CPU's buffer: ``trace`` opened with O_TRUNC."""
     os.close(os.open(tracefs / "trace", os.O_WRONLY | os.O_TRUNC))
+
+
+def fill_buffers(mount: Mount, tracefs: Path, ncpus: int) -> int:
+    """Fire sched_switch on each CPU in turn until its buffer in ``tracefs`` overwrites
+    (``overrun`` in its ``stats``); returns the ``fire`` writes it took."""
+    writes = 0
+    for cpu in range(ncpus):
+        stats = tracefs / "per_cpu" / f"cpu{cpu}" / "stats"
+        while not re.search(r"^overrun: [1-9]", stats.read_text(), re.M):
+            if writes > 1000:
+                raise RuntimeError(f"cpu{cpu} of {tracefs} does not fill")
+            mount.write("fire", SWITCH.format(pid=1) + f" @cpu={cpu} @count=100000\n")
+            writes += 1
+    return writes
 
 
 def buffer_stats(tracefs: Path) -> tuple[int, int]:

@@ -20,13 +20,13 @@ def test_bench_quick_run(tmp_path: Path) -> None:
     assert res.returncode == 0, res.stdout + res.stderr
     results = json.loads(out.read_text())
     assert set(results) >= {"machine", "listing", "churn", "scaling", "registration",
-                            "dataplane", "live", "ratios"}
+                            "dataplane", "memory", "live", "ratios"}
     for key in ("tpfs/floor cat", "tpfs/floor dd bs=64", "churn/quiet",
                 "read per instance 100k/1k", "registration 100k/1k",
                 "fire @count (identical) ev/s", "fire distinct lines ev/s",
                 "filter match/none (time)", "filter reject/none (time)",
                 "trace_pipe python (distinct) ev/s", "trace_pipe cat (distinct) ev/s",
-                "bytes per buffered event"):
+                "bytes per buffered event", "full buffers, daemon/kernel memory"):
         assert results["ratios"][key] > 0, key
     rows = results["dataplane"]
     assert all(row["overrun"] == 0 for row in rows.values() if isinstance(row, dict)

@@ -48,6 +48,25 @@ def test_files_of_a_gone_object_answer_enodev_and_change_nothing(small: Mount, l
     assert "probes/staly:ev" not in str(os.listdir(small / "probes"))
 
 
+def test_an_event_file_lives_while_any_module_defines_its_name(small: Mount) -> None:
+    """A second module defining the name, then the first one going, keep the name
+    defined: the open files go on working until the last definer goes."""
+    small.write("modules/load", "firstdef shared:ev\n")
+    fds = [os.open(small / "events/shared/ev/enable", os.O_RDONLY),
+           os.open(small / "events/shared/enable", os.O_RDONLY)]
+    try:
+        small.write("modules/load", "seconddef shared:ev\n")
+        small.write("modules/unload", "firstdef\n")
+        small.write("modules/load", "thirddef shared:ev\n")
+        small.write("modules/unload", "seconddef\n")
+        assert [os.pread(fd, 100, 0) for fd in fds] == [b"0\n", b"0\n"]
+        small.write("modules/unload", "thirddef\n")
+        assert [errno_of(os.pread, fd, 100, 0) for fd in fds] == [errno.ENODEV] * 2
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
 def test_a_stale_probe_file_answers_enodev(small: Mount) -> None:
     small.write("probes/register", "a:b p\n")
     fd = os.open(small / "probes/a:b", os.O_RDONLY)

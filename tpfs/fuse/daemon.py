@@ -113,6 +113,7 @@ class Daemon:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._watch_signals)
                 nursery.start_soon(self.ops.raw_fifos.run)
+                nursery.start_soon(self.ops.heap.run)
                 if self.live is not None:
                     nursery.start_soon(self.live.run, self.ops.waiters.changed)
                 # Room for every waiting read and still workers for the rest.

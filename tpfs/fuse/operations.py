@@ -30,6 +30,7 @@ from ..tracefs.vfs.nodes import Directory, File, Node, Opener
 from ..tracefs.vfs.work import Work, WorkHandle
 from . import request
 from .fdflags import FileFlags
+from .heap import HeapTrimmer
 from .inodes import DirHandle, Inodes, Path
 from .rawfifo import RawFifos
 from .tasks import task_cpu
@@ -105,6 +106,8 @@ class Operations(pyfuse3.Operations):
         self.waiters = Waiters(max_waiting)
         #: The top-level buffer's pages for splicing readers (``rawfifo``).
         self.raw_fifos = RawFifos(tree.trace, tree.ncpus)
+        #: Told after the requests that may free memory (writes, removals).
+        self.heap = HeapTrimmer()
         self._fh = itertools.count(1)
         self._stamp = time.time_ns()
         #: Whether a read request was ever not found in pyfuse3 (warned once).
@@ -255,6 +258,7 @@ class Operations(pyfuse3.Operations):
     async def rmdir(self, parent_inode: int, name: bytes, ctx: pyfuse3.RequestContext) -> None:
         parent_path = self.inodes.path(parent_inode)
         self.tree.rmdir(self._dir(parent_path), os.fsdecode(name))
+        self.heap.freed(cycles=True)  # an instance's buffers are in cycles
 
     @_guarded
     async def rename(self, parent_inode_old: int, name_old: bytes, parent_inode_new: int,
@@ -265,6 +269,7 @@ class Operations(pyfuse3.Operations):
     async def unlink(self, parent_inode: int, name: bytes, ctx: pyfuse3.RequestContext) -> None:
         parent = self._dir(self.inodes.path(parent_inode))
         self.tree.unlink(parent, os.fsdecode(name))
+        self.heap.freed()
 
     # -- files ---------------------------------------------------------------
     @_guarded
@@ -328,6 +333,7 @@ class Operations(pyfuse3.Operations):
         finally:
             self.waiters.changed()
             self.raw_fifos.feed()
+            self.heap.freed()
 
     async def _apply(self, work: Work) -> None:
         """Apply a checked write a slice of at most ``SLICE`` seconds at a time,

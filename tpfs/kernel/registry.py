@@ -11,6 +11,11 @@ Names follow the kernel's so that this file reads beside tracepoint.c:
 * ``TpModule`` is tracepoint.c's local copy of a module; ``tp_modules`` is
   ``tracepoint_module_list``, kept sorted by the copy's address.
 
+Instances are also indexed by name. Most names have one instance, and the
+index holds that one alone (a list per name would cost more than the
+instance); a name that has had two at once gets a list, ``NameInstances``, kept
+until the name goes, so that its ``definition`` stays the same object.
+
 Every operation that can fail checks first and changes nothing when it
 refuses; the batch operations (``load_modules``, ``unload_modules``,
 ``change_probes``) check a whole batch before applying any of it, so control
@@ -70,6 +75,20 @@ class Tracepoint:
     @property
     def nprobes(self) -> int:
         return len(self.funcs) if self.funcs else 0
+
+
+class NameInstances(list[Tracepoint]):
+    """The instances of a name that has had more than one at once.
+
+    ``definition`` is the name's first instance, which stood for the name's
+    definition before the list was made, and goes on standing for it.
+    """
+
+    __slots__ = ("definition",)
+
+    def __init__(self, first: Tracepoint, second: Tracepoint) -> None:
+        super().__init__((first, second))
+        self.definition = first
 
 
 @dataclass(slots=True, eq=False)
@@ -173,25 +192,49 @@ class Registry:
         self._stale: set[str] = set()  # names a _noupdate batch left unapplied
         self._nprobes = 0
         self._module_instances = 0  # tracepoints of loaded modules, tainted or not
-        self._by_name: dict[str, list[Tracepoint]] = {}
+        self._by_name: dict[str, Tracepoint | NameInstances] = {}
         #: Called after a module's tracepoints are in place (the module notifier chain).
         self.module_coming_hooks: list[Callable[[Module], None]] = []
         #: Called after a module's tracepoints are gone (the module notifier chain).
         self.module_going_hooks: list[Callable[[Module], None]] = []
         for tp in self.core.tracepoints:
-            self._by_name.setdefault(tp.name, []).append(tp)
+            self._add_instance(tp)
+
+    def _add_instance(self, tp: Tracepoint) -> None:
+        held = self._by_name.get(tp.name)
+        if held is None:
+            self._by_name[tp.name] = tp
+        elif isinstance(held, Tracepoint):
+            self._by_name[tp.name] = NameInstances(held, tp)
+        else:
+            held.append(tp)
+
+    def _remove_instance(self, tp: Tracepoint) -> None:
+        held = self._by_name[tp.name]
+        if isinstance(held, NameInstances):
+            held.remove(tp)
+            if held:
+                return
+        del self._by_name[tp.name]
 
     # -- lookups ---------------------------------------------------------
     def get_tracepoint(self, name: str) -> TracepointEntry | None:
         return self.entries.get(name)
 
     def instances(self, name: str) -> Sequence[Tracepoint]:
-        """The instances of ``name``; empty when no loaded code defines it.
+        """The instances of ``name``; empty when no loaded code defines it."""
+        held = self._by_name.get(name)
+        if held is None:
+            return ()
+        return (held,) if isinstance(held, Tracepoint) else held
 
-        While the name stays defined this is the same sequence object, so its
-        identity tells one definition of a name from a later one.
+    def definition(self, name: str) -> object | None:
+        """What stands for the current definition of ``name`` (None when no loaded code
+        defines it): the same object while the name stays defined, however its
+        instances come and go, so its identity tells one definition from a later one.
         """
-        return self._by_name.get(name, ())
+        held = self._by_name.get(name)
+        return held.definition if isinstance(held, NameInstances) else held
 
     def names(self) -> Iterable[str]:
         """Every name some loaded code defines."""
@@ -323,7 +366,7 @@ class Registry:
         touched = self._stale.union(names)
         self._stale.clear()
         for name in touched:
-            self._update_probe_range(self._by_name.get(name, ()))
+            self._update_probe_range(self.instances(name))
         self.generation += 1
 
     def update_all_instances(self) -> None:
@@ -409,7 +452,7 @@ class Registry:
         """
         calls = 0
         entries, rcu = self.entries, self.rcu
-        for tp in list(self._by_name.get(name, ())):
+        for tp in tuple(self.instances(name)):
             funcs = tp.funcs
             if not tp.state or not funcs:
                 continue
@@ -448,7 +491,7 @@ class Registry:
             self.tp_addresses.insert(where, address)
             self.tp_modules.insert(where, tp_mod)
             for tp in tps:
-                self._by_name.setdefault(tp.name, []).append(tp)
+                self._add_instance(tp)
             self._update_probe_range(tps)
         module = Module(spec.name, address, spec.taints, spec.events, tp_mod)
         self.modules[spec.name] = module
@@ -475,10 +518,7 @@ class Registry:
             del self.tp_addresses[where]
             del self.tp_modules[where]
             for tp in tp_mod.tracepoints:
-                same = self._by_name[tp.name]
-                same.remove(tp)
-                if not same:
-                    del self._by_name[tp.name]
+                self._remove_instance(tp)
                 self._disable_tracepoint(tp)
         self.slab.free(module.address)
         self.generation += 1

@@ -159,10 +159,10 @@ class Subsystems:
         events = SubsystemEvents(layer, name)
         registry = layer.registry
         # The directory lasts while any event it had at lookup keeps its definition.
-        definitions = [(n, registry.instances(n)) for n in events.names()]
+        definitions = [(n, registry.definition(n)) for n in events.names()]
 
         def alive() -> bool:
-            return any(registry.instances(n) is d for n, d in definitions)
+            return any(registry.definition(n) is d for n, d in definitions)
 
         files: dict[str, Node] = {
             "filter": text_file(SETTING_MODE, lambda: SUBSYSTEM_FILTER_HELP,
@@ -195,10 +195,10 @@ class SubsystemEvents:
         if not layer.exists(name):
             return None
         registry = layer.registry
-        definition = registry.instances(name)
+        definition = registry.definition(name)
 
         def alive() -> bool:
-            return registry.instances(name) is definition
+            return registry.definition(name) is definition
 
         return Directory(DIR_MODE, {
             "enable": text_file(SETTING_MODE, lambda: layer.enable_text(name),

@@ -7,6 +7,12 @@ first event's registration, events in registration order; a name that goes
 and comes back goes to the end, as its directory does. ``set_event`` lists the
 enabled events in ``available_events`` order (``position``), and matches its
 words (``match``) against this index.
+
+It holds one entry per event, so its entries are kept small: an event's
+readdir key is stored less its subsystem's key, which for events registered
+with their subsystem is a small int Python shares rather than a new object
+each; and where each event sits in its module (for ``position``) is worked
+out only when ``set_event`` is read, for the modules it needs.
 """
 
 from __future__ import annotations
@@ -24,12 +30,14 @@ class EventIndex:
     """The registry's event names by subsystem, each with a readdir key."""
 
     registry: Registry
-    # Subsystem subsystem -> event -> readdir key, both in registration order.
+    # Subsystem -> event -> its readdir key less the subsystem's, both in
+    # registration order.
     _systems: dict[str, dict[str, int]] = field(default_factory=dict)
     _system_keys: dict[str, int] = field(default_factory=dict)
     _by_event: dict[str, dict[str, None]] = field(default_factory=dict)  # event -> subsystems
     _keys: itertools.count[int] = field(default_factory=itertools.count)
-    # Where each instance sits in available_events order, for set_event.
+    # Where each instance sits in available_events order, for set_event: the
+    # core's at once, a module's the first time set_event's order needs it.
     _core_index: dict[str, int] = field(default_factory=dict)
     _module_index: dict[str, dict[str, int]] = field(default_factory=dict)
 
@@ -40,16 +48,16 @@ class EventIndex:
 
     def module_coming(self, module: Module) -> None:
         """A registered module's events join (the layer asks only for registered ones)."""
-        self._module_index[module.name] = {n: i for i, n in enumerate(module.events)}
         for name in module.events:
             self.add(name)
 
     def module_going(self, module: Module) -> None:
         """A registered module goes: its names leave as ``remove`` is called for each."""
-        del self._module_index[module.name]
+        self._module_index.pop(module.name, None)
 
     def subsystems(self) -> Mapping[str, Mapping[str, int]]:
-        """Subsystem -> event -> readdir key, in registration order (a live view)."""
+        """Subsystem -> event, in registration order (a live view; the values are
+        private to the index)."""
         return self._systems
 
     def subsystem_listing(self) -> list[tuple[int, str]]:
@@ -58,7 +66,8 @@ class EventIndex:
 
     def event_listing(self, subsys: str) -> list[tuple[int, str]]:
         """``events/SUBSYS/``'s events as (key, name), in registration order."""
-        return [(key, e) for e, key in self._systems.get(subsys, {}).items()]
+        base = self._system_keys.get(subsys, 0)
+        return [(base + key, e) for e, key in self._systems.get(subsys, {}).items()]
 
     def names_of(self, subsys: str) -> list[str]:
         return [f"{subsys}:{e}" for e in self._systems.get(subsys, ())]
@@ -78,7 +87,7 @@ class EventIndex:
             events = self._systems[subsys] = {}
             self._system_keys[subsys] = next(self._keys)
         if event not in events:
-            events[event] = next(self._keys)
+            events[event] = next(self._keys) - self._system_keys[subsys]
             self._by_event.setdefault(event, {})[subsys] = None
 
     def remove(self, name: str) -> None:
@@ -98,9 +107,19 @@ class EventIndex:
         core = self._core_index.get(name)
         if core is not None:
             return (0, core)
-        modules = self.registry.modules
-        return min((1, modules[tp.owner].address, self._module_index[tp.owner][name])
-                   for tp in self.registry.instances(name))
+        modules, known = self.registry.modules, self._module_index
+        first: tuple[int, ...] | None = None
+        for tp in self.registry.instances(name):
+            module = modules[tp.owner]
+            places = known.get(tp.owner)
+            if places is None:  # where each of its events is, worked out once
+                places = known[tp.owner] = {n: i for i, n in enumerate(module.events)}
+            where = (1, module.address, places[name])
+            if first is None or where < first:
+                first = where
+        if first is None:
+            raise KeyError(f"{name} is not defined")
+        return first
 
     def match(self, token: str) -> list[str]:
         """set_event's matching: ``S:E``, ``S:``, ``S:*``, ``*:E``, ``S`` or ``E``."""

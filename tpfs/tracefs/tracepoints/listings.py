@@ -14,6 +14,7 @@ from __future__ import annotations
 import bisect
 from array import array
 from dataclasses import dataclass
+from itertools import accumulate
 
 from ...kernel.iterator import SortedWalk, TracepointIter
 from ...kernel.registry import Module, TpModule, Tracepoint
@@ -32,11 +33,9 @@ class Block:
     @classmethod
     def render(cls, rng: TpModule) -> Block:
         lines = [show_event(tp).encode() for tp in rng.tracepoints]
-        offsets = array("Q", [0])
-        pos = 0
-        for line in lines:
-            pos += len(line)
-            offsets.append(pos)
+        # Made from a list, the array is exactly as long as it needs (appending
+        # would over-allocate); 32 bits hold any range's length.
+        offsets = array("I", list(accumulate(map(len, lines), initial=0)))
         return cls(b"".join(lines), offsets)
 
 
