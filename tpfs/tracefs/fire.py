@@ -43,8 +43,9 @@ from .events.events import EventLayer
 from .events.firing import Firing
 from .events.own_probe import EventProbes
 from .events.pid_filter import FOLLOW_FORK, follow_fork
+from .fire_native import FireTables, Line
 from .trace.record import Value, layout
-from .tracepoints.control import parse_event_name, split_lines
+from .tracepoints.control import check_size, parse_event_name, split_lines
 from .vfs.nodes import Opener
 from .vfs.work import run
 
@@ -114,6 +115,8 @@ class Firer:
         self.probes = probes
         #: Told of each firing that reached an event's probes (the profiles count them).
         self.hit = hit
+        #: The native parse's tables of the events fired so far.
+        self.native = FireTables()
 
     def parse(self, words: list[str], opener: Opener,
               writer_comm: Callable[[], str | None] | None = None,
@@ -169,11 +172,33 @@ class Firer:
         and return the firings it asks for, to be applied by ``Firings.step``."""
         writer_comm = functools.cache(lambda: opener.comm)
         writer_cpu = functools.cache(lambda: opener.cpu(self.layer.ncpus))
-        firings = [self.parse(words, opener, writer_comm, writer_cpu)
-                   for words in split_lines(buf)]
+        check_size(buf)
+        lines = self.native.parse(buf, self.layer.ncpus, opener.pid)
+        firings = None if lines is None else self._native_firings(lines, opener, writer_comm,
+                                                                  writer_cpu)
+        if firings is None:  # Python's parse: the first write of an event, and every error
+            firings = [self.parse(words, opener, writer_comm, writer_cpu)
+                       for words in split_lines(buf)]
+            for name in {f.name for f in firings}:
+                self.native.learn(name, layout(self.layer.format(name)))
         if sum(f.count for f in firings) > MAX_FIRINGS:
             raise _invalid(f"more than {MAX_FIRINGS} firings in one write")
         return Firings(self, firings)
+
+    def _native_firings(self, lines: list[Line], opener: Opener,
+                        writer_comm: Callable[[], str | None],
+                        writer_cpu: Callable[[], int]) -> list[Firing] | None:
+        """The native parse's lines as firings, or None if an event it named no longer
+        exists with the layout its table was compiled from."""
+        layer, layouts = self.layer, self.native.layouts
+        for name in {line[0] for line in lines}:
+            if not layer.exists(name) or layout(layer.format(name)) is not layouts[name]:
+                self.native.forget(name)
+                return None
+        return [Firing(name, writer_cpu() if cpu is None else cpu,
+                       opener.pid if pid is None else pid,
+                       writer_comm() if pid is None and comm is None else comm, count, record)
+                for name, cpu, pid, comm, count, record in lines]
 
     def write(self, buf: bytes, opener: Opener) -> None:
         """A whole write, checked then applied at once."""
