@@ -84,6 +84,12 @@ class Firings:
     def step(self, more: Callable[[], bool]) -> bool:
         """Fire at least once (if anything is left), then on while ``more()``;
         True once the whole write is applied."""
+        try:
+            return self._step(more)
+        finally:
+            self.firer.probes.flush()  # the slice's records into their buffers
+
+    def _step(self, more: Callable[[], bool]) -> bool:
         firer = self.firer
         while self.line < len(self.firings):
             firing = self.firings[self.line]
@@ -218,6 +224,7 @@ class Firer:
         instance that has it enabled, through its pid filters, filter, triggers and
         hists, with the kernel's time stamp. False when no instance took it."""
         fired = self.fire_once(self.probes.calls(firing))
+        self.probes.flush()
         if firing.name in FOLLOW_FORK:
             follow_fork(firing, self.layer.format(firing.name), self.probes.targets)
         return fired

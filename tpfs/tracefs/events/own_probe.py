@@ -36,10 +36,12 @@ no filter of the event's own, around the marker's commit.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from functools import lru_cache
 
 from ...kernel.registry import Probe, ProbeCall, Registry, Tracepoint
 from ..trace.record import PRINT_EVENT, SYNTH_SYSTEM, layout
 from ..trace.trace import TraceArray
+from .commit_batch import CommitBatch
 from .events import EventLayer, event_probe
 from .filter import task_comm
 from .firing import Firing
@@ -53,6 +55,12 @@ from .trigger_actions import act
 #: (``ring_buffer_nest_start``), so a synthetic event whose histogram fires
 #: itself stops there.
 MAX_SYNTH_NESTING = 4
+
+
+@lru_cache(maxsize=4096)
+def _own_func(name: str) -> str:
+    """The function of the probe that enabling ``name`` registers (``event_probe``)."""
+    return event_probe(name).func
 
 
 class EventProbes:
@@ -70,6 +78,13 @@ class EventProbes:
         self.attached = attached
         #: Synthetic events being fired now, one inside another.
         self._nesting = 0
+        #: Common-case records not yet written: ``flush`` writes them.
+        self.batch = CommitBatch()
+
+    def flush(self) -> None:
+        """Write the records the common case committed (see ``commit_batch``): at the
+        end of each slice of firings, and before anything that could see a buffer."""
+        self.batch.flush()
 
     def calls(self, firing: Firing) -> list[tuple[str, ProbeCall]]:
         """What firing the event calls: its probes, and those of the events that fire
@@ -95,12 +110,10 @@ class EventProbes:
 
     def probe_call(self, firing: Firing) -> ProbeCall:
         name, record, cpu, pid = firing.name, firing.record, firing.cpu, firing.pid
-        own = event_probe(name).func
+        own = _own_func(name)
         subsys, _, event = name.partition(":")
         fmt = self.layer.format(name)
-        comm = task_comm(firing.comm)
-        targets = self.targets
-        tasks = scheduled_tasks(name, fmt, record)
+        targets, batch = self.targets, self.batch
 
         def call(tp: Tracepoint, probe: Probe) -> None:
             if probe.func != own:
@@ -110,15 +123,19 @@ class EventProbes:
                 return
             layer, trace = target
             tracing = trace.tracing
-            allowed = pid_allowed(tracing, pid, tasks)
+            # With no pid filter every task is allowed: the tasks need not be read.
+            allowed = not (tracing.event_pids or tracing.notrace_pids) or pid_allowed(
+                tracing, pid, scheduled_tasks(name, fmt, record))
             triggers = layer.triggers(name)
             hists = layer.hist.triggered(subsys, event)
             if not triggers and not hists:  # the common case, in short: the same steps
                 if allowed and not layer.soft_disabled(name):
                     predicate = layer.predicate(name)
-                    if predicate is None or predicate(record, cpu, comm):
-                        trace.record(cpu, record, firing.comm, subsys, fmt, firing.ts)
+                    if predicate is None or predicate(record, cpu, task_comm(firing.comm)):
+                        batch.add(trace, cpu, record, firing.comm, subsys, fmt, firing.ts)
                 return
+            comm = task_comm(firing.comm)
+            self.flush()  # triggers may act on the buffer (snapshot, traceoff): all in it
             # A hist trigger needs the record (EVENT_CMD_FL_NEEDS_REC).
             cond = hists or any(t.needs_record for t in triggers)
             if not cond:  # trace_trigger_soft_disabled
@@ -179,5 +196,6 @@ class EventProbes:
         commit()
         for synth in synths:  # nested in the event, which took its place first
             self._fire_synth(synth, firing)
+        self.flush()  # the synthetic events' records, before the post triggers act
         for trigger in post:
             act(trigger, firing, layer, trace)
