@@ -28,9 +28,10 @@ class CommitBatch:
         """``trace.record``, its write deferred to ``flush``."""
         if not trace.admit(cpu, record, comm, subsys, fmt):
             return
-        run = self._runs.get((id(trace), cpu))
+        key = (id(trace), cpu)
+        run = self._runs.get(key)
         if run is None:
-            run = self._runs[id(trace), cpu] = (trace, [], [])
+            run = self._runs[key] = (trace, [], [])
         run[1].append(trace.stamp(ts))
         run[2].append(record)
 

@@ -58,9 +58,11 @@ MAX_SYNTH_NESTING = 4
 
 
 @lru_cache(maxsize=4096)
-def _own_func(name: str) -> str:
-    """The function of the probe that enabling ``name`` registers (``event_probe``)."""
-    return event_probe(name).func
+def _names(name: str) -> tuple[str, str, str]:
+    """The function of the probe that enabling ``name`` registers (``event_probe``),
+    the event's system and its own name."""
+    subsys, _, event = name.partition(":")
+    return event_probe(name).func, subsys, event
 
 
 class EventProbes:
@@ -110,8 +112,7 @@ class EventProbes:
 
     def probe_call(self, firing: Firing) -> ProbeCall:
         name, record, cpu, pid = firing.name, firing.record, firing.cpu, firing.pid
-        own = _own_func(name)
-        subsys, _, event = name.partition(":")
+        own, subsys, event = _names(name)
         fmt = self.layer.format(name)
         targets, batch = self.targets, self.batch
 
