@@ -91,21 +91,24 @@ class Firings:
 
     def _step(self, more: Callable[[], bool]) -> bool:
         firer = self.firer
-        while self.line < len(self.firings):
-            firing = self.firings[self.line]
-            if firer.layer.exists(firing.name):  # else removed since: fires no more
+        exists, calls_of, fire_once = firer.layer.exists, firer.probes.calls, firer.fire_once
+        firings = self.firings
+        while self.line < len(firings):
+            firing = firings[self.line]
+            if exists(firing.name):  # else removed since: fires no more
                 # Probes and eprobes as they are now: they may have changed between steps.
-                calls = firer.probes.calls(firing)
-                while self.done < firing.count:
-                    firer.fire_once(calls)
+                calls = calls_of(firing)
+                count = firing.count
+                while self.done < count:
+                    fire_once(calls)
                     self.done += 1
-                    if self.done < firing.count and not more():
+                    if self.done < count and not more():
                         return False
                 if firing.name in FOLLOW_FORK:
                     follow_fork(firing, firer.layer.format(firing.name), firer.probes.targets)
             self.line += 1
             self.done = 0
-            if self.line < len(self.firings) and not more():
+            if self.line < len(firings) and not more():
                 return False
         return True
 

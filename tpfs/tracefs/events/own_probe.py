@@ -92,7 +92,9 @@ class EventProbes:
         """What firing the event calls: its probes, and those of the events that fire
         with it (the eprobes on it whose filter passes)."""
         calls = [(firing.name, self.probe_call(firing))]
-        calls.extend((f.name, self.probe_call(f)) for f in self.attached(firing))
+        attached = self.attached(firing)
+        if attached:
+            calls.extend((f.name, self.probe_call(f)) for f in attached)
         return calls
 
     def _fire_synth(self, synth: SynthFiring, cause: Firing) -> None:
@@ -136,7 +138,7 @@ class EventProbes:
                         batch.add(trace, cpu, record, firing.comm, subsys, fmt, firing.ts)
                 return
             comm = task_comm(firing.comm)
-            self.flush()  # triggers may act on the buffer (snapshot, traceoff): all in it
+            self.flush()  # this path writes at once: the records before it go first
             # A hist trigger needs the record (EVENT_CMD_FL_NEEDS_REC).
             cond = hists or any(t.needs_record for t in triggers)
             if not cond:  # trace_trigger_soft_disabled
