@@ -204,9 +204,13 @@ class Firer:
             if not layer.exists(name) or layout(layer.format(name)) is not layouts[name]:
                 self.native.forget(name)
                 return None
-        return [Firing(name, writer_cpu() if cpu is None else cpu,
-                       opener.pid if pid is None else pid,
-                       writer_comm() if pid is None and comm is None else comm, count, record)
+        # The writer's CPU and name, looked up as Python's parse does: if a line needs them.
+        wcpu = writer_cpu() if any(line[1] is None for line in lines) else 0
+        wcomm = writer_comm() if any(line[2] is None and line[3] is None
+                                     for line in lines) else None
+        wpid = opener.pid
+        return [Firing(name, wcpu if cpu is None else cpu, wpid if pid is None else pid,
+                       wcomm if pid is None and comm is None else comm, count, record)
                 for name, cpu, pid, comm, count, record in lines]
 
     def write(self, buf: bytes, opener: Opener) -> None:
