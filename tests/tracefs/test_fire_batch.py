@@ -121,8 +121,8 @@ def firings(draw: st.DrawFn) -> list[Firing]:
 @given(steps=firings(), slice_len=st.sampled_from([1, 3, 50, 10_000]),
        pages=st.tuples(st.integers(2, 4), st.integers(2, 4)),
        overwrite=st.tuples(st.booleans(), st.booleans()),
-       between=st.sampled_from(["nothing", "filter", "trigger", "stacktrace", "tracing_off",
-                                "pid"]))
+       between=st.sampled_from(["nothing", "filter", "trigger", "stacktrace", "soft",
+                                "tracing_off", "pid"]))
 def test_batched_firing_matches_recording_each(steps, slice_len, pages, overwrite,
                                                between) -> None:
     rigs = [Rig(immediate, pages, overwrite) for immediate in (True, False)]
@@ -138,6 +138,8 @@ def test_batched_firing_matches_recording_each(steps, slice_len, pages, overwrit
             rig.layers[0].set_trigger(SWITCH, b"traceoff if next_pid == 3")
         elif between == "stacktrace":  # a trigger that writes a record of its own
             rig.layers[0].set_trigger(SWITCH, b"stacktrace if next_pid == 3")
+        elif between == "soft":  # a trigger that changes another event's state mid-slice
+            rig.layers[0].set_trigger(SWITCH, b"disable_event:sched:sched_wakeup if next_pid == 3")
         elif between == "tracing_off":
             rig.traces[1].tracing.tracing_on = False
         elif between == "pid":
