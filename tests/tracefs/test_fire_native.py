@@ -18,7 +18,7 @@ from tpfs.tracefs.events.events import COMMON_FIELDS, EventLayer
 from tpfs.tracefs.events.firing import Firing
 from tpfs.tracefs.events.own_probe import EventProbes
 from tpfs.tracefs.fire import Firer
-from tpfs.tracefs.fire_native import compile_layout
+from tpfs.tracefs.fire_native import MAX_TABLES, FireTables, compile_layout
 from tpfs.tracefs.trace.record import layout
 from tpfs.tracefs.trace.settings import Tracing
 from tpfs.tracefs.trace.trace import TraceArray
@@ -242,3 +242,12 @@ def test_formats_the_native_encoder_does_not_know_are_left_to_python() -> None:
                                "\tfield:unsigned short u16;\toffset:10;\tsize:3;")
     assert compile_layout(layout(odd)) is None
     assert compile_layout(layout(MIXED_FORMAT)) is not None
+
+
+def test_the_tables_kept_are_bounded() -> None:
+    tables = FireTables()
+    event = layout(SWITCH_FORMAT)
+    for i in range(MAX_TABLES + 5):
+        tables.learn(f"mod:e{i}", event)
+    assert 0 < len(tables.tables) == len(tables.layouts) <= MAX_TABLES
+    assert "mod:e4100" in tables.tables  # the newest is kept

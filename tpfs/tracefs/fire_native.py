@@ -23,6 +23,9 @@ _ROLES = {name: i + 1 for i, name in enumerate(COMMON_FIELD_NAMES)}
 _SCALAR_SIZES = (1, 2, 4, 8)
 
 Line = tuple[str, int | None, int | None, str | None, int, bytes]
+#: Tables kept at most (as the layouts' own cache): past this all are dropped and
+#: the events fired since are compiled again as they are fired.
+MAX_TABLES = 4096
 
 
 def compile_layout(event: Layout) -> _fire.Table | None:
@@ -62,6 +65,9 @@ class FireTables:
         if table is None:
             self.forget(name)
             return
+        if len(self.tables) >= MAX_TABLES:
+            self.tables.clear()
+            self.layouts.clear()
         self.tables[name] = table
         self.layouts[name] = event
 
