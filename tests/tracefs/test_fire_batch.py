@@ -1,7 +1,8 @@
 """Firing a slice's common-case records in one batch per CPU (``CommitBatch`` and
 ``RingBuffer.write_many``) against recording each as it fires (``TraceArray.record``):
 the same raw pages, the same ``trace`` text, the same counters, in two instances
-with different events enabled, small buffers in overwrite and non-overwrite mode,
+with different events enabled, small buffers (each CPU's its own size) in overwrite
+and non-overwrite mode,
 time stamps that need time extends, and a filter or a trigger set between slices."""
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ class Rig:
         for data, (trace, n, ow) in enumerate(zip(self.traces, pages, overwrite, strict=True)):
             trace.tracing.clock = "mono"
             trace.buffer.resize(n * 4)
+            trace.buffer.resize(n * 4 + 8, cpu=1)  # CPUs of different sizes
             trace.buffer.overwrite = ow
             self.layers.append(EventLayer(registry, catalog, trace, ncpus=2, probe_data=data,
                                           shared=self.layers[0] if data else None))
