@@ -89,7 +89,7 @@ MARKER = ("prev_comm=a prev_pid={pid} prev_prio=0 prev_state=R ==> next_comm=b n
 SWITCH_RECORD_BYTES = 68
 #: ``trace-cmd record``'s firing rates (events a second), and its ``-b`` (KiB per CPU):
 #: the kernel's default size. The kernel's baseline records at the highest rate.
-RECORD_RATES = (50_000, 100_000, 200_000)
+RECORD_RATES = (50_000, 100_000, 200_000, 400_000)
 RECORD_BUFFER_KB = 1408
 #: Events per ``fire`` write (``@count``) while recording; markers take a write each.
 RECORD_BATCH = 500

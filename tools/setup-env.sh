@@ -66,7 +66,7 @@ tpfs_venv() {
     if [ ! -x "$TPFS_VENV/bin/python" ]; then
         python3 -m venv "$TPFS_VENV" >&2 || return 1
     fi
-    local probe="import pyfuse3, trio, tpfs.kernel._pages, tpfs.tracefs.trace._render"
+    local probe="import pyfuse3, trio, tpfs.kernel._pages, tpfs.kernel._commit, tpfs.tracefs.trace._render, tpfs.tracefs._fire"
     [ -n "$extra" ] && probe="$probe, pytest, pytest_trio, pytest_timeout, hypothesis"
     if ! (cd / && "$TPFS_VENV/bin/python" -c "$probe" 2>/dev/null) \
         || { [ -e "$stamp" ] && [ "$TPFS_ROOT/pyproject.toml" -nt "$stamp" ]; } \

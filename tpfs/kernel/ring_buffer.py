@@ -158,6 +158,22 @@ class RingBuffer:
             return False
         return buffer.write(ts, payload, self.overwrite)
 
+    def write_many(self, cpu: int, stamps: list[int], payloads: list[bytes]) -> int:
+        """``write`` of each payload at its time stamp on ``cpu``, in order; how many
+        were stored. The same checks, made on the whole batch first."""
+        buffer = self.cpu_buffer(cpu)
+        if len(stamps) != len(payloads):
+            raise ValueError(f"{len(stamps)} time stamps for {len(payloads)} payloads")
+        if not payloads:
+            return 0
+        if (longest := max(map(len, payloads))) > BUF_MAX_DATA_SIZE:
+            raise ValueError(f"payload of {longest} bytes, over {BUF_MAX_DATA_SIZE}")
+        if not 0 <= min(stamps) <= max(stamps) <= MAX_TIMESTAMP:
+            raise ValueError("a time stamp outside u64")
+        if not self.recording:
+            return 0
+        return buffer.write_many(stamps, payloads, self.overwrite)
+
     # -- reading ------------------------------------------------------------
 
     def peek(self, cpu: int | None = None) -> Event | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from ._commit import fill
 from .ring_buffer_format import (
     BUF_PAGE_SIZE,
     RB_EVNT_MIN_SIZE,
@@ -99,6 +100,30 @@ class RingBufferPerCpu:
             self.next_seq += 1
             self.write_stamp = ts
             return True
+
+    def write_many(self, stamps: list[int], payloads: list[bytes], overwrite: bool) -> int:
+        """``write`` for each event in turn, the records laid out natively a page at a
+        time (``_commit.fill``); how many were stored (the others were dropped)."""
+        i, n, stored = 0, len(payloads), 0
+        while i < n:
+            page = self._tail_page()
+            w = len(page.data)
+            end, stamp, used = fill(page.data, self.write_stamp, stamps, payloads, i)
+            if end > i:
+                if not w:
+                    page.time_stamp = max(stamps[i], self.write_stamp)
+                    page.first_seq = self.next_seq
+                count = end - i
+                page.entries += count
+                self.entries += count
+                self.entries_bytes += used
+                self.next_seq += count
+                self.write_stamp = stamp
+                stored += count
+                i = end
+            if i < n and not self._move_tail(page, len(page.data), overwrite):
+                i += 1  # dropped: the buffer is full and overwrite is off
+        return stored
 
     def _tail_page(self) -> BufferPage:
         return self.reader_page if self.tail is None else self.pages[self.tail]

@@ -43,8 +43,9 @@ from .events.events import EventLayer
 from .events.firing import Firing
 from .events.own_probe import EventProbes
 from .events.pid_filter import FOLLOW_FORK, follow_fork
+from .fire_native import FireTables, Line
 from .trace.record import Value, layout
-from .tracepoints.control import parse_event_name, split_lines
+from .tracepoints.control import check_size, parse_event_name, split_lines
 from .vfs.nodes import Opener
 from .vfs.work import run
 
@@ -83,22 +84,31 @@ class Firings:
     def step(self, more: Callable[[], bool]) -> bool:
         """Fire at least once (if anything is left), then on while ``more()``;
         True once the whole write is applied."""
+        try:
+            return self._step(more)
+        finally:
+            self.firer.probes.flush()  # the slice's records into their buffers
+
+    def _step(self, more: Callable[[], bool]) -> bool:
         firer = self.firer
-        while self.line < len(self.firings):
-            firing = self.firings[self.line]
-            if firer.layer.exists(firing.name):  # else removed since: fires no more
+        exists, calls_of, fire_once = firer.layer.exists, firer.probes.calls, firer.fire_once
+        firings = self.firings
+        while self.line < len(firings):
+            firing = firings[self.line]
+            if exists(firing.name):  # else removed since: fires no more
                 # Probes and eprobes as they are now: they may have changed between steps.
-                calls = firer.probes.calls(firing)
-                while self.done < firing.count:
-                    firer.fire_once(calls)
+                calls = calls_of(firing)
+                count = firing.count
+                while self.done < count:
+                    fire_once(calls)
                     self.done += 1
-                    if self.done < firing.count and not more():
+                    if self.done < count and not more():
                         return False
                 if firing.name in FOLLOW_FORK:
                     follow_fork(firing, firer.layer.format(firing.name), firer.probes.targets)
             self.line += 1
             self.done = 0
-            if self.line < len(self.firings) and not more():
+            if self.line < len(firings) and not more():
                 return False
         return True
 
@@ -114,6 +124,8 @@ class Firer:
         self.probes = probes
         #: Told of each firing that reached an event's probes (the profiles count them).
         self.hit = hit
+        #: The native parse's tables of the events fired so far.
+        self.native = FireTables()
 
     def parse(self, words: list[str], opener: Opener,
               writer_comm: Callable[[], str | None] | None = None,
@@ -169,11 +181,37 @@ class Firer:
         and return the firings it asks for, to be applied by ``Firings.step``."""
         writer_comm = functools.cache(lambda: opener.comm)
         writer_cpu = functools.cache(lambda: opener.cpu(self.layer.ncpus))
-        firings = [self.parse(words, opener, writer_comm, writer_cpu)
-                   for words in split_lines(buf)]
+        check_size(buf)
+        lines = self.native.parse(buf, self.layer.ncpus, opener.pid)
+        firings = None if lines is None else self._native_firings(lines, opener, writer_comm,
+                                                                  writer_cpu)
+        if firings is None:  # Python's parse: the first write of an event, and every error
+            firings = [self.parse(words, opener, writer_comm, writer_cpu)
+                       for words in split_lines(buf)]
+            for name in {f.name for f in firings}:
+                self.native.learn(name, layout(self.layer.format(name)))
         if sum(f.count for f in firings) > MAX_FIRINGS:
             raise _invalid(f"more than {MAX_FIRINGS} firings in one write")
         return Firings(self, firings)
+
+    def _native_firings(self, lines: list[Line], opener: Opener,
+                        writer_comm: Callable[[], str | None],
+                        writer_cpu: Callable[[], int]) -> list[Firing] | None:
+        """The native parse's lines as firings, or None if an event it named no longer
+        exists with the layout its table was compiled from."""
+        layer, layouts = self.layer, self.native.layouts
+        for name in {line[0] for line in lines}:
+            if not layer.exists(name) or layout(layer.format(name)) is not layouts[name]:
+                self.native.forget(name)
+                return None
+        # The writer's CPU and name, looked up as Python's parse does: if a line needs them.
+        wcpu = writer_cpu() if any(line[1] is None for line in lines) else 0
+        wcomm = writer_comm() if any(line[2] is None and line[3] is None
+                                     for line in lines) else None
+        wpid = opener.pid
+        return [Firing(name, wcpu if cpu is None else cpu, wpid if pid is None else pid,
+                       wcomm if pid is None and comm is None else comm, count, record)
+                for name, cpu, pid, comm, count, record in lines]
 
     def write(self, buf: bytes, opener: Opener) -> None:
         """A whole write, checked then applied at once."""
@@ -193,6 +231,7 @@ class Firer:
         instance that has it enabled, through its pid filters, filter, triggers and
         hists, with the kernel's time stamp. False when no instance took it."""
         fired = self.fire_once(self.probes.calls(firing))
+        self.probes.flush()
         if firing.name in FOLLOW_FORK:
             follow_fork(firing, self.layer.format(firing.name), self.probes.targets)
         return fired

@@ -36,12 +36,15 @@ no filter of the event's own, around the marker's commit.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from functools import lru_cache
 
 from ...kernel.registry import Probe, ProbeCall, Registry, Tracepoint
 from ..trace.record import PRINT_EVENT, SYNTH_SYSTEM, layout
 from ..trace.trace import TraceArray
+from .commit_batch import CommitBatch
 from .events import EventLayer, event_probe
 from .filter import task_comm
+from .filter.evaluate import Predicate
 from .firing import Firing
 from .hist import HistHit, SynthFiring
 from .pid_filter import pid_allowed, scheduled_tasks
@@ -53,6 +56,21 @@ from .trigger_actions import act
 #: (``ring_buffer_nest_start``), so a synthetic event whose histogram fires
 #: itself stops there.
 MAX_SYNTH_NESTING = 4
+
+
+#: An own probe's common case, as ``EventProbes._common`` finds it: the trace array
+#: and filter to record through, ``SKIP`` (nothing to do) or None (the long way).
+Common = tuple[TraceArray, Predicate | None] | str | None
+SKIP = "skip"
+UNKNOWN = "unknown"
+
+
+@lru_cache(maxsize=4096)
+def _names(name: str) -> tuple[str, str, str]:
+    """The function of the probe that enabling ``name`` registers (``event_probe``),
+    the event's system and its own name."""
+    subsys, _, event = name.partition(":")
+    return event_probe(name).func, subsys, event
 
 
 class EventProbes:
@@ -70,12 +88,27 @@ class EventProbes:
         self.attached = attached
         #: Synthetic events being fired now, one inside another.
         self._nesting = 0
+        #: Common-case records not yet written: ``flush`` writes them.
+        self.batch = CommitBatch()
+        #: Each own probe's common case by (instance, event), found once a slice: the
+        #: state it depends on changes only between slices, or by the triggers of a
+        #: firing that goes the long way, which flushes (forgetting it all) first.
+        self._known: dict[tuple[int, str], Common] = {}
+
+    def flush(self) -> None:
+        """Write the records the common case committed (see ``commit_batch``): at the
+        end of each slice of firings, and before anything that could see a buffer.
+        What was found of each own probe's common case is forgotten with them."""
+        self.batch.flush()
+        self._known.clear()
 
     def calls(self, firing: Firing) -> list[tuple[str, ProbeCall]]:
         """What firing the event calls: its probes, and those of the events that fire
         with it (the eprobes on it whose filter passes)."""
         calls = [(firing.name, self.probe_call(firing))]
-        calls.extend((f.name, self.probe_call(f)) for f in self.attached(firing))
+        attached = self.attached(firing)
+        if attached:
+            calls.extend((f.name, self.probe_call(f)) for f in attached)
         return calls
 
     def _fire_synth(self, synth: SynthFiring, cause: Firing) -> None:
@@ -93,57 +126,85 @@ class EventProbes:
         finally:
             self._nesting -= 1
 
+    def _common(self, data: int, name: str, subsys: str, event: str) -> Common:
+        """What the event's own probe in the instance of ``data`` does now, if it is
+        the common case: ``SKIP`` (no such instance, or soft-disabled) or the trace
+        array and filter to record through; None if it has triggers or hists."""
+        target = self.targets.get(data)
+        if target is None:
+            return SKIP
+        layer, trace = target
+        if layer.triggers(name) or layer.hist.triggered(subsys, event):
+            return None
+        return SKIP if layer.soft_disabled(name) else (trace, layer.predicate(name))
+
     def probe_call(self, firing: Firing) -> ProbeCall:
         name, record, cpu, pid = firing.name, firing.record, firing.cpu, firing.pid
-        own = event_probe(name).func
-        subsys, _, event = name.partition(":")
+        own, subsys, event = _names(name)
         fmt = self.layer.format(name)
-        comm = task_comm(firing.comm)
-        targets = self.targets
-        tasks = scheduled_tasks(name, fmt, record)
+        batch, known = self.batch, self._known
 
         def call(tp: Tracepoint, probe: Probe) -> None:
             if probe.func != own:
                 return
-            target = targets.get(probe.data)  # the instance whose probe this is
-            if target is None:
+            key = (probe.data, name)
+            common = known.get(key, UNKNOWN)
+            if common is UNKNOWN:
+                common = known[key] = self._common(probe.data, name, subsys, event)
+            if isinstance(common, tuple):  # the common case, in short: the same steps
+                trace, predicate = common
+                tracing = trace.tracing
+                if ((not (tracing.event_pids or tracing.notrace_pids)
+                     or pid_allowed(tracing, pid, scheduled_tasks(name, fmt, record)))
+                        and (predicate is None
+                             or predicate(record, cpu, task_comm(firing.comm)))):
+                    batch.add(trace, cpu, record, firing.comm, subsys, fmt, firing.ts)
                 return
-            layer, trace = target
-            tracing = trace.tracing
-            allowed = pid_allowed(tracing, pid, tasks)
-            triggers = layer.triggers(name)
-            hists = layer.hist.triggered(subsys, event)
-            if not triggers and not hists:  # the common case, in short: the same steps
-                if allowed and not layer.soft_disabled(name):
-                    predicate = layer.predicate(name)
-                    if predicate is None or predicate(record, cpu, comm):
-                        trace.record(cpu, record, firing.comm, subsys, fmt, firing.ts)
+            if common is SKIP:
                 return
-            # A hist trigger needs the record (EVENT_CMD_FL_NEEDS_REC).
-            cond = hists or any(t.needs_record for t in triggers)
-            if not cond:  # trace_trigger_soft_disabled
-                for trigger in triggers:
-                    act(trigger, firing, layer, trace)
-                if layer.soft_disabled(name):
-                    return
-            if not allowed:
-                return
-            # trace_event_buffer_reserve: a filtered or soft-disabled event goes to a
-            # side buffer and is copied at commit, if tracing is on by then.
-            predicate = layer.predicate(name)
-            buffered = predicate is not None or layer.soft_disabled(name)
-            reserved = buffered or tracing.tracing_on
-            if not (reserved or cond):
-                return
-
-            def commit() -> None:  # trace_event_buffer_commit
-                if (reserved and not layer.soft_disabled(name)
-                        and (predicate is None or predicate(record, cpu, comm))):
-                    trace.record(cpu, record, firing.comm, subsys, fmt, firing.ts)
-
-            self.event_triggers(firing, layer, trace, triggers if cond else [], commit)
+            self._long_way(firing, probe.data, fmt)
 
         return call
+
+    def _long_way(self, firing: Firing, data: int, fmt: str) -> None:
+        """The own probe of an event with triggers or hists, in the instance of ``data``."""
+        name, record, cpu, pid = firing.name, firing.record, firing.cpu, firing.pid
+        _, subsys, event = _names(name)
+        target = self.targets.get(data)  # the instance whose probe this is
+        if target is None:
+            return
+        layer, trace = target
+        tracing = trace.tracing
+        allowed = pid_allowed(tracing, pid, scheduled_tasks(name, fmt, record))
+        triggers = layer.triggers(name)
+        hists = layer.hist.triggered(subsys, event)
+        comm = task_comm(firing.comm)
+        # This path writes at once: the records before it go first. The flush also
+        # forgets each own probe's common case, which the triggers below may change.
+        self.flush()
+        # A hist trigger needs the record (EVENT_CMD_FL_NEEDS_REC).
+        cond = hists or any(t.needs_record for t in triggers)
+        if not cond:  # trace_trigger_soft_disabled
+            for trigger in triggers:
+                act(trigger, firing, layer, trace)
+            if layer.soft_disabled(name):
+                return
+        if not allowed:
+            return
+        # trace_event_buffer_reserve: a filtered or soft-disabled event goes to a
+        # side buffer and is copied at commit, if tracing is on by then.
+        predicate = layer.predicate(name)
+        buffered = predicate is not None or layer.soft_disabled(name)
+        reserved = buffered or tracing.tracing_on
+        if not (reserved or cond):
+            return
+
+        def commit() -> None:  # trace_event_buffer_commit
+            if (reserved and not layer.soft_disabled(name)
+                    and (predicate is None or predicate(record, cpu, comm))):
+                trace.record(cpu, record, firing.comm, subsys, fmt, firing.ts)
+
+        self.event_triggers(firing, layer, trace, triggers if cond else [], commit)
 
     def mark(self, layer: EventLayer, trace: TraceArray, record: bytes, pid: int,
              comm: Callable[[], str | None], cpu: int) -> None:
@@ -179,5 +240,6 @@ class EventProbes:
         commit()
         for synth in synths:  # nested in the event, which took its place first
             self._fire_synth(synth, firing)
+        self.flush()  # the synthetic events' records, before the post triggers act
         for trigger in post:
             act(trigger, firing, layer, trace)

@@ -91,6 +91,13 @@ class TraceArray:
                fmt: str, ts: int | None = None) -> bool:
         """Record one event on ``cpu`` unless tracing is off; False if it was not kept.
         ``ts`` is when it happened on the monotonic clock (a live event's), else now."""
+        return self.admit(cpu, record, comm, subsys, fmt) and \
+            self.buffer.write(cpu, self.stamp(ts), record)
+
+    def admit(self, cpu: int, record: bytes, comm: str | None, subsys: str, fmt: str) -> bool:
+        """What ``record`` does before the buffer's write: False if tracing is off (or
+        ``cpu`` masked); else the event's format, comm and tgid are noted. A caller
+        that writes many records at once (``RingBuffer.write_many``) admits each."""
         tracing = self.tracing
         if not tracing.tracing_on or not tracing.cpumask >> cpu & 1:
             return False
@@ -103,7 +110,7 @@ class TraceArray:
             self.cmdlines.record(pid, comm)
         if values["record-tgid"]:
             self.tgids.record(pid, pid)  # a task of its own: tpfs has no threads
-        return self.buffer.write(cpu, self.stamp(ts), record)
+        return True
 
     def stamp(self, ts: int | None) -> int:
         """The clock's time for an event that happened at monotonic ``ts`` (None: now)."""
