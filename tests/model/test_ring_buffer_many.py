@@ -4,6 +4,8 @@ the same events read back, whatever the batches, sizes, stamps and mode."""
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -108,3 +110,23 @@ def test_bad_batches_are_refused_before_anything_is_written() -> None:
     with pytest.raises(ValueError, match="payloads"):
         buffer.write_many(0, [1], [b"a", b"b"])
     assert buffer.cpus[0].entries == 0
+
+
+@pytest.mark.parametrize("many", [True, False])
+def test_pages_the_writer_left_hold_no_slack(many: bool) -> None:
+    """A page the writer has left keeps its bytes in an allocation of their size (the
+    full-buffer memory bound in docs/memory.md): ``sys.getsizeof`` of a bytearray
+    counts what it has allocated."""
+    buffer = RingBuffer(1, 64)
+    stamps = [1000 * i for i in range(1000)]
+    payloads = [bytes(36)] * 1000
+    if many:
+        buffer.write_many(0, stamps, payloads)
+    else:
+        for ts, p in zip(stamps, payloads, strict=True):
+            buffer.write(0, ts, p)
+    cpu = buffer.cpus[0]
+    left = [p for i, p in enumerate(cpu.pages) if i != cpu.tail and p.data]
+    assert len(left) >= 4
+    for page in left:
+        assert sys.getsizeof(page.data) == sys.getsizeof(bytearray(bytes(page.data)))

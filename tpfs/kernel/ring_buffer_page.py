@@ -76,6 +76,12 @@ class BufferPage:
     first_seq: int = 0
     read_entries: int = 0
 
+    def seal(self) -> None:
+        """The writer has left the page: hold its bytes in an allocation of their own
+        size. A bytearray grown by appends keeps up to an eighth more than it holds,
+        which a full buffer would carry on every page; the copy is one per page."""
+        self.data = bytearray(self.data)
+
     def clear(self) -> None:
         """Empty the page (``rb_clear_buffer_page``, or the writer moving onto it)."""
         self.data.clear()

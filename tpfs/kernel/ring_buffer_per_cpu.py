@@ -157,16 +157,13 @@ class RingBufferPerCpu:
 
     def _reset_tail(self, page: BufferPage, w: int) -> None:
         """``rb_reset_tail``: pad the page the writer leaves from ``w`` to its end."""
-        if w == BUF_PAGE_SIZE:
-            page.real_end = 0
-            return
-        page.real_end = w
-        if w > BUF_PAGE_SIZE - RB_EVNT_MIN_SIZE:
-            # Too little room even for padding: the kernel writes a null header
-            # beyond the commit, which no reader sees.
-            return
-        page.data += padding(BUF_PAGE_SIZE - w)
-        self.entries_bytes += BUF_PAGE_SIZE - w
+        page.real_end = 0 if w == BUF_PAGE_SIZE else w
+        # With too little room even for padding, the kernel writes a null header
+        # beyond the commit, which no reader sees.
+        if w <= BUF_PAGE_SIZE - RB_EVNT_MIN_SIZE:
+            page.data += padding(BUF_PAGE_SIZE - w)
+            self.entries_bytes += BUF_PAGE_SIZE - w
+        page.seal()
 
     # -- the reader ---------------------------------------------------------
 
