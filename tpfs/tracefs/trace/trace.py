@@ -23,14 +23,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ...kernel.errors import TpfsError
-from ...kernel.ring_buffer import Event, RingBuffer
+from ...kernel.ring_buffer import Event, RingBuffer, RingBufferPerCpu
 from ...kernel.ring_buffer_format import BUF_MAX_DATA_SIZE
 from ...kernel.ring_buffer_run import Run, consume_run, peek_run
 from ..vfs.seqfile import SeqOperations
 from .ftrace_settings import SavedCmdlines, SavedTgids
 from .markers import RAW_DATA_FORMAT, RAW_DATA_ID, RAW_MAX, encode_raw
 from .options import TraceOptions
-from .printer import MARKER_IP, Printer, header, tgid_column
+from .printer import MARKER_IP, PipeRun, Printer, header, tgid_column
 from .record import encode_print
 from .settings import Tracing
 
@@ -205,11 +205,14 @@ class TraceArray:
                                    in_ns=self.in_ns, irq_info=values["irq-info"], tgid=tgid,
                                    context=values["context-info"])
 
-    def prepare(self, run: Run) -> None:
-        """Render the event texts of ``run``'s lines in one go, ahead of ``line_of``."""
-        cpu = run.cpu
-        self.printer().prepare([(payload, cpu, ts)
-                                for payload, ts in zip(run.payloads, run.stamps, strict=True)])
+    def pipe_lines(self, runs: list[PipeRun], taken: list[int], out: bytearray,
+                   want: int) -> int:
+        """``Printer.lines`` with this array's options, saved comms and tgids: the
+        lines ``line_of`` would make, cut at a ``trace_seq``'s size."""
+        values = self.options.values
+        options = (values["context-info"], values["irq-info"], values["record-tgid"], self.in_ns)
+        return self.printer().lines(runs, taken, out, want, PIPE_SEQ_SIZE, options,
+                                    self.cmdlines.find, self.tgids.tgids.get)
 
     @property
     def in_ns(self) -> bool:
@@ -346,40 +349,34 @@ class TracePipe:
         them, never more than a ``trace_seq`` holds (a line that would not fit stays
         in the buffer for the next read, unless it is the first: it goes alone).
 
-        Each CPU's events come a reader page's rest at a time (``peek_run``), their
-        texts rendered in one call; what was taken is consumed at the end, or when
-        a CPU's run is used up and its next page is needed."""
+        Each CPU's events come a reader page's rest at a time (``peek_run``); the
+        lines are made natively (``TraceArray.pipe_lines``) until a CPU's run is
+        used up, which is then consumed and its next page taken; what was taken
+        of the others is consumed at the end."""
         lines = bytearray()
         trace = self.trace
         buffer = trace.buffer
-        cpus = buffer.cpus if self.cpu is None else [buffer.cpus[self.cpu]]
-        runs: dict[int, tuple[Run, int]] = {}  # cpu -> its run and how much of it is taken
-        for source in cpus:
+        sources = buffer.cpus if self.cpu is None else [buffer.cpus[self.cpu]]
+        held: list[tuple[RingBufferPerCpu, Run]] = []
+        for source in sources:
             if (run := peek_run(source)) is not None:
-                trace.prepare(run)
-                runs[source.cpu] = (run, 0)
-        while len(lines) < want and runs:
-            # the earliest next event, a tie to the lower CPU (``earliest``)
-            cpu = min(runs, key=lambda c: (runs[c][0].stamps[runs[c][1]], c))
-            run, taken = runs[cpu]
-            line = trace.line_of(run.payloads[taken], cpu, run.stamps[taken]).encode(
-                "utf-8", "surrogateescape")
-            if not taken and run.lost:
-                line = f"CPU:{cpu} [LOST {run.lost} EVENTS]\n".encode() + line
-            if lines and len(lines) + len(line) >= PIPE_SEQ_SIZE:
+                held.append((source, run))
+        runs = [_pipe_run(run) for _, run in held]
+        taken = [0] * len(held)
+        while len(lines) < want and held:
+            done = trace.pipe_lines(runs, taken, lines, want)
+            if done < 0:
                 break
-            lines += line
-            taken += 1
-            if taken < len(run.payloads):
-                runs[cpu] = (run, taken)
-                continue
-            source = buffer.cpus[cpu]
-            consume_run(source, run, taken)
+            source, run = held[done]
+            consume_run(source, run, taken[done])
             if (after := peek_run(source)) is None:
-                del runs[cpu]
+                del held[done], runs[done], taken[done]
             else:
-                trace.prepare(after)
-                runs[cpu] = (after, 0)
-        for cpu, (run, taken) in runs.items():
-            consume_run(buffer.cpus[cpu], run, taken)
+                held[done], runs[done], taken[done] = (source, after), _pipe_run(after), 0
+        for (source, run), count in zip(held, taken, strict=True):
+            consume_run(source, run, count)
         return bytes(lines)
+
+
+def _pipe_run(run: Run) -> PipeRun:
+    return (run.cpu, run.lost, run.stamps, run.payloads)
