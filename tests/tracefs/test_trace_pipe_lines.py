@@ -1,4 +1,4 @@
-"""trace_pipe's native lines against the Python ones, byte for byte.
+"""trace_pipe's and trace's native lines against the Python ones, byte for byte.
 
 ``TracePipe`` makes its lines in C (``Printer.lines``): context columns,
 time stamp, event text, the merge across CPUs and the cut at the read size.
@@ -11,6 +11,8 @@ tgids saved or not, ties across CPUs, identical and distinct records, the
 events printed by Python rather than libtraceevent (markers go through
 libtraceevent alone; raw data, stacks and synthetic events through the
 callback), lost events, per-CPU pipes, read sizes and where reads end.
+``trace`` (``TraceListing.fill``) is compared with the generic seq_file loop
+of ``start``/``show``/``next``, events written while it is read included.
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ from tpfs.tracefs.trace.record import (
     layout,
 )
 from tpfs.tracefs.trace.settings import Tracing
-from tpfs.tracefs.trace.trace import PIPE_SEQ_SIZE, TraceArray, TracePipe
+from tpfs.tracefs.trace.trace import PIPE_SEQ_SIZE, TraceArray, TraceListing, TracePipe
+from tpfs.tracefs.vfs.seqfile import SeqFile, SeqOperations
 
 VALUE_FORMAT = (f"name: val\nID: 60020\nformat:\n{COMMON_FIELDS}\n"
                 "\tfield:int value;\toffset:8;\tsize:4;\tsigned:1;\n"
@@ -86,10 +89,13 @@ events_st = st.lists(st.builds(
     preempt_count=st.integers(0, 255), tgid=st.booleans()), max_size=400)
 
 
-def recorded(events: list[Recorded], clock: str, start: int, size_kb: int | None) -> TraceArray:
-    tracing = Tracing(ncpus=3)
-    tracing.clock = clock
-    trace = TraceArray(tracing)
+def recorded(events: list[Recorded], clock: str, start: int, size_kb: int | None,
+             trace: TraceArray | None = None) -> TraceArray:
+    """A trace array with ``events`` recorded (more of them, into ``trace``)."""
+    if trace is None:
+        tracing = Tracing(ncpus=3)
+        tracing.clock = clock
+        trace = TraceArray(tracing)
     if size_kb is not None:
         trace.buffer.resize(size_kb)
     ts = start
@@ -199,3 +205,42 @@ def test_a_line_that_would_make_a_read_8192_bytes_waits_for_the_next() -> None:
     assert one.endswith(b"0x0: x\n")
     got = piped(markers("x" * (129 - len(one)), 200), None, 131072, 1 << 20)
     assert [len(chunk) for chunk in got] == [63 * 128, 63 * 128, 63 * 128, 11 * 128]
+
+
+class OneAtATime(TraceListing):
+    """``trace`` through the generic seq_file loop: the reference."""
+
+    fill = SeqOperations.fill
+
+
+def listed(trace: TraceArray, listing: TraceListing, sizes: list[int],
+           late: list[Recorded]) -> bytes:
+    """``trace`` read in reads of ``sizes`` (then 4096s), ``late`` recorded after the first."""
+    seq = SeqFile(listing)
+    out = bytearray()
+    for i in range(10_000):
+        chunk = seq.read(len(out), sizes[i] if i < len(sizes) else 4096)
+        if i == 0:
+            recorded(late, "", 1 << 45, None, trace)
+        if not chunk:
+            return bytes(out)
+        out += chunk
+    raise AssertionError("trace does not end")
+
+
+@settings(max_examples=100, deadline=None)
+@given(events=events_st, late=events_st, clock=st.sampled_from(["local", "x86-tsc", "counter"]),
+       start=st.integers(0, 2**44), lost=st.booleans(), cpu=st.sampled_from([None, None, 2]),
+       sizes=st.lists(st.integers(1, 20_000), max_size=5),
+       options=st.fixed_dictionaries({
+           "context-info": st.booleans(), "irq-info": st.booleans(),
+           "record-tgid": st.booleans()}))
+def test_trace_lines_are_those_of_the_generic_loop(
+        events: list[Recorded], late: list[Recorded], clock: str, start: int, lost: bool,
+        cpu: int | None, sizes: list[int], options: dict[str, bool]) -> None:
+    events, size_kb = (FLOOD + events, 4) if lost else (events, None)
+    ref_trace = shown(recorded(events, clock, start, size_kb), options)
+    reference = listed(ref_trace, OneAtATime(ref_trace, cpu), sizes, late)
+    trace = shown(recorded(events, clock, start, size_kb), options)
+    assert listed(trace, TraceListing(trace, cpu), sizes, late) == reference
+    assert reference.count(b"\n") >= (len(events) if cpu is None and not lost else 0)

@@ -19,7 +19,7 @@ import errno
 import itertools
 import struct
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from ...kernel.errors import TpfsError
@@ -205,13 +205,13 @@ class TraceArray:
                                    in_ns=self.in_ns, irq_info=values["irq-info"], tgid=tgid,
                                    context=values["context-info"])
 
-    def pipe_lines(self, runs: list[PipeRun], taken: list[int], out: bytearray,
-                   want: int) -> int:
+    def lines(self, runs: list[PipeRun], taken: list[int], out: bytearray, want: int,
+              limit: int = PIPE_SEQ_SIZE) -> int:
         """``Printer.lines`` with this array's options, saved comms and tgids: the
-        lines ``line_of`` would make, cut at a ``trace_seq``'s size."""
+        lines ``line_of`` would make, merged and cut as ``Printer.lines`` says."""
         values = self.options.values
         options = (values["context-info"], values["irq-info"], values["record-tgid"], self.in_ns)
-        return self.printer().lines(runs, taken, out, want, PIPE_SEQ_SIZE, options,
+        return self.printer().lines(runs, taken, out, want, limit, options,
                                     self.cmdlines.find, self.tgids.tgids.get)
 
     @property
@@ -294,6 +294,71 @@ class TraceListing(SeqOperations[TraceCursor, "Event | str"]):
         text = record if isinstance(record, str) else self.trace.line(record)
         return text.encode("utf-8", "surrogateescape")
 
+    def fill(self, cursor: TraceCursor, want: int) -> tuple[bytes, bool]:
+        """What the generic loop of ``start``, ``show`` and ``next`` gives, made in
+        one walk per CPU (not one per event) and with the lines made natively
+        (``TraceArray.lines``, as ``trace_pipe``'s, without the cut or lost lines),
+        ``LISTING_BATCH`` events of a CPU at a time."""
+        trace = self.trace
+        buffer = trace.buffer
+        if cursor.limit is None:
+            cursor.limit = {b.cpu: b.next_seq for b in buffer.cpus}
+        out = bytearray()
+        if not cursor.header_done:
+            out += trace.header(self.cpu).encode("utf-8", "surrogateescape")
+            cursor.header_done = True
+        cursor.current = None
+        limits, next_seq = cursor.limit, cursor.next_seq
+        sources = buffer.cpus if self.cpu is None else [buffer.cpus[self.cpu]]
+        walks: list[tuple[int, Iterator[Event], list[Event]]] = []
+        for source in sources:
+            cpu = source.cpu
+            walk = source.events(next_seq.get(cpu, 0))
+            if batch := _listing_batch(walk, limits.get(cpu, 0), next_seq, cpu):
+                walks.append((cpu, walk, batch))
+        runs = [_listing_run(cpu, batch) for cpu, _, batch in walks]
+        taken = [0] * len(walks)
+        while len(out) < want and walks:
+            done = trace.lines(runs, taken, out, want, _NO_CUT)
+            if done < 0:
+                break
+            cpu, walk, batch = walks[done]
+            next_seq[cpu] = batch[-1].seq + 1
+            if batch := _listing_batch(walk, limits.get(cpu, 0), next_seq, cpu):
+                walks[done], runs[done], taken[done] = (cpu, walk, batch), _listing_run(
+                    cpu, batch), 0
+            else:
+                del walks[done], runs[done], taken[done]
+        for (cpu, _, batch), count in zip(walks, taken, strict=True):
+            next_seq[cpu] = batch[count].seq  # the first not shown
+        return bytes(out), not walks
+
+
+#: Events of a CPU that ``TraceListing.fill`` takes for one native call.
+LISTING_BATCH = 256
+#: ``trace`` has no ``trace_seq`` to fit: no read is cut short.
+_NO_CUT = 1 << 62
+
+
+def _listing_batch(walk: Iterator[Event], limit: int, next_seq: dict[int, int],
+                   cpu: int) -> list[Event]:
+    """The next events of ``walk`` written before the reader began (``seq`` under
+    ``limit``). At one written since, the CPU is done with, as ``start`` marks it;
+    a batch the caller does not finish puts its place back."""
+    batch = []
+    for event in walk:
+        if event.seq >= limit:
+            next_seq[cpu] = _PAST_ALL
+            break
+        batch.append(event)
+        if len(batch) == LISTING_BATCH:
+            break
+    return batch
+
+
+def _listing_run(cpu: int, batch: list[Event]) -> PipeRun:
+    return (cpu, 0, [event.ts for event in batch], [event.payload for event in batch])
+
 
 class TracePipe:
     """``trace_pipe`` (every CPU, merged by time) or ``per_cpu/cpuN/trace_pipe``:
@@ -350,7 +415,7 @@ class TracePipe:
         in the buffer for the next read, unless it is the first: it goes alone).
 
         Each CPU's events come a reader page's rest at a time (``peek_run``); the
-        lines are made natively (``TraceArray.pipe_lines``) until a CPU's run is
+        lines are made natively (``TraceArray.lines``) until a CPU's run is
         used up, which is then consumed and its next page taken; what was taken
         of the others is consumed at the end."""
         lines = bytearray()
@@ -364,7 +429,7 @@ class TracePipe:
         runs = [_pipe_run(run) for _, run in held]
         taken = [0] * len(held)
         while len(lines) < want and held:
-            done = trace.pipe_lines(runs, taken, lines, want)
+            done = trace.lines(runs, taken, lines, want)
             if done < 0:
                 break
             source, run = held[done]
