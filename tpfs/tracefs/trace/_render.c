@@ -340,7 +340,8 @@ static PyObject *
 lines(PyObject *module, PyObject *args)
 {
     unsigned long long handle;
-    PyObject *run_list, *taken_list, *out, *kinds_obj, *result = NULL;
+    PyObject *run_list, *taken_list, *out, *result = NULL;
+    Py_buffer kinds_view;
     Py_ssize_t want, limit, nruns, i, exhausted = -1, start_len;
     struct line_opts o;
     struct run *runs = NULL;
@@ -351,25 +352,27 @@ lines(PyObject *module, PyObject *args)
     int last_pid = 0;
 
     (void)module;
-    if (!PyArg_ParseTuple(args, "KO!O!O!Ynn(iiii)OOO:lines", &handle, &PyBytes_Type,
-                          &kinds_obj, &PyList_Type, &run_list, &PyList_Type, &taken_list,
+    if (!PyArg_ParseTuple(args, "Ky*O!O!Ynn(iiii)OOO:lines", &handle, &kinds_view,
+                          &PyList_Type, &run_list, &PyList_Type, &taken_list,
                           &out, &want, &limit, &o.context, &o.irq_info,
                           &o.tgid, &o.in_ns, &o.comm_of, &o.tgid_of, &o.body_of))
         return NULL;
-    if (handle == 0 || PyBytes_GET_SIZE(kinds_obj) != KINDS_SIZE) {
+    if (handle == 0 || kinds_view.len != KINDS_SIZE) {
         PyErr_SetString(PyExc_ValueError, "no libtraceevent handle or no table of kinds");
-        return NULL;
+        goto release;
     }
-    kinds = (const unsigned char *)PyBytes_AS_STRING(kinds_obj);
+    kinds = (const unsigned char *)kinds_view.buf;
     memo_size = -1; /* a body holds for one handle's formats: forget the last call's */
     nruns = PyList_GET_SIZE(run_list);
     if (PyList_GET_SIZE(taken_list) != nruns) {
         PyErr_SetString(PyExc_ValueError, "one taken count per run");
-        return NULL;
+        goto release;
     }
     runs = PyMem_Calloc(nruns ? (size_t)nruns : 1, sizeof(*runs));
-    if (runs == NULL)
-        return PyErr_NoMemory();
+    if (runs == NULL) {
+        PyErr_NoMemory();
+        goto release;
+    }
     o.heads = PyDict_New();
     if (o.heads == NULL)
         goto free_runs;
@@ -526,6 +529,8 @@ free_heads:
     Py_DECREF(o.heads);
 free_runs:
     PyMem_Free(runs);
+release:
+    PyBuffer_Release(&kinds_view);
     return result;
 }
 

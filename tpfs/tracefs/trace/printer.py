@@ -191,7 +191,7 @@ class Printer:
     _heads: dict[tuple[bytes, int, str | None, bool, str], str] = field(
         default_factory=dict, init=False)
     #: By event id, how ``lines`` prints a record's body (``_KIND_*``).
-    _kinds: bytes = field(default=bytes(_EVENT_IDS), init=False)
+    _kinds: bytearray = field(default_factory=lambda: bytearray(_EVENT_IDS), init=False)
 
     def __post_init__(self) -> None:
         self._reset()
@@ -237,11 +237,9 @@ class Printer:
                 self._reset()
                 raise
         self._names[event.id] = event.name
-        kinds = bytearray(self._kinds)
-        kinds[event.id] = (_KIND_TEXT if event.id == PRINT_ID
-                           else _KIND_PYTHON if event.id in _OWN_WAY or subsys == SYNTH_SYSTEM
-                           else _KIND_NAMED)
-        self._kinds = bytes(kinds)
+        self._kinds[event.id] = (_KIND_TEXT if event.id == PRINT_ID
+                                 else _KIND_PYTHON if event.id in _OWN_WAY
+                                 or subsys == SYNTH_SYSTEM else _KIND_NAMED)
 
     def _parse(self, subsys: str, fmt: str) -> None:
         lib = library()
