@@ -9,6 +9,11 @@ nanoseconds, or the raw count of a clock that counts something else).
 ``header`` is ``trace``'s header for the nop tracer with the
 default options (irq-info, no record-tgid). Text is ``str`` with undecodable
 bytes kept as surrogates (``errors="surrogateescape"``).
+
+``Printer.lines`` makes the same lines natively, many at a time, for
+``trace_pipe`` and ``trace`` (``_render.c``: the columns in C, the text from
+libtraceevent, the events printed here their own way called back for);
+``Printer.line`` makes one, and is what the tests compare ``lines`` with.
 """
 
 from __future__ import annotations
@@ -302,13 +307,13 @@ class Printer:
     def lines(self, runs: list[PipeRun], taken: list[int], out: bytearray, want: int,
               limit: int, options: LineOptions, comm_of: Callable[[int], str],
               tgid_of: Callable[[int], int | None]) -> int:
-        """``trace_pipe``'s lines, natively: the next events of ``runs`` (``taken[i]`` of
-        run ``i`` are taken already), merged by time (a tie to the lower CPU), each
-        line as ``line`` makes it (after a ``LOST`` line for a run's first event with
-        ``lost``) appended to ``out`` until it holds ``want`` bytes; a line that would
-        make it ``limit`` or more is left, unless ``out`` is empty. ``taken`` is
-        updated. Returns the index of a run used up (the caller refills it and calls
-        again), or -1. ``comm_of`` and ``tgid_of`` are asked once per pid a call."""
+        """Lines as ``line`` makes them, made natively: the next events of ``runs``
+        (of run ``i``, ``taken[i]`` are taken already) merged by time (a tie to the
+        lower CPU), each line (after a ``LOST`` line for a run's first event, if it
+        has ``lost``) appended to ``out`` until it holds ``want`` bytes; a line that
+        would make it ``limit`` or more is left, unless ``out`` is empty. ``taken``
+        is updated. Returns the index of a run used up (the caller refills it and
+        calls again), or -1. ``comm_of`` and ``tgid_of`` are asked once per pid a call."""
         return _render.lines(self._tep, self._kinds, runs, taken, out, want, limit, options,
                              comm_of, tgid_of, self._python_body)
 

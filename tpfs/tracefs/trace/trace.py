@@ -4,9 +4,10 @@ the files that show them (``trace``, ``trace_marker``, ``per_cpu/cpuN/``,
 
 Recording goes into the ring buffer of ``tpfs.kernel.ring_buffer`` as the
 kernel's binary records; ``trace`` shows them as a seq_file (``TraceListing``:
-the header, then one record at a time, the cursor a sequence number per
-CPU), each rendered through libtraceevent (``printer``) so that a line
-reads as the kernel's would and no reader holds more than a line. The
+the header, then the records, the cursor a sequence number per CPU, a read
+walking each CPU once), and ``trace_pipe`` consumes them (``TracePipe``); the
+lines are made natively, the event's text by libtraceevent (``printer``), so
+that a line reads as the kernel's would. The
 printer is made at the first show, so a daemon that never records needs no
 libtraceevent. Timestamps come from ``trace_clock``: ``counter`` counts
 events, so a run with it is fully deterministic; every other clock is the
