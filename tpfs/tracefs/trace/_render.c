@@ -295,36 +295,29 @@ python_body(struct line_opts *o, struct trace_seq *seq, PyObject *record, int cp
 
 /* The last record libtraceevent printed in a call of lines() and its body: an
  * identical record (a body depends on the record alone) is not printed again.
- * memo_size is -1 when there is none; the buffers are kept between calls. */
-static char *memo_record, *memo_body;
-static Py_ssize_t memo_size = -1, memo_cap;
-static unsigned memo_len;
+ * Kept on the call's stack (the callbacks into Python may let another thread
+ * call lines() meanwhile); size is -1 when there is none, and a record or a
+ * body longer than the room here is not kept. */
+#define MEMO_RECORD 512
+#define MEMO_BODY 2048
+struct memo {
+    Py_ssize_t size;
+    unsigned len;
+    char record[MEMO_RECORD];
+    char body[MEMO_BODY];
+};
 
-static int
-remember(const char *record, Py_ssize_t size, const char *body, unsigned len)
+static void
+remember(struct memo *m, const char *record, Py_ssize_t size, const char *body, unsigned len)
 {
-    Py_ssize_t need = size > (Py_ssize_t)len ? size : (Py_ssize_t)len;
-
-    memo_size = -1;
-    if (need > memo_cap) {
-        char *rec = PyMem_Realloc(memo_record, need), *text;
-        if (rec == NULL)
-            goto no_memory;
-        memo_record = rec;
-        text = PyMem_Realloc(memo_body, need);
-        if (text == NULL)
-            goto no_memory;
-        memo_body = text;
-        memo_cap = need;
+    if (size > MEMO_RECORD || len > MEMO_BODY) {
+        m->size = -1;
+        return;
     }
-    memcpy(memo_record, record, size);
-    memcpy(memo_body, body, len);
-    memo_size = size;
-    memo_len = len;
-    return 0;
-no_memory:
-    PyErr_NoMemory();
-    return -1;
+    memcpy(m->record, record, size);
+    memcpy(m->body, body, len);
+    m->size = size;
+    m->len = len;
 }
 
 static int
@@ -348,6 +341,7 @@ lines(PyObject *module, PyObject *args)
     struct trace_seq seq;
     struct tep_record rec;
     const unsigned char *kinds;
+    struct memo memo;
     PyObject *last_head = NULL; /* the last pid's head, borrowed from o.heads */
     int last_pid = 0;
 
@@ -362,7 +356,7 @@ lines(PyObject *module, PyObject *args)
         goto release;
     }
     kinds = (const unsigned char *)kinds_view.buf;
-    memo_size = -1; /* a body holds for one handle's formats: forget the last call's */
+    memo.size = -1;
     nruns = PyList_GET_SIZE(run_list);
     if (PyList_GET_SIZE(taken_list) != nruns) {
         PyErr_SetString(PyExc_ValueError, "one taken count per run");
@@ -478,8 +472,8 @@ lines(PyObject *module, PyObject *args)
         if (kind == BODY_PYTHON) {
             if (python_body(&o, &seq, record, best->cpu, best->next_ts) < 0)
                 goto done;
-        } else if (memo_size == size && memcmp(memo_record, data, size) == 0) {
-            seq_put(&seq, memo_body, memo_len);
+        } else if (memo.size == size && memcmp(memo.record, data, size) == 0) {
+            seq_put(&seq, memo.body, memo.len);
         } else {
             unsigned at = seq.len;
 
@@ -493,9 +487,8 @@ lines(PyObject *module, PyObject *args)
             else
                 tep_print_event((struct tep_handle *)(uintptr_t)handle, &seq, &rec, "%s",
                                 TEP_PRINT_INFO);
-            if (seq.state == TRACE_SEQ__GOOD && remember(data, size, seq.buffer + at,
-                                                         seq.len - at) < 0)
-                goto done;
+            if (seq.state == TRACE_SEQ__GOOD)
+                remember(&memo, data, size, seq.buffer + at, seq.len - at);
         }
         if (seq.state != TRACE_SEQ__GOOD) {
             PyErr_NoMemory();
