@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from ...kernel.errors import TpfsError
 from ...kernel.ring_buffer import Event, RingBuffer, RingBufferPerCpu
 from ...kernel.ring_buffer_format import BUF_MAX_DATA_SIZE
-from ...kernel.ring_buffer_run import Run, consume_run, peek_run
+from ...kernel.ring_buffer_run import Run, Walked, consume_run, peek_run, walk_runs
 from ..vfs.seqfile import SeqOperations
 from .ftrace_settings import SavedCmdlines, SavedTgids
 from .markers import RAW_DATA_FORMAT, RAW_DATA_ID, RAW_MAX, encode_raw
@@ -297,9 +297,9 @@ class TraceListing(SeqOperations[TraceCursor, "Event | str"]):
 
     def fill(self, cursor: TraceCursor, want: int) -> tuple[bytes, bool]:
         """What the generic loop of ``start``, ``show`` and ``next`` gives, made in
-        one walk per CPU (not one per event) and with the lines made natively
-        (``TraceArray.lines``, as ``trace_pipe``'s, without the cut or lost lines),
-        ``LISTING_BATCH`` events of a CPU at a time."""
+        one walk per CPU (not one per event), a page's events at a time
+        (``walk_runs``), with the lines made natively (``TraceArray.lines``, as
+        ``trace_pipe``'s, without the cut or the lost lines)."""
         trace = self.trace
         buffer = trace.buffer
         if cursor.limit is None:
@@ -311,54 +311,47 @@ class TraceListing(SeqOperations[TraceCursor, "Event | str"]):
         cursor.current = None
         limits, next_seq = cursor.limit, cursor.next_seq
         sources = buffer.cpus if self.cpu is None else [buffer.cpus[self.cpu]]
-        walks: list[tuple[int, Iterator[Event], list[Event]]] = []
+        walks: list[tuple[int, Iterator[Walked], Walked]] = []
         for source in sources:
             cpu = source.cpu
-            walk = source.events(next_seq.get(cpu, 0))
-            if batch := _listing_batch(walk, limits.get(cpu, 0), next_seq, cpu):
-                walks.append((cpu, walk, batch))
-        runs = [_listing_run(cpu, batch) for cpu, _, batch in walks]
+            pages = walk_runs(source, next_seq.get(cpu, 0))
+            if (part := _listing_part(pages, limits.get(cpu, 0), next_seq, cpu)) is not None:
+                walks.append((cpu, pages, part))
+        runs = [(cpu, 0, part[1], part[2]) for cpu, _, part in walks]
         taken = [0] * len(walks)
         while len(out) < want and walks:
             done = trace.lines(runs, taken, out, want, _NO_CUT)
             if done < 0:
                 break
-            cpu, walk, batch = walks[done]
-            next_seq[cpu] = batch[-1].seq + 1
-            if batch := _listing_batch(walk, limits.get(cpu, 0), next_seq, cpu):
-                walks[done], runs[done], taken[done] = (cpu, walk, batch), _listing_run(
-                    cpu, batch), 0
+            cpu, pages, part = walks[done]
+            next_seq[cpu] = part[0] + len(part[2])
+            if (part := _listing_part(pages, limits.get(cpu, 0), next_seq, cpu)) is not None:
+                walks[done], runs[done], taken[done] = (cpu, pages, part), (
+                    cpu, 0, part[1], part[2]), 0
             else:
                 del walks[done], runs[done], taken[done]
-        for (cpu, _, batch), count in zip(walks, taken, strict=True):
-            next_seq[cpu] = batch[count].seq  # the first not shown
+        for (cpu, _, part), count in zip(walks, taken, strict=True):
+            next_seq[cpu] = part[0] + count  # the first not shown
         return bytes(out), not walks
 
 
-#: Events of a CPU that ``TraceListing.fill`` takes for one native call.
-LISTING_BATCH = 256
 #: ``trace`` has no ``trace_seq`` to fit: no read is cut short.
 _NO_CUT = 1 << 62
 
 
-def _listing_batch(walk: Iterator[Event], limit: int, next_seq: dict[int, int],
-                   cpu: int) -> list[Event]:
-    """The next events of ``walk`` written before the reader began (``seq`` under
-    ``limit``). At one written since, the CPU is done with, as ``start`` marks it;
-    a batch the caller does not finish puts its place back."""
-    batch = []
-    for event in walk:
-        if event.seq >= limit:
+def _listing_part(pages: Iterator[Walked], limit: int, next_seq: dict[int, int],
+                  cpu: int) -> Walked | None:
+    """The next page's events of a walk written before the reader began (``seq``
+    under ``limit``). At one written since, the CPU is done with, as ``start``
+    marks it; a part the caller does not finish puts its place back."""
+    for first, stamps, payloads in pages:
+        if first >= limit:
             next_seq[cpu] = _PAST_ALL
-            break
-        batch.append(event)
-        if len(batch) == LISTING_BATCH:
-            break
-    return batch
-
-
-def _listing_run(cpu: int, batch: list[Event]) -> PipeRun:
-    return (cpu, 0, [event.ts for event in batch], [event.payload for event in batch])
+            return None
+        if first + len(payloads) > limit:
+            return first, stamps[:limit - first], payloads[:limit - first]
+        return first, stamps, payloads
+    return None
 
 
 class TracePipe:
