@@ -244,3 +244,15 @@ def test_trace_lines_are_those_of_the_generic_loop(
     trace = shown(recorded(events, clock, start, size_kb), options)
     assert listed(trace, TraceListing(trace, cpu), sizes, late) == reference
     assert reference.count(b"\n") >= (len(events) if cpu is None and not lost else 0)
+
+
+def test_trace_shows_a_cpu_whose_events_end_early_once() -> None:
+    """CPU 0's three events are all in the first read; the reads after it, of
+    CPU 1's, do not start CPU 0 over."""
+    events = ([Recorded("value", 1, 0, 1, 1, "a", 0, 0, False)] * 3
+              + [Recorded("value", 2, 1, 1, 1, "a", 0, 0, False)] * 300)
+    reference = recorded(events, "local", 0, None)
+    trace = recorded(events, "local", 0, None)
+    got = listed(trace, TraceListing(trace, None), [], [])
+    assert got == listed(reference, OneAtATime(reference, None), [], [])
+    assert got.count(b"[000]") == 3 and got.count(b"[001]") == 300
