@@ -19,7 +19,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from kbuffer import decode
 
 from tpfs.kernel.ring_buffer import Event, RingBuffer
-from tpfs.kernel.ring_buffer_run import consume_run, peek_run
+from tpfs.kernel.ring_buffer_run import consume_run, peek_run, walk_runs
 
 CPUS = 2
 PAGE = 4080
@@ -247,6 +247,16 @@ class RingBufferMachine(RuleBasedStateMachine):
         assert [Event(cpu, run.first_seq + i, run.stamps[i], run.payloads[i],
                       run.lost if i == 0 else 0) for i in range(taken)] == expected
         consume_run(buffer, run, taken)
+
+    @rule(cpu=st.integers(0, CPUS - 1), skip=st.integers(0, 6))
+    def walk_pages(self, cpu: int, skip: int) -> None:
+        """A walk a page at a time from any ``seq``: what the reference still has from it."""
+        unconsumed = self.ref[cpu].unconsumed()
+        start = (unconsumed[0].seq if unconsumed else 0) + skip
+        got = [(first + i, ts, payload) for first, stamps, payloads in walk_runs(
+            self.rb.cpus[cpu], start) for i, (ts, payload) in enumerate(
+                zip(stamps, payloads, strict=True))]
+        assert got == [(e.seq, e.ts, e.payload) for e in unconsumed if e.seq >= start]
 
     @rule(cpu=st.integers(0, CPUS - 1))
     def read_page(self, cpu: int) -> None:

@@ -6,11 +6,14 @@ the native ``_pages`` (pure computation) and leaves them in place;
 ``consume_run`` consumes a prefix of them, leaving the counters as that many
 ``consume`` calls would (``read``, ``read_bytes``, ``read_stamp``, lost
 events). They work on ``RingBufferPerCpu``'s reader state beside its own
-``peek`` and ``consume``, which stay as they are.
+``peek`` and ``consume``, which stay as they are. ``walk_runs`` is
+``RingBufferPerCpu.events`` (nothing consumed) a page at a time, for a reader
+that shows many events without consuming them (``trace``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ._pages import decode
@@ -75,3 +78,35 @@ def consume_run(buffer: RingBufferPerCpu, run: Run, count: int) -> None:
     buffer.lost_events = 0
     buffer.version += 1
     buffer.peeked = None
+
+
+#: A page's part of a walk: the ``seq`` of its first event, their stamps and payloads.
+Walked = tuple[int, list[int], list[bytes]]
+
+
+def walk_runs(buffer: RingBufferPerCpu, start: int) -> Iterator[Walked]:
+    """What ``buffer.events(start)`` yields, a page at a time (each page's events
+    decoded in one native call): the reader page from the reader's offset, then
+    the ring from head to tail, pages wholly before ``start`` skipped. The buffer
+    must not change while the walk is used."""
+    page = buffer.reader_page
+    index: int | None = None
+    offset, seq = page.read, page.first_seq + page.read_entries
+    stamp = buffer.read_stamp if offset else page.time_stamp
+    while True:
+        left = page.entries - (page.read_entries if index is None else 0)
+        if seq + left > start:
+            stamps, payloads, _ = decode(page.data, offset, stamp, -1)
+            skip = max(0, start - seq)
+            if skip < len(payloads):
+                yield seq + skip, stamps[skip:], payloads[skip:]
+        if index is None:
+            if buffer.tail is None:
+                return
+            index = buffer.head
+        elif index == buffer.tail:
+            return
+        else:
+            index = (index + 1) % buffer.nr_pages
+        page = buffer.pages[index]
+        offset, seq, stamp = 0, page.first_seq, page.time_stamp

@@ -9,13 +9,18 @@ nanoseconds, or the raw count of a clock that counts something else).
 ``header`` is ``trace``'s header for the nop tracer with the
 default options (irq-info, no record-tgid). Text is ``str`` with undecodable
 bytes kept as surrogates (``errors="surrogateescape"``).
+
+``Printer.lines`` makes the same lines natively, many at a time, for
+``trace_pipe`` and ``trace`` (``_render.c``: the columns in C, the text from
+libtraceevent, the events printed here their own way called back for);
+``Printer.line`` makes one, and is what the tests compare ``lines`` with.
 """
 
 from __future__ import annotations
 
 import ctypes
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from . import _render
@@ -163,6 +168,15 @@ TEXT_CACHE = 4096
 RECORD_MAX = 8192
 #: The ftrace events that ``Printer._body`` prints its own way, not by their format.
 _OWN_WAY = frozenset((RAW_DATA_ID, KERNEL_STACK_ID, PRINT_ID))
+#: How the native ``lines`` prints a body, by event id (``_render.c``'s ``body_kind``):
+#: through ``Printer._body`` (ids not known, the ftrace events printed their own
+#: way, synthetic events), ``NAME: TEXT`` from libtraceevent, or its TEXT alone.
+_KIND_PYTHON, _KIND_NAMED, _KIND_TEXT = 0, 1, 2
+_EVENT_IDS = 1 << 16
+#: What a line shows besides the event: ``(context, irq_info, tgid, in_ns)``, as for ``line``.
+LineOptions = tuple[bool, bool, bool, bool]
+#: A CPU's run of events for ``Printer.lines``: ``(cpu, lost, stamps, payloads)``.
+PipeRun = tuple[int, int, list[int], list[bytes]]
 
 
 @dataclass(slots=True, weakref_slot=True)
@@ -182,6 +196,8 @@ class Printer:
     _texts: dict[bytes, str] = field(default_factory=dict, init=False)
     _heads: dict[tuple[bytes, int, str | None, bool, str], str] = field(
         default_factory=dict, init=False)
+    #: By event id, how ``lines`` prints a record's body (``_KIND_*``).
+    _kinds: bytearray = field(default_factory=lambda: bytearray(_EVENT_IDS), init=False)
 
     def __post_init__(self) -> None:
         self._reset()
@@ -227,6 +243,9 @@ class Printer:
                 self._reset()
                 raise
         self._names[event.id] = event.name
+        self._kinds[event.id] = (_KIND_TEXT if event.id == PRINT_ID
+                                 else _KIND_PYTHON if event.id in _OWN_WAY
+                                 or subsys in (SYNTH_SYSTEM, SYSCALL_SYSTEM) else _KIND_NAMED)
 
     def _parse(self, subsys: str, fmt: str) -> None:
         lib = library()
@@ -252,25 +271,6 @@ class Printer:
             if len(record) > RECORD_MAX:
                 raise ValueError(f"a record of {len(record)} bytes is over {RECORD_MAX}")
         return _render.texts(self._tep, items)
-
-    def prepare(self, items: Sequence[tuple[bytes, int, int]]) -> None:
-        """Render the texts ``line`` will want for these ``(record, cpu, ts)`` in one
-        native call, ahead of the lines: those of events printed by their format
-        (not markers, raw data, stacks or synthetic events) and not remembered."""
-        texts, formats = self._texts, self._formats
-        todo = [item for item in items
-                if item[0] not in texts
-                and (event_id := item[0][0] | item[0][1] << 8) not in _OWN_WAY
-                and (known := formats.get(event_id)) is not None
-                and known[0] not in (SYNTH_SYSTEM, SYSCALL_SYSTEM)
-                and len(item[0]) <= RECORD_MAX]
-        if not todo:
-            return
-        if len(texts) + len(todo) > TEXT_CACHE:
-            texts.clear()
-        names = self._names
-        for (record, _, _), text in zip(todo, _render.texts(self._tep, todo), strict=True):
-            texts[record] = f"{names[record[0] | record[1] << 8]}: {text}\n"
 
     def _event_text(self, record: bytes, event_id: int, cpu: int, ts: int) -> str:
         """``NAME: TEXT`` and a newline, remembered by record: it depends on the record alone."""
@@ -308,6 +308,22 @@ class Printer:
             head = self._heads[key] = task_column(comm, pid, cpu, record[2], record[3],
                                                   irq_info=irq_info, tgid=tgid)
         return f"{head} {stamp(ts, in_ns)}: {self._body(record, event_id, cpu, ts)}"
+
+    def lines(self, runs: list[PipeRun], taken: list[int], out: bytearray, want: int,
+              limit: int, options: LineOptions, comm_of: Callable[[int], str],
+              tgid_of: Callable[[int], int | None]) -> int:
+        """Lines as ``line`` makes them, made natively: the next events of ``runs``
+        (of run ``i``, ``taken[i]`` are taken already) merged by time (a tie to the
+        lower CPU), each line (after a ``LOST`` line for a run's first event, if it
+        has ``lost``) appended to ``out`` until it holds ``want`` bytes; a line that
+        would make it ``limit`` or more is left, unless ``out`` is empty. ``taken``
+        is updated. Returns the index of a run used up (the caller refills it and
+        calls again), or -1. ``comm_of`` and ``tgid_of`` are asked once per pid a call."""
+        return _render.lines(self._tep, self._kinds, runs, taken, out, want, limit, options,
+                             comm_of, tgid_of, self._python_body)
+
+    def _python_body(self, record: bytes, cpu: int, ts: int) -> str:
+        return self._body(record, record[0] | record[1] << 8, cpu, ts)
 
     def _body(self, record: bytes, event_id: int, cpu: int, ts: int) -> str:
         """What the event prints itself, after the context. The ftrace events print

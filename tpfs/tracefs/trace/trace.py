@@ -4,9 +4,10 @@ the files that show them (``trace``, ``trace_marker``, ``per_cpu/cpuN/``,
 
 Recording goes into the ring buffer of ``tpfs.kernel.ring_buffer`` as the
 kernel's binary records; ``trace`` shows them as a seq_file (``TraceListing``:
-the header, then one record at a time, the cursor a sequence number per
-CPU), each rendered through libtraceevent (``printer``) so that a line
-reads as the kernel's would and no reader holds more than a line. The
+the header, then the records, the cursor a sequence number per CPU, a read
+walking each CPU once), and ``trace_pipe`` consumes them (``TracePipe``); the
+lines are made natively, the event's text by libtraceevent (``printer``), so
+that a line reads as the kernel's would. The
 printer is made at the first show, so a daemon that never records needs no
 libtraceevent. Timestamps come from ``trace_clock``: ``counter`` counts
 events, so a run with it is fully deterministic; every other clock is the
@@ -19,18 +20,18 @@ import errno
 import itertools
 import struct
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from ...kernel.errors import TpfsError
-from ...kernel.ring_buffer import Event, RingBuffer
+from ...kernel.ring_buffer import Event, RingBuffer, RingBufferPerCpu
 from ...kernel.ring_buffer_format import BUF_MAX_DATA_SIZE
-from ...kernel.ring_buffer_run import Run, consume_run, peek_run
+from ...kernel.ring_buffer_run import Run, Walked, consume_run, peek_run, walk_runs
 from ..vfs.seqfile import SeqOperations
 from .ftrace_settings import SavedCmdlines, SavedTgids
 from .markers import RAW_DATA_FORMAT, RAW_DATA_ID, RAW_MAX, encode_raw
 from .options import TraceOptions
-from .printer import MARKER_IP, Printer, header, tgid_column
+from .printer import MARKER_IP, PipeRun, Printer, header, tgid_column
 from .record import encode_print
 from .settings import Tracing
 
@@ -212,11 +213,14 @@ class TraceArray:
                                    in_ns=self.in_ns, irq_info=values["irq-info"], tgid=tgid,
                                    context=values["context-info"])
 
-    def prepare(self, run: Run) -> None:
-        """Render the event texts of ``run``'s lines in one go, ahead of ``line_of``."""
-        cpu = run.cpu
-        self.printer().prepare([(payload, cpu, ts)
-                                for payload, ts in zip(run.payloads, run.stamps, strict=True)])
+    def lines(self, runs: list[PipeRun], taken: list[int], out: bytearray, want: int,
+              limit: int = PIPE_SEQ_SIZE) -> int:
+        """``Printer.lines`` with this array's options, saved comms and tgids: the
+        lines ``line_of`` would make, merged and cut as ``Printer.lines`` says."""
+        values = self.options.values
+        options = (values["context-info"], values["irq-info"], values["record-tgid"], self.in_ns)
+        return self.printer().lines(runs, taken, out, want, limit, options,
+                                    self.cmdlines.find, self.tgids.tgids.get)
 
     @property
     def in_ns(self) -> bool:
@@ -298,6 +302,64 @@ class TraceListing(SeqOperations[TraceCursor, "Event | str"]):
         text = record if isinstance(record, str) else self.trace.line(record)
         return text.encode("utf-8", "surrogateescape")
 
+    def fill(self, cursor: TraceCursor, want: int) -> tuple[bytes, bool]:
+        """What the generic loop of ``start``, ``show`` and ``next`` gives, made in
+        one walk per CPU (not one per event), a page's events at a time
+        (``walk_runs``), with the lines made natively (``TraceArray.lines``, as
+        ``trace_pipe``'s, without the cut or the lost lines)."""
+        trace = self.trace
+        buffer = trace.buffer
+        if cursor.limit is None:
+            cursor.limit = {b.cpu: b.next_seq for b in buffer.cpus}
+        out = bytearray()
+        if not cursor.header_done:
+            out += trace.header(self.cpu).encode("utf-8", "surrogateescape")
+            cursor.header_done = True
+        cursor.current = None
+        limits, next_seq = cursor.limit, cursor.next_seq
+        sources = buffer.cpus if self.cpu is None else [buffer.cpus[self.cpu]]
+        walks: list[tuple[int, Iterator[Walked], Walked]] = []
+        for source in sources:
+            cpu = source.cpu
+            pages = walk_runs(source, next_seq.get(cpu, 0))
+            if (part := _listing_part(pages, limits.get(cpu, 0), next_seq, cpu)) is not None:
+                walks.append((cpu, pages, part))
+        runs = [(cpu, 0, part[1], part[2]) for cpu, _, part in walks]
+        taken = [0] * len(walks)
+        while len(out) < want and walks:
+            done = trace.lines(runs, taken, out, want, _NO_CUT)
+            if done < 0:
+                break
+            cpu, pages, part = walks[done]
+            next_seq[cpu] = part[0] + len(part[2])
+            if (part := _listing_part(pages, limits.get(cpu, 0), next_seq, cpu)) is not None:
+                walks[done], runs[done], taken[done] = (cpu, pages, part), (
+                    cpu, 0, part[1], part[2]), 0
+            else:
+                del walks[done], runs[done], taken[done]
+        for (cpu, _, part), count in zip(walks, taken, strict=True):
+            next_seq[cpu] = part[0] + count  # the first not shown
+        return bytes(out), not walks
+
+
+#: ``trace`` has no ``trace_seq`` to fit: no read is cut short.
+_NO_CUT = 1 << 62
+
+
+def _listing_part(pages: Iterator[Walked], limit: int, next_seq: dict[int, int],
+                  cpu: int) -> Walked | None:
+    """The next page's events of a walk written before the reader began (``seq``
+    under ``limit``). At one written since, the CPU is done with, as ``start``
+    marks it; a part the caller does not finish puts its place back."""
+    for first, stamps, payloads in pages:
+        if first >= limit:
+            next_seq[cpu] = _PAST_ALL
+            return None
+        if first + len(payloads) > limit:
+            return first, stamps[:limit - first], payloads[:limit - first]
+        return first, stamps, payloads
+    return None
+
 
 class TracePipe:
     """``trace_pipe`` (every CPU, merged by time) or ``per_cpu/cpuN/trace_pipe``:
@@ -353,40 +415,34 @@ class TracePipe:
         them, never more than a ``trace_seq`` holds (a line that would not fit stays
         in the buffer for the next read, unless it is the first: it goes alone).
 
-        Each CPU's events come a reader page's rest at a time (``peek_run``), their
-        texts rendered in one call; what was taken is consumed at the end, or when
-        a CPU's run is used up and its next page is needed."""
+        Each CPU's events come a reader page's rest at a time (``peek_run``); the
+        lines are made natively (``TraceArray.lines``) until a CPU's run is
+        used up, which is then consumed and its next page taken; what was taken
+        of the others is consumed at the end."""
         lines = bytearray()
         trace = self.trace
         buffer = trace.buffer
-        cpus = buffer.cpus if self.cpu is None else [buffer.cpus[self.cpu]]
-        runs: dict[int, tuple[Run, int]] = {}  # cpu -> its run and how much of it is taken
-        for source in cpus:
+        sources = buffer.cpus if self.cpu is None else [buffer.cpus[self.cpu]]
+        held: list[tuple[RingBufferPerCpu, Run]] = []
+        for source in sources:
             if (run := peek_run(source)) is not None:
-                trace.prepare(run)
-                runs[source.cpu] = (run, 0)
-        while len(lines) < want and runs:
-            # the earliest next event, a tie to the lower CPU (``earliest``)
-            cpu = min(runs, key=lambda c: (runs[c][0].stamps[runs[c][1]], c))
-            run, taken = runs[cpu]
-            line = trace.line_of(run.payloads[taken], cpu, run.stamps[taken]).encode(
-                "utf-8", "surrogateescape")
-            if not taken and run.lost:
-                line = f"CPU:{cpu} [LOST {run.lost} EVENTS]\n".encode() + line
-            if lines and len(lines) + len(line) >= PIPE_SEQ_SIZE:
+                held.append((source, run))
+        runs = [_pipe_run(run) for _, run in held]
+        taken = [0] * len(held)
+        while len(lines) < want and held:
+            done = trace.lines(runs, taken, lines, want)
+            if done < 0:
                 break
-            lines += line
-            taken += 1
-            if taken < len(run.payloads):
-                runs[cpu] = (run, taken)
-                continue
-            source = buffer.cpus[cpu]
-            consume_run(source, run, taken)
+            source, run = held[done]
+            consume_run(source, run, taken[done])
             if (after := peek_run(source)) is None:
-                del runs[cpu]
+                del held[done], runs[done], taken[done]
             else:
-                trace.prepare(after)
-                runs[cpu] = (after, 0)
-        for cpu, (run, taken) in runs.items():
-            consume_run(buffer.cpus[cpu], run, taken)
+                held[done], runs[done], taken[done] = (source, after), _pipe_run(after), 0
+        for (source, run), count in zip(held, taken, strict=True):
+            consume_run(source, run, count)
         return bytes(lines)
+
+
+def _pipe_run(run: Run) -> PipeRun:
+    return (run.cpu, run.lost, run.stamps, run.payloads)
