@@ -230,8 +230,10 @@ class Firer:
         """One event the kernel recorded, fired as a written line is: into every
         instance that has it enabled, through its pid filters, filter, triggers and
         hists, with the kernel's time stamp. False when no instance took it."""
-        fired = self.fire_once(self.probes.calls(firing))
-        self.probes.flush()
+        try:
+            fired = self.fire_once(self.probes.calls(firing))
+        finally:
+            self.probes.flush()
         if firing.name in FOLLOW_FORK:
             follow_fork(firing, self.layer.format(firing.name), self.probes.targets)
         return fired

@@ -94,6 +94,9 @@ class EventProbes:
         #: state it depends on changes only between slices, or by the triggers of a
         #: firing that goes the long way, which flushes (forgetting it all) first.
         self._known: dict[tuple[int, str], Common] = {}
+        #: Each event's own-probe function, system, name and format, found once a slice
+        #: (a format changes only through requests, served between slices).
+        self._events: dict[str, tuple[str, str, str, str]] = {}
 
     def flush(self) -> None:
         """Write the records the common case committed (see ``commit_batch``): at the
@@ -101,6 +104,7 @@ class EventProbes:
         What was found of each own probe's common case is forgotten with them."""
         self.batch.flush()
         self._known.clear()
+        self._events.clear()
 
     def calls(self, firing: Firing) -> list[tuple[str, ProbeCall]]:
         """What firing the event calls: its probes, and those of the events that fire
@@ -140,8 +144,10 @@ class EventProbes:
 
     def probe_call(self, firing: Firing) -> ProbeCall:
         name, record, cpu, pid = firing.name, firing.record, firing.cpu, firing.pid
-        own, subsys, event = _names(name)
-        fmt = self.layer.format(name)
+        found = self._events.get(name)
+        if found is None:
+            found = self._events[name] = (*_names(name), self.layer.format(name))
+        own, subsys, event, fmt = found
         batch, known = self.batch, self._known
 
         def call(tp: Tracepoint, probe: Probe) -> None:
