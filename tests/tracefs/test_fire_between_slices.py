@@ -41,3 +41,24 @@ def test_an_eprobe_defined_or_redefined_between_slices_fires_with_the_firings_af
     while not work.step(lambda: False):  # pids 4 to 6
         pass
     assert eprobes(files) == ["f:  q=104 r=4", "f:  q=105 r=5", "f:  q=106 r=6"]
+
+
+def test_an_event_whose_module_goes_between_slices_fires_no_more() -> None:
+    files = TreeFiles()
+    files.registry.module_coming("mymod", ["mymod:ev"])
+    files.write("events/mymod/ev/enable", "1")
+    work = files.tree.firer.begin(b"mymod:ev\n" * 3 + f"{SWITCH}\n".encode(), OPENER)
+    assert not work.step(lambda: False)
+    assert names(files) == ["ev"]
+    files.write("events/mymod/ev/enable", "0")  # (which empties the buffers)
+    files.registry.module_going("mymod")
+    files.write("events/sched/sched_switch/enable", "1")
+    while not work.step(lambda: True):
+        pass
+    assert names(files) == ["sched_switch"]
+
+
+def names(files: TreeFiles) -> list[str]:
+    """The names of the events in ``trace``."""
+    return [line.split(": ", 2)[1] for line in files.read("trace").splitlines()
+            if not line.startswith("#")]
