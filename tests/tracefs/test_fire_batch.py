@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from tpfs.kernel.registry import Registry
@@ -20,6 +20,7 @@ from tpfs.tracefs.events.events import COMMON_FIELDS, EventLayer
 from tpfs.tracefs.events.firing import Firing
 from tpfs.tracefs.events.own_probe import EventProbes
 from tpfs.tracefs.fire import Firer, Firings
+from tpfs.tracefs.trace.ftrace_settings import SavedCmdlines, SavedTgids
 from tpfs.tracefs.trace.record import layout
 from tpfs.tracefs.trace.settings import Tracing
 from tpfs.tracefs.trace.trace import TraceArray
@@ -54,11 +55,16 @@ class Immediate(CommitBatch):
 class Rig:
     """A registry, a top-level instance and one more, each with its own buffer."""
 
-    def __init__(self, immediate: bool, pages: tuple[int, int], overwrite: tuple[bool, bool]):
+    def __init__(self, immediate: bool, pages: tuple[int, int], overwrite: tuple[bool, bool],
+                 saved: int | None = None):
+        """``saved``: the instances share one saved-comms table of that many slots (as
+        the daemon's do), else each has its own of the default size."""
         self.registry = registry = Registry([SWITCH, WAKE], seed=1)
         catalog = Catalog((CatalogEvent("sched", "sched_switch", 372, SWITCH_FORMAT),
                            CatalogEvent("sched", "sched_wakeup", 373, WAKE_FORMAT)))
-        self.traces = [TraceArray(Tracing(ncpus=2)) for _ in range(2)]
+        shared = {} if saved is None else {"cmdlines": SavedCmdlines(saved),
+                                           "tgids": SavedTgids()}
+        self.traces = [TraceArray(Tracing(ncpus=2), **shared) for _ in range(2)]
         self.layers = []
         for data, (trace, n, ow) in enumerate(zip(self.traces, pages, overwrite, strict=True)):
             trace.tracing.clock = "mono"
@@ -162,4 +168,54 @@ def test_a_full_buffer_in_one_slice_overruns_or_drops_as_recording_each(overwrit
         rig.fire(steps, 100_000)
     counters = rigs[1].traces[0].buffer.stats(0, 0)
     assert (counters.overrun if overwrite else counters.dropped_events) > 0
+    assert rigs[0].seen() == rigs[1].seen()
+
+
+@st.composite
+def task_firings(draw: st.DrawFn) -> list[Firing]:
+    """Firings of a few tasks, some with two names or none, switches and wakeups."""
+    out = []
+    for i in range(draw(st.integers(1, 120))):
+        name = draw(st.sampled_from([SWITCH, WAKE]))
+        pid = draw(st.integers(1, 3))
+        comm = draw(st.sampled_from([f"t{pid}", f"t{pid}", f"t{pid}", f"u{pid}", None]))
+        out.append(task_firing(name, draw(st.sampled_from([0, 0, 0, 1])), pid, comm, i))
+    return out
+
+
+def task_firing(name: str, cpu: int, pid: int, comm: str | None, i: int) -> Firing:
+    values = {"prev_pid": pid} if name == SWITCH else {"pid": pid}
+    record = layout(FORMATS[name]).encode(values, pid=pid)
+    return Firing(name, cpu, pid, comm, 1, record, 1000 + i)
+
+
+#: A switch of task 1 in the first instance, a wakeup of task 2 in the other taking
+#: task 1's slot, then task 1's switch again: its comm is saved again.
+LOST_SLOT = [task_firing(SWITCH, 0, 1, "t1", 0), task_firing(WAKE, 0, 2, "t2", 1),
+             task_firing(SWITCH, 0, 1, "t1", 2)]
+
+
+@settings(max_examples=150, deadline=None)
+@example(steps=LOST_SLOT, slots=1, slice_len=10_000, record_cmd=(True, True), other=[WAKE])
+@given(steps=task_firings(), slots=st.integers(1, 2), slice_len=st.sampled_from([1, 4, 10_000]),
+       record_cmd=st.sampled_from([(True, True), (True, False)]),
+       other=st.sampled_from([[WAKE], [SWITCH, WAKE]]))
+def test_saved_comms_as_recording_each(steps, slots, slice_len, record_cmd, other) -> None:
+    """A record admitted like the one before it saves nothing new, but one of another
+    task or comm in between (in either instance: they share the table, smaller than
+    the tasks here, so a task can lose its slot and take another) must be saved again."""
+    rigs = [Rig(immediate, (4, 4), (True, True), saved=slots) for immediate in (True, False)]
+    for rig in rigs:
+        rig.layers[0].set_enabled([SWITCH], True)
+        rig.layers[1].set_enabled(other, True)
+        for trace, on in zip(rig.traces, record_cmd, strict=True):
+            trace.options.values["record-cmd"] = on
+    cmdlines = [rig.traces[0].cmdlines for rig in rigs]
+    for start in range(0, len(steps), 4):  # writes of four lines: a comm lost in one
+        for rig in rigs:                     # could be saved again by a later one
+            rig.fire(steps[start:start + 4], slice_len)
+        assert cmdlines[0].render() == cmdlines[1].render()
+        assert [cmdlines[0].find(pid) for pid in range(1, 5)] == \
+            [cmdlines[1].find(pid) for pid in range(1, 5)]
+    assert rigs[0].traces[0].tgids.render() == rigs[1].traces[0].tgids.render()
     assert rigs[0].seen() == rigs[1].seen()

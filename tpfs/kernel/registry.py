@@ -450,9 +450,12 @@ class Registry:
         after the grace period. Each call counts a hit on the probe, if it is
         still registered. Returns how many probe calls were made.
         """
+        held = self._by_name.get(name)
+        if held is None:
+            return 0
         calls = 0
         entries, rcu = self.entries, self.rcu
-        for tp in tuple(self.instances(name)):
+        for tp in (held,) if isinstance(held, Tracepoint) else tuple(held):
             funcs = tp.funcs
             if not tp.state or not funcs:
                 continue
@@ -463,8 +466,10 @@ class Registry:
                     if entry is not None:
                         hits = entry.hits
                         count = hits.get(probe)
-                        if count is not None or probe in entry.funcs:
-                            hits[probe] = (count or 0) + 1
+                        if count is not None:
+                            hits[probe] = count + 1
+                        elif probe in entry.funcs:
+                            hits[probe] = 1
                     call(tp, probe)
                     calls += 1
             finally:

@@ -93,24 +93,37 @@ class Firings:
         firer = self.firer
         exists, calls_of, fire_once = firer.layer.exists, firer.probes.calls, firer.fire_once
         firings = self.firings
-        while self.line < len(firings):
-            firing = firings[self.line]
-            if exists(firing.name):  # else removed since: fires no more
-                # Probes and eprobes as they are now: they may have changed between steps.
-                calls = calls_of(firing)
-                count = firing.count
-                while self.done < count:
-                    fire_once(calls)
-                    self.done += 1
-                    if self.done < count and not more():
-                        return False
-                if firing.name in FOLLOW_FORK:
-                    follow_fork(firing, firer.layer.format(firing.name), firer.probes.targets)
-            self.line += 1
-            self.done = 0
-            if self.line < len(firings) and not more():
-                return False
-        return True
+        end = len(firings)
+        line, done = self.line, self.done
+        # Whether each name exists, asked once a slice: only requests, served between
+        # slices, load or unload the code that defines an event.
+        alive: dict[str, bool] = {}
+        try:
+            while line < end:
+                firing = firings[line]
+                name = firing.name
+                there = alive.get(name)
+                if there is None:
+                    there = alive[name] = exists(name)
+                if there:  # else removed since: fires no more
+                    # Probes and eprobes as they are now: they may have changed between
+                    # steps.
+                    calls = calls_of(firing)
+                    count = firing.count
+                    while done < count:
+                        fire_once(calls)
+                        done += 1
+                        if done < count and not more():
+                            return False
+                    if name in FOLLOW_FORK:
+                        follow_fork(firing, firer.layer.format(name), firer.probes.targets)
+                line += 1
+                done = 0
+                if line < end and not more():
+                    return False
+            return True
+        finally:
+            self.line, self.done = line, done
 
 
 class Firer:
@@ -230,8 +243,10 @@ class Firer:
         """One event the kernel recorded, fired as a written line is: into every
         instance that has it enabled, through its pid filters, filter, triggers and
         hists, with the kernel's time stamp. False when no instance took it."""
-        fired = self.fire_once(self.probes.calls(firing))
-        self.probes.flush()
+        try:
+            fired = self.fire_once(self.probes.calls(firing))
+        finally:
+            self.probes.flush()
         if firing.name in FOLLOW_FORK:
             follow_fork(firing, self.layer.format(firing.name), self.probes.targets)
         return fired

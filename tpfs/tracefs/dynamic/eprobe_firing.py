@@ -33,8 +33,11 @@ class EprobeFiring:
     def attached(self, firing: Firing) -> list[Firing]:
         """The firings of the eprobes on ``firing``'s event whose filter, if they have
         one, the event's record passes."""
+        eprobes = self.eprobes(firing.name)
+        if not eprobes:  # the common case: none on the event, nothing to build
+            return []
         comm = task_comm(firing.comm)
-        return [self._eprobe_firing(e, firing) for e in self.eprobes(firing.name)
+        return [self._eprobe_firing(e, firing) for e in eprobes
                 if e.filter is None or self._test(e)(firing.record, firing.cpu, comm)]
 
     def _test(self, eprobe: ProbeEvent) -> Predicate:

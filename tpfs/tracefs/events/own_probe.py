@@ -36,7 +36,7 @@ no filter of the event's own, around the marker's commit.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from functools import lru_cache
+from functools import lru_cache, partial
 
 from ...kernel.registry import Probe, ProbeCall, Registry, Tracepoint
 from ..trace.record import PRINT_EVENT, SYNTH_SYSTEM, layout
@@ -94,6 +94,9 @@ class EventProbes:
         #: state it depends on changes only between slices, or by the triggers of a
         #: firing that goes the long way, which flushes (forgetting it all) first.
         self._known: dict[tuple[int, str], Common] = {}
+        #: Each event's own-probe function, system, name and format, found once a slice
+        #: (a format changes only through requests, served between slices).
+        self._events: dict[str, tuple[str, str, str, str]] = {}
 
     def flush(self) -> None:
         """Write the records the common case committed (see ``commit_batch``): at the
@@ -101,6 +104,7 @@ class EventProbes:
         What was found of each own probe's common case is forgotten with them."""
         self.batch.flush()
         self._known.clear()
+        self._events.clear()
 
     def calls(self, firing: Firing) -> list[tuple[str, ProbeCall]]:
         """What firing the event calls: its probes, and those of the events that fire
@@ -108,7 +112,7 @@ class EventProbes:
         calls = [(firing.name, self.probe_call(firing))]
         attached = self.attached(firing)
         if attached:
-            calls.extend((f.name, self.probe_call(f)) for f in attached)
+            calls.extend([(f.name, self.probe_call(f)) for f in attached])
         return calls
 
     def _fire_synth(self, synth: SynthFiring, cause: Firing) -> None:
@@ -139,32 +143,38 @@ class EventProbes:
         return SKIP if layer.soft_disabled(name) else (trace, layer.predicate(name))
 
     def probe_call(self, firing: Firing) -> ProbeCall:
-        name, record, cpu, pid = firing.name, firing.record, firing.cpu, firing.pid
-        own, subsys, event = _names(name)
-        fmt = self.layer.format(name)
-        batch, known = self.batch, self._known
+        name = firing.name
+        found = self._events.get(name)
+        if found is None:
+            found = self._events[name] = (*_names(name), self.layer.format(name))
+        return partial(self._call, firing, found)
 
-        def call(tp: Tracepoint, probe: Probe) -> None:
-            if probe.func != own:
-                return
-            key = (probe.data, name)
-            common = known.get(key, UNKNOWN)
-            if common is UNKNOWN:
-                common = known[key] = self._common(probe.data, name, subsys, event)
-            if isinstance(common, tuple):  # the common case, in short: the same steps
-                trace, predicate = common
-                tracing = trace.tracing
-                if ((not (tracing.event_pids or tracing.notrace_pids)
-                     or pid_allowed(tracing, pid, scheduled_tasks(name, fmt, record)))
-                        and (predicate is None
-                             or predicate(record, cpu, task_comm(firing.comm)))):
-                    batch.add(trace, cpu, record, firing.comm, subsys, fmt, firing.ts)
-                return
-            if common is SKIP:
-                return
-            self._long_way(firing, probe.data, fmt)
-
-        return call
+    def _call(self, firing: Firing, found: tuple[str, str, str, str], tp: Tracepoint,
+              probe: Probe) -> None:
+        """The own probe of ``firing``'s event (``found``: its probe's function, system,
+        name and format) called by the probe array of ``tp``, as ``probe``."""
+        own, subsys, event, fmt = found
+        if probe.func != own:
+            return
+        name = firing.name
+        key = (probe.data, name)
+        known = self._known
+        common = known.get(key, UNKNOWN)
+        if common is UNKNOWN:
+            common = known[key] = self._common(probe.data, name, subsys, event)
+        if isinstance(common, tuple):  # the common case, in short: the same steps
+            trace, predicate = common
+            tracing = trace.tracing
+            record, cpu = firing.record, firing.cpu
+            if ((not (tracing.event_pids or tracing.notrace_pids)
+                 or pid_allowed(tracing, firing.pid, scheduled_tasks(name, fmt, record)))
+                    and (predicate is None
+                         or predicate(record, cpu, task_comm(firing.comm)))):
+                self.batch.add(trace, cpu, record, firing.comm, subsys, fmt, firing.ts)
+            return
+        if common is SKIP:
+            return
+        self._long_way(firing, probe.data, fmt)
 
     def _long_way(self, firing: Firing, data: int, fmt: str) -> None:
         """The own probe of an event with triggers or hists, in the instance of ``data``."""
