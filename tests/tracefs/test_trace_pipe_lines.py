@@ -10,7 +10,10 @@ saved comm or not (``<...>``, ``<idle>``, names padded by characters),
 tgids saved or not, ties across CPUs, identical and distinct records, the
 events printed by Python rather than libtraceevent (markers go through
 libtraceevent alone; raw data, stacks and synthetic events through the
-callback), lost events, per-CPU pipes, read sizes and where reads end.
+callback), syscall entries and exits (printed natively from a spec per event,
+against ``syscall_text``: several arities, fields of 8, 4 and 2 bytes, values
+around 9/10, large and negative; an exit of two fields goes to Python), lost
+events, per-CPU pipes, read sizes and where reads end.
 ``trace`` (``TraceListing.fill``) is compared with the generic seq_file loop
 of ``start``/``show``/``next``, events written while it is read included.
 """
@@ -25,6 +28,7 @@ from hypothesis import strategies as st
 
 from tpfs.tracefs.events.events import COMMON_FIELDS
 from tpfs.tracefs.trace.markers import RAW_DATA_FORMAT, encode_raw
+from tpfs.tracefs.trace.printer import Printer
 from tpfs.tracefs.trace.record import (
     KERNEL_STACK_FORMAT,
     PRINT_FORMAT,
@@ -44,6 +48,32 @@ VALUE_FORMAT = (f"name: val\nID: 60020\nformat:\n{COMMON_FIELDS}\n"
 SYNTH_FORMAT = (f"name: lat\nID: 60021\nformat:\n{COMMON_FIELDS}\n"
                 "\tfield:u64 delta;\toffset:8;\tsize:8;\tsigned:0;\n\n"
                 'print fmt: "delta=%llu", REC->delta\n')
+SYSCALL_COMMON = f"{COMMON_FIELDS}\n\tfield:int __syscall_nr;\toffset:8;\tsize:4;\tsigned:1;\n"
+ENTER0_FORMAT = (f"name: sys_enter_getppid\nID: 60022\nformat:\n{SYSCALL_COMMON}\n"
+                 'print fmt: "", \n')
+ENTER1_FORMAT = (f"name: sys_enter_close\nID: 60023\nformat:\n{SYSCALL_COMMON}"
+                 "\tfield:unsigned int fd;\toffset:16;\tsize:8;\tsigned:0;\n\n"
+                 'print fmt: "fd: 0x%08lx", ((unsigned long)(REC->fd))\n')
+ENTER4_FORMAT = (f"name: sys_enter_probe\nID: 60024\nformat:\n{SYSCALL_COMMON}"
+                 "\tfield:unsigned long addr;\toffset:16;\tsize:8;\tsigned:0;\n"
+                 "\tfield:int count;\toffset:24;\tsize:4;\tsigned:1;\n"
+                 "\tfield:short mode;\toffset:28;\tsize:2;\tsigned:1;\n"
+                 "\tfield:unsigned long flags;\toffset:32;\tsize:8;\tsigned:0;\n\n"
+                 'print fmt: "addr: 0x%08lx", ((unsigned long)(REC->addr))\n')
+EXIT_FORMAT = (f"name: sys_exit_probe\nID: 60025\nformat:\n{SYSCALL_COMMON}"
+               "\tfield:long ret;\toffset:16;\tsize:8;\tsigned:1;\n\n"
+               'print fmt: "0x%lx", REC->ret\n')
+#: Not an exit the syscall tracer prints (two values): its text comes from its format.
+EXIT2_FORMAT = (f"name: sys_exit_pair\nID: 60026\nformat:\n{SYSCALL_COMMON}"
+                "\tfield:long ret;\toffset:16;\tsize:8;\tsigned:1;\n"
+                "\tfield:long ret2;\toffset:24;\tsize:8;\tsigned:1;\n\n"
+                'print fmt: "0x%lx 0x%lx", REC->ret, REC->ret2\n')
+#: Syscall values by size around 9/10 (decimal below 10, hex from there), large
+#: and negative; argument ``i`` of an event made from ``v`` is ``[(v + i) % 5]``.
+UNSIGNED = (0, 9, 10, 2**64 - 1, 2**32 + 11)
+SIGNED4 = (-1, 9, 10, -(2**31), 2**31 - 1)
+SIGNED2 = (-1, 9, 10, -(2**15), 11)
+SIGNED8 = (0, 9, 10, -1, -(2**63))
 #: How each kind of event is made from a small int: (subsystem, format, encoder).
 KINDS = {
     "value": ("mod", VALUE_FORMAT,
@@ -60,7 +90,25 @@ KINDS = {
     "synth": (SYNTH_SYSTEM, SYNTH_FORMAT,
               lambda v, pid, fl, pc: layout(SYNTH_FORMAT).encode({"delta": v}, pid=pid, flags=fl,
                                                                 preempt_count=pc)),
+    "enter0": ("syscalls", ENTER0_FORMAT,
+               lambda v, pid, fl, pc: layout(ENTER0_FORMAT).encode(
+                   {"__syscall_nr": 110}, pid=pid, flags=fl, preempt_count=pc)),
+    "enter1": ("syscalls", ENTER1_FORMAT,
+               lambda v, pid, fl, pc: layout(ENTER1_FORMAT).encode(
+                   {"fd": UNSIGNED[v]}, pid=pid, flags=fl, preempt_count=pc)),
+    "enter4": ("syscalls", ENTER4_FORMAT,
+               lambda v, pid, fl, pc: layout(ENTER4_FORMAT).encode(
+                   {"addr": UNSIGNED[v], "count": SIGNED4[(v + 1) % 5],
+                    "mode": SIGNED2[(v + 2) % 5], "flags": UNSIGNED[(v + 3) % 5]},
+                   pid=pid, flags=fl, preempt_count=pc)),
+    "exit": ("syscalls", EXIT_FORMAT,
+             lambda v, pid, fl, pc: layout(EXIT_FORMAT).encode(
+                 {"ret": SIGNED8[v]}, pid=pid, flags=fl, preempt_count=pc)),
+    "exit2": ("syscalls", EXIT2_FORMAT,
+              lambda v, pid, fl, pc: layout(EXIT2_FORMAT).encode(
+                  {"ret": SIGNED8[v], "ret2": v}, pid=pid, flags=fl, preempt_count=pc)),
 }
+SYSCALL_KINDS = ("enter0", "enter1", "enter4", "exit")
 #: Pids: the idle task, two sharing a cmdline slot (pid & 0x7fff), a large one.
 PIDS = (0, 1, 2, 7, 32769, 4194303)
 #: Comms: none saved (``<...>``), short, long, and wider in bytes than in characters.
@@ -181,6 +229,33 @@ def test_ties_go_to_the_lower_cpu_and_identical_records_keep_their_own_context()
                        "val: value=1 name=\n"
                        for i in range(100) for us in [5001 + i] for cpu in (0, 1))
     assert lines.decode() == expected
+
+
+def test_syscall_texts_are_made_without_python(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every value of each syscall kind, with ``Printer._body`` (Python's body maker)
+    made to fail: the lines read are the kernel's forms, all made in C."""
+    events = [Recorded(kind, v, 0, 1, 1, "a", 0, 0, False)
+              for kind in SYSCALL_KINDS for v in range(5)]
+    trace = recorded(events, "local", 0, None)
+    shown(trace, {"context-info": False})
+
+    def no_python(*args: object) -> str:
+        raise AssertionError("a syscall text was made in Python")
+
+    monkeypatch.setattr(Printer, "_body", no_python)
+    got = b"".join(piped(trace, None, 131072, 1 << 20)).decode().splitlines()
+    assert got == [
+        *["sys_getppid()"] * 5,
+        "sys_close(fd: 0)", "sys_close(fd: 9)", "sys_close(fd: 0xa)",
+        "sys_close(fd: 0xffffffffffffffff)", "sys_close(fd: 0x10000000b)",
+        "sys_probe(addr: 0, count: 9, mode: 0xa, flags: 0xffffffffffffffff)",
+        "sys_probe(addr: 9, count: 0xa, mode: 0x8000, flags: 0x10000000b)",
+        "sys_probe(addr: 0xa, count: 0x80000000, mode: 0xb, flags: 0)",
+        "sys_probe(addr: 0xffffffffffffffff, count: 0x7fffffff, mode: 0xffff, flags: 9)",
+        "sys_probe(addr: 0x10000000b, count: 0xffffffff, mode: 9, flags: 0xa)",
+        "sys_probe -> 0x0", "sys_probe -> 0x9", "sys_probe -> 0xa",
+        "sys_probe -> 0xffffffffffffffff", "sys_probe -> 0x8000000000000000",
+    ]
 
 
 @pytest.mark.parametrize("comm, column", [(None, "           <...>-1 "),

@@ -9,6 +9,10 @@
  * surrogates, as the Python path decoded them). One call replaces the
  * copy, the field stores, the reset, the print and the string read that
  * ctypes made per record.
+ *
+ * lines() makes whole lines of trace_pipe and trace; syscall events' texts
+ * it prints itself from a spec per event (syscall_text.py's syscall_spec),
+ * as the kernel's print_syscall_enter and print_syscall_exit print them.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -148,6 +152,8 @@ enum body_kind {
     BODY_PYTHON = 0, /* printed by printer.py's own code: a callback */
     BODY_NAMED = 1,  /* "NAME: TEXT\n" from libtraceevent */
     BODY_TEXT = 2,   /* the TEXT alone, its newline in it (ftrace:print) */
+    BODY_SYSCALL_ENTER = 3, /* "sys_NAME(ARG: VALUE, ...)\n" from the event's spec */
+    BODY_SYSCALL_EXIT = 4,  /* "sys_NAME -> 0xVALUE\n" from the event's spec */
 };
 #define KINDS_SIZE 65536
 /* printer.py's RECORD_MAX: a longer record goes to the callback, which refuses it. */
@@ -184,7 +190,7 @@ struct run {
 
 struct line_opts {
     int context, irq_info, tgid, in_ns;
-    PyObject *comm_of, *tgid_of, *body_of, *heads;
+    PyObject *comm_of, *tgid_of, *body_of, *heads, *syscalls;
 };
 
 /* Bytes onto the end of a trace_seq (libtraceevent exports no putmem); the
@@ -269,6 +275,72 @@ out:
     return head; /* a new reference, also held by o->heads */
 }
 
+/* A little-endian u16 of a spec, and a text of a spec (its u16 length, then it). */
+static int
+spec_u16(const unsigned char **at, const unsigned char *end, unsigned *value)
+{
+    if (end - *at < 2)
+        return -1;
+    *value = (*at)[0] | (unsigned)(*at)[1] << 8;
+    *at += 2;
+    return 0;
+}
+
+static int
+spec_text(struct trace_seq *seq, const unsigned char **at, const unsigned char *end)
+{
+    unsigned len;
+
+    if (spec_u16(at, end, &len) < 0 || (size_t)(end - *at) < len)
+        return -1;
+    seq_put(seq, (const char *)*at, len);
+    *at += len;
+    return 0;
+}
+
+/*
+ * A syscall event's text as syscall_text.py makes it, from the event's spec
+ * (syscall_spec: the head, the tail, the values' count, then each value's
+ * offset, size and label): each value read unsigned from its size in bytes
+ * (those the record has of them), an entry's below 10 in decimal and the rest
+ * 0x hex, an exit's always 0x hex. -1 for a spec that does not parse.
+ */
+static int
+syscall_body(struct trace_seq *seq, int kind, PyObject *spec, const unsigned char *data,
+             Py_ssize_t size)
+{
+    const unsigned char *at = (const unsigned char *)PyBytes_AS_STRING(spec);
+    const unsigned char *end = at + PyBytes_GET_SIZE(spec), *tail;
+    unsigned count, i;
+
+    if (spec_text(seq, &at, end) < 0)
+        return -1;
+    tail = at;
+    if (spec_u16(&at, end, &count) < 0 || (size_t)(end - at) < count)
+        return -1;
+    at += count; /* the tail's text: printed after the values */
+    if (spec_u16(&at, end, &count) < 0)
+        return -1;
+    for (i = 0; i < count; i++) {
+        unsigned offset, width, b;
+        unsigned long long value = 0;
+        char digits[24];
+        int n;
+
+        if (spec_u16(&at, end, &offset) < 0 || spec_u16(&at, end, &width) < 0 || width > 8
+            || spec_text(seq, &at, end) < 0)
+            return -1;
+        for (b = 0; b < width && (Py_ssize_t)(offset + b) < size; b++)
+            value |= (unsigned long long)data[offset + b] << (8 * b);
+        if (kind == BODY_SYSCALL_ENTER && value < 10)
+            n = snprintf(digits, sizeof(digits), "%llu", value);
+        else
+            n = snprintf(digits, sizeof(digits), "0x%llx", value);
+        seq_put(seq, digits, (size_t)n);
+    }
+    return spec_text(seq, &tail, end);
+}
+
 /* The body of a record printed by printer.py: its str, as UTF-8 into seq. */
 static int
 python_body(struct line_opts *o, struct trace_seq *seq, PyObject *record, int cpu,
@@ -344,12 +416,15 @@ lines(PyObject *module, PyObject *args)
     struct memo memo;
     PyObject *last_head = NULL; /* the last pid's head, borrowed from o.heads */
     int last_pid = 0;
+    PyObject *last_spec = NULL; /* the last syscall event's spec, a reference held */
+    int last_spec_id = -1;
 
     (void)module;
-    if (!PyArg_ParseTuple(args, "Ky*O!O!Ynn(iiii)OOO:lines", &handle, &kinds_view,
-                          &PyList_Type, &run_list, &PyList_Type, &taken_list,
-                          &out, &want, &limit, &o.context, &o.irq_info,
-                          &o.tgid, &o.in_ns, &o.comm_of, &o.tgid_of, &o.body_of))
+    if (!PyArg_ParseTuple(args, "Ky*O!O!O!Ynn(iiii)OOO:lines", &handle, &kinds_view,
+                          &PyDict_Type, &o.syscalls, &PyList_Type, &run_list,
+                          &PyList_Type, &taken_list, &out, &want, &limit, &o.context,
+                          &o.irq_info, &o.tgid, &o.in_ns, &o.comm_of, &o.tgid_of,
+                          &o.body_of))
         return NULL;
     if (handle == 0 || kinds_view.len != KINDS_SIZE) {
         PyErr_SetString(PyExc_ValueError, "no libtraceevent handle or no table of kinds");
@@ -427,6 +502,24 @@ lines(PyObject *module, PyObject *args)
         size = PyBytes_GET_SIZE(record);
         event_id = (unsigned char)data[0] | (unsigned char)data[1] << 8;
         kind = size > RECORD_MAX ? BODY_PYTHON : kinds[event_id];
+        if ((kind == BODY_SYSCALL_ENTER || kind == BODY_SYSCALL_EXIT)
+            && event_id != last_spec_id) {
+            PyObject *key = PyLong_FromLong(event_id), *spec;
+
+            if (key == NULL)
+                goto done;
+            spec = PyDict_GetItemWithError(o.syscalls, key);
+            Py_DECREF(key);
+            if (spec == NULL && PyErr_Occurred())
+                goto done;
+            Py_XINCREF(spec);
+            Py_XSETREF(last_spec, spec);
+            last_spec_id = event_id;
+        }
+        /* a syscall event without a spec of bytes goes to printer.py, which knows it */
+        if ((kind == BODY_SYSCALL_ENTER || kind == BODY_SYSCALL_EXIT)
+            && (last_spec == NULL || !PyBytes_Check(last_spec)))
+            kind = BODY_PYTHON;
         if (!best->taken && best->lost)
             trace_seq_printf(&seq, "CPU:%d [LOST %llu EVENTS]\n", best->cpu, best->lost);
         if (o.context) {
@@ -477,6 +570,13 @@ lines(PyObject *module, PyObject *args)
         } else {
             unsigned at = seq.len;
 
+            if (kind == BODY_SYSCALL_ENTER || kind == BODY_SYSCALL_EXIT) {
+                if (syscall_body(&seq, kind, last_spec, (const unsigned char *)data, size) < 0) {
+                    PyErr_SetString(PyExc_ValueError, "a syscall event's spec is malformed");
+                    goto done;
+                }
+                goto printed;
+            }
             rec.data = (void *)data;
             rec.size = rec.record_size = (int)size;
             rec.cpu = best->cpu;
@@ -487,6 +587,7 @@ lines(PyObject *module, PyObject *args)
             else
                 tep_print_event((struct tep_handle *)(uintptr_t)handle, &seq, &rec, "%s",
                                 TEP_PRINT_INFO);
+        printed:
             if (seq.state == TRACE_SEQ__GOOD)
                 remember(&memo, data, size, seq.buffer + at, seq.len - at);
         }
@@ -519,6 +620,7 @@ lines(PyObject *module, PyObject *args)
 done:
     trace_seq_destroy(&seq);
 free_heads:
+    Py_XDECREF(last_spec);
     Py_DECREF(o.heads);
 free_runs:
     PyMem_Free(runs);
@@ -532,7 +634,7 @@ static PyMethodDef methods[] = {
      "texts(tep, items) -> list[str]: each (record, cpu, ts) of items printed with "
      "TEP_PRINT_INFO by the libtraceevent handle at address tep."},
     {"lines", lines, METH_VARARGS,
-     "lines(tep, kinds, runs, taken, out, want, limit, (context, irq_info, tgid, in_ns), "
+     "lines(tep, kinds, syscalls, runs, taken, out, want, limit, (context, irq_info, tgid, in_ns), "
      "comm_of, tgid_of, body_of) -> int: trace_pipe's lines of the runs appended to out; "
      "the index of a run used up, or -1."},
     {NULL, NULL, 0, NULL},

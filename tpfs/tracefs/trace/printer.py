@@ -34,7 +34,7 @@ from .record import (
     SYNTH_SYSTEM,
     layout,
 )
-from .syscall_text import SYSCALL_SYSTEM, syscall_text
+from .syscall_text import SYSCALL_SYSTEM, syscall_spec, syscall_text
 
 # enum trace_flag_type (include/linux/trace_events.h, Linux 6.13 and later)
 IRQS_OFF = 0x01
@@ -170,7 +170,8 @@ RECORD_MAX = 8192
 _OWN_WAY = frozenset((RAW_DATA_ID, KERNEL_STACK_ID, PRINT_ID))
 #: How the native ``lines`` prints a body, by event id (``_render.c``'s ``body_kind``):
 #: through ``Printer._body`` (ids not known, the ftrace events printed their own
-#: way, synthetic events), ``NAME: TEXT`` from libtraceevent, or its TEXT alone.
+#: way, synthetic events), ``NAME: TEXT`` from libtraceevent, or its TEXT alone;
+#: syscall entries and exits from their spec (``syscall_spec``'s forms, 3 and 4).
 _KIND_PYTHON, _KIND_NAMED, _KIND_TEXT = 0, 1, 2
 _EVENT_IDS = 1 << 16
 #: What a line shows besides the event: ``(context, irq_info, tgid, in_ns)``, as for ``line``.
@@ -198,6 +199,8 @@ class Printer:
         default_factory=dict, init=False)
     #: By event id, how ``lines`` prints a record's body (``_KIND_*``).
     _kinds: bytearray = field(default_factory=lambda: bytearray(_EVENT_IDS), init=False)
+    #: By event id, the spec ``lines`` prints a syscall event's text from.
+    _syscalls: dict[int, bytes] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         self._reset()
@@ -243,9 +246,14 @@ class Printer:
                 self._reset()
                 raise
         self._names[event.id] = event.name
-        self._kinds[event.id] = (_KIND_TEXT if event.id == PRINT_ID
-                                 else _KIND_PYTHON if event.id in _OWN_WAY
-                                 or subsys in (SYNTH_SYSTEM, SYSCALL_SYSTEM) else _KIND_NAMED)
+        spec = syscall_spec(fmt) if subsys == SYSCALL_SYSTEM else None
+        if spec is None:
+            self._syscalls.pop(event.id, None)
+            self._kinds[event.id] = (_KIND_TEXT if event.id == PRINT_ID
+                                     else _KIND_PYTHON if event.id in _OWN_WAY
+                                     or subsys in (SYNTH_SYSTEM, SYSCALL_SYSTEM) else _KIND_NAMED)
+        else:
+            self._kinds[event.id], self._syscalls[event.id] = spec
 
     def _parse(self, subsys: str, fmt: str) -> None:
         lib = library()
@@ -319,8 +327,8 @@ class Printer:
         would make it ``limit`` or more is left, unless ``out`` is empty. ``taken``
         is updated. Returns the index of a run used up (the caller refills it and
         calls again), or -1. ``comm_of`` and ``tgid_of`` are asked once per pid a call."""
-        return _render.lines(self._tep, self._kinds, runs, taken, out, want, limit, options,
-                             comm_of, tgid_of, self._python_body)
+        return _render.lines(self._tep, self._kinds, self._syscalls, runs, taken, out, want,
+                             limit, options, comm_of, tgid_of, self._python_body)
 
     def _python_body(self, record: bytes, cpu: int, ts: int) -> str:
         return self._body(record, record[0] | record[1] << 8, cpu, ts)
