@@ -306,8 +306,15 @@ class LiveReader:
         decoded = decode_page(page)
         if decoded.lost:
             self._lose(cpu, self._lost_count(cpu, decoded.lost))
+        try:
+            self._fire_page(cpu, decoded.events, comms)
+        finally:
+            self.firer.flush_live()  # the page's records into the buffers, in one batch
+
+    def _fire_page(self, cpu: int, events: list[tuple[int, bytes]],
+                   comms: dict[int, str | None]) -> None:
         wanted = self.wanted()  # a record of an event no one wants any more is dropped
-        for ts, payload in decoded.events:
+        for ts, payload in events:
             if len(payload) < _COMMON.size:
                 continue
             ident, _, _, pid = _COMMON.unpack_from(payload)

@@ -242,11 +242,16 @@ class Firer:
     def fire_live(self, firing: Firing) -> bool:
         """One event the kernel recorded, fired as a written line is: into every
         instance that has it enabled, through its pid filters, filter, triggers and
-        hists, with the kernel's time stamp. False when no instance took it."""
-        try:
-            fired = self.fire_once(self.probes.calls(firing))
-        finally:
-            self.probes.flush()
+        hists, with the kernel's time stamp. False when no instance took it.
+
+        The common case's record waits in the batch, as a write's slice's do: the
+        caller fires a page's worth, then ``flush_live`` writes them (before it
+        returns to trio, so no request sees the buffers between the two)."""
+        fired = self.fire_once(self.probes.calls(firing))
         if firing.name in FOLLOW_FORK:
             follow_fork(firing, self.layer.format(firing.name), self.probes.targets)
         return fired
+
+    def flush_live(self) -> None:
+        """Write the records ``fire_live`` left in the batch."""
+        self.probes.flush()
