@@ -4,8 +4,9 @@ Each CPU of the top-level buffer has a FIFO in ``fifo_dir(st_dev of the
 mount)`` while the daemon runs. Pages move into it only while a reader holds
 it, and all of a firing write's pages are in it when the write returns, so a
 reader's non-blocking reads right after find every event; ``splice()`` from it
-into a pipe moves them. (``exec-as-tracefs`` binding them over
-``trace_pipe_raw`` for trace-cmd is tested in tests/clients/test_recorders.py.)
+into a pipe moves them. Each instance has its FIFOs while it exists, fed from its
+own buffer; ``exec-as-tracefs`` binds those of the instances there when it
+starts. (trace-cmd through them is tested in tests/clients/test_recorders.py.)
 """
 
 from __future__ import annotations
