@@ -7,7 +7,8 @@ read() (``--nosplice``) or splices them (from the FIFOs that stand for
 ``trace_pipe_raw``). ``tracefs_live.c``, a libtracefs program, enables the
 event in an instance of its own, pins itself to CPU 0, calls getppid() N
 times and reads N records with its pid from ``tracefs_cpu_read`` of CPU 0,
-and the same from the top-level buffer through ``tracefs_cpu_pipe``.
+and the same from the top-level buffer through ``tracefs_cpu_pipe``, and from
+an instance made before ``exec-as-tracefs`` starts.
 """
 
 from __future__ import annotations
@@ -90,3 +91,20 @@ def test_libtracefs_pipes_a_pinned_programs_calls_from_its_cpu(live, live_reader
     # (the kernel splices whole pages only: 0 of 1 and of 127, most of 600).
     assert pid > 0 and piped == calls, done.stdout
     assert live.read("events/syscalls/sys_enter_getppid/enable") == "0\n"
+
+
+@pytest.mark.parametrize("calls", [1, 127])  # one record; half a page of 16-byte records
+def test_libtracefs_pipes_calls_from_an_instance_made_beforehand(live, live_reader: Path,
+                                                                  calls: int) -> None:
+    """An instance there before exec-as-tracefs starts has its trace_pipe_raw spliceable."""
+    (live.path / "instances" / "before").mkdir()
+    done = subprocess.run([sys.executable, "-m", "tpfs", "exec-as-tracefs", str(live.path),
+                           "--", str(live_reader), str(calls), "pipe", "before"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    pid, records, piped = (int(w.partition("=")[2]) for w in done.stdout.split())
+    assert pid > 0 and records == calls and piped == calls, done.stdout
+    assert live.read("instances/before/events/syscalls/sys_enter_getppid/enable") == "0\n"
+    # the top level's buffer was not where the records went
+    assert live.read("events/syscalls/sys_enter_getppid/enable") == "0\n"
+    (live.path / "instances" / "before").rmdir()

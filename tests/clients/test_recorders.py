@@ -33,6 +33,8 @@ from pathlib import Path
 
 import pytest
 
+from tpfs.fuse.rawfifo import fifo_dir
+
 TRACING = "/sys/kernel/tracing"
 LINE = re.compile(r"^(?:(?P<buffer>\S+):)?\s*(?P<comm>\S.*?)-(?P<pid>\d+)\s+\[(?P<cpu>\d{3})\]\s+"
                   r"(?P<ts>\d+(?:\.\d+)?):\s+(?P<event>\w+):\s+(?P<info>.*)$")
@@ -380,6 +382,37 @@ def test_record_with_defaults_keeps_every_event(tpfs, tmp_path) -> None:
     for cpu in (0, last):
         pids = [int(m["info"].split(":")[1].split()[0]) for m in lines if int(m["cpu"]) == cpu]
         assert pids == [i for i in range(1, ROUNDS + 1) for _ in range(BURST)], cpu
+
+
+def test_record_splices_an_instance_made_beforehand(tpfs, tmp_path) -> None:
+    """``record -B NAME`` (splicing) of an instance there before ``exec-as-tracefs``
+    starts, whose FIFOs it binds over the instance's ``trace_pipe_raw``: events
+    fired into it while trace-cmd records, four times what its 64 KiB buffers
+    hold, are all in the report, in order on each CPU. Were the splices to get
+    nothing, only what the buffers hold at the end would be there."""
+    need("trace-cmd")
+    last = last_cpu(tpfs)
+    (tpfs.path / "instances" / "before").mkdir()
+    dat = tmp_path / "trace.dat"
+    fire = (f"sched:sched_switch prev_comm=a prev_pid=$i next_comm=b next_pid=2 "
+            f"@count={BURST}")
+    script = (f"i=1; while [ $i -le {ROUNDS} ]; do "
+              f"echo '{fire} @cpu=0' > {TRACING}/fire; echo '{fire} @cpu={last}' > {TRACING}/fire; "
+              "sleep 0.02; i=$((i+1)); done")
+    ok(as_tracefs(tpfs, "trace-cmd", "record", "-d", "-B", "before", "-b", "64", "-o", str(dat),
+                  "-e", "sched:sched_switch", "--", "sh", "-c", script.replace("'", '"'),
+                  cwd=tmp_path))
+    lines = [m for m in map(LINE.match, report(dat).splitlines()) if m]
+    assert len(lines) == 2 * ROUNDS * BURST, f"{len(lines)} of {2 * ROUNDS * BURST}"
+    assert {m["buffer"] for m in lines} == {"before"}
+    for cpu in (0, last):
+        pids = [int(m["info"].split(":")[1].split()[0]) for m in lines if int(m["cpu"]) == cpu]
+        assert pids == [i for i in range(1, ROUNDS + 1) for _ in range(BURST)], cpu
+    assert "sched_switch" not in tpfs.read("trace")  # nothing went to the top level
+    # trace-cmd 3.1 removes the instance at the end: its FIFOs went with it
+    if (tpfs.path / "instances" / "before").exists():
+        (tpfs.path / "instances" / "before").rmdir()
+    assert not (fifo_dir(os.stat(tpfs.path).st_dev) / "instances" / "before").exists()
 
 
 def test_list_options_as_the_kernel(tpfs) -> None:

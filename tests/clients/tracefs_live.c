@@ -2,7 +2,7 @@
  * tracefs_live: a libtracefs program reading the machine's real events back
  * from a tracefs (tests/clients/test_live_clients.py, on a --live tpfs mount).
  *
- *   tracefs_live N [read|pipe]
+ *   tracefs_live N [read|pipe [INSTANCE]]
  *
  * read (the default): creates instance "tpfs_live" (tracefs_instance_create),
  * enables syscalls:sys_enter_getppid in it (tracefs_event_enable), pins
@@ -21,9 +21,11 @@
  * moment after the calls (nothing tells the daemon of a FIFO's read), it
  * splices until it has N records or five seconds have passed (on the kernel,
  * N less the page being written), then reads the rest, on until it has N
- * records or ten seconds have passed, as a recorder reads on. It uses the top-level buffer, whose trace_pipe_raw splices under
- * exec-as-tracefs (a FIFO, see docs/recording.md; an instance's does not),
- * and disables the event again at the end.
+ * records or ten seconds have passed, as a recorder reads on. It uses the
+ * top-level buffer, or with INSTANCE that instance, which must exist (made
+ * before exec-as-tracefs starts, whose FIFO then stands for its
+ * trace_pipe_raw: see docs/recording.md), and disables the event again at
+ * the end.
  *
  * Prints "pid=PID records=COUNT piped=P", P of the COUNT records having come
  * through tracefs_cpu_pipe (0 in read mode).
@@ -144,13 +146,19 @@ int main(int argc, char **argv)
 	bool pipe;
 	char *page = NULL;
 
-	if (argc < 2 || argc > 3)
+	if (argc < 2 || argc > 4)
 		return 2;
 	calls = atoi(argv[1]);
-	pipe = argc == 3 && !strcmp(argv[2], "pipe");
-	if (argc == 3 && !pipe && strcmp(argv[2], "read"))
+	pipe = argc >= 3 && !strcmp(argv[2], "pipe");
+	if (argc >= 3 && !pipe && (strcmp(argv[2], "read") || argc == 4))
 		return 2;
-	if (!pipe) {
+	if (argc == 4) {
+		instance = tracefs_instance_alloc(NULL, argv[3]);
+		if (!instance || !tracefs_instance_exists(argv[3])) {
+			errno = ENOENT;
+			die(argv[3]);
+		}
+	} else if (!pipe) {
 		instance = tracefs_instance_create("tpfs_live");
 		if (!instance)
 			die("tracefs_instance_create");
@@ -172,7 +180,7 @@ int main(int argc, char **argv)
 		die("sched_setaffinity");
 	if (pipe) {
 		/* Non-blocking at open: the splices and reads end once the buffer is empty. */
-		tcpu = tracefs_cpu_open(NULL, 0, true);
+		tcpu = tracefs_cpu_open(instance, 0, true);
 		if (!tcpu)
 			die("tracefs_cpu_open");
 		size = tracefs_cpu_read_size(tcpu);
@@ -220,8 +228,9 @@ int main(int argc, char **argv)
 	tracefs_cpu_close(tcpu);
 	tep_free(tep);
 	if (pipe) {
-		if (tracefs_event_disable(NULL, "syscalls", "sys_enter_getppid"))
+		if (tracefs_event_disable(instance, "syscalls", "sys_enter_getppid"))
 			die("tracefs_event_disable");
+		tracefs_instance_free(instance);
 		return 0;
 	}
 	if (tracefs_instance_destroy(instance))

@@ -4,8 +4,9 @@ Each CPU of the top-level buffer has a FIFO in ``fifo_dir(st_dev of the
 mount)`` while the daemon runs. Pages move into it only while a reader holds
 it, and all of a firing write's pages are in it when the write returns, so a
 reader's non-blocking reads right after find every event; ``splice()`` from it
-into a pipe moves them. (``exec-as-tracefs`` binding them over
-``trace_pipe_raw`` for trace-cmd is tested in tests/clients/test_recorders.py.)
+into a pipe moves them. Each instance has its FIFOs while it exists, fed from its
+own buffer; ``exec-as-tracefs`` binds those of the instances there when it
+starts. (trace-cmd through them is tested in tests/clients/test_recorders.py.)
 """
 
 from __future__ import annotations
@@ -151,3 +152,76 @@ def test_a_reader_in_exec_as_tracefs_finds_what_was_buffered(tpfs: Mount) -> Non
                          capture_output=True, timeout=60)
     assert res.returncode == 0, res.stderr
     assert pids_of(res.stdout) == list(range(1, 101))
+
+
+def test_an_instance_has_fifos_while_it_exists(mount_factory) -> None:
+    """Made at ``mkdir`` (``instances/NAME/cpuN``), removed at ``rmdir``, and made again
+    for an instance made again under the same name; all gone when the daemon ends."""
+    mount = mount_factory("--cpus", "3")
+    directory = fifos(mount)
+    for name in ("one", "two words"):
+        (mount.path / "instances" / name).mkdir()
+    made = directory / "instances"
+    assert sorted(p.name for p in made.iterdir()) == ["one", "two words"]
+    assert sorted(p.name for p in (made / "two words").iterdir()) == ["cpu0", "cpu1", "cpu2"]
+    assert all(stat.S_ISFIFO(p.stat().st_mode) for p in (made / "one").iterdir())
+    (mount.path / "instances" / "one").rmdir()
+    assert sorted(p.name for p in made.iterdir()) == ["two words"]
+    (mount.path / "instances" / "one").mkdir()
+    assert stat.S_ISFIFO((made / "one" / "cpu0").stat().st_mode)
+    with pytest.raises(FileExistsError):  # a refused mkdir changes nothing
+        (mount.path / "instances" / "one").mkdir()
+    assert sorted(p.name for p in made.iterdir()) == ["one", "two words"]
+    assert mount.stop() == 0
+    assert not directory.exists()
+
+
+def test_an_instances_fifo_gets_its_buffers_pages(tpfs: Mount) -> None:
+    """A reader of an instance's FIFO gets the events fired into that instance, and
+    the top level's FIFO for the same CPU none of them."""
+    (tpfs.path / "instances" / "inst").mkdir()
+    tpfs.write("instances/inst/events/sched/sched_switch/enable", "1")
+    top = open_reader(tpfs, 1)
+    fd = os.open(fifos(tpfs) / "instances" / "inst" / "cpu1", os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        fire(tpfs, 1, range(1, 201))
+        assert pids_of(drain(fd)) == list(range(1, 201))
+        assert drain(top) == b""
+    finally:
+        os.close(fd)
+        os.close(top)
+
+
+READ_INSTANCE_IN_NAMESPACE = r"""
+import os, stat, sys
+tracing = "/sys/kernel/tracing/instances/"
+os.mkdir(tracing + "later")
+later = os.stat(tracing + "later/per_cpu/cpu1/trace_pipe_raw")
+assert stat.S_ISREG(later.st_mode), "an instance made in the namespace has a FIFO bound"
+fd = os.open(tracing + "inst/per_cpu/cpu1/trace_pipe_raw", os.O_RDONLY | os.O_NONBLOCK)
+assert stat.S_ISFIFO(os.fstat(fd).st_mode), "not the FIFO"
+out = b""
+while True:
+    try:
+        out += os.read(fd, 4096)
+    except BlockingIOError:
+        break
+sys.stdout.buffer.write(out)
+"""
+
+
+def test_exec_as_tracefs_binds_the_fifos_of_the_instances_there(tpfs: Mount) -> None:
+    """An instance made before ``exec-as-tracefs`` starts has its FIFOs bound there, and
+    a non-blocking reader finds what the instance's buffer held; one made inside
+    keeps its tpfs ``trace_pipe_raw``."""
+    if os.geteuid() != 0:
+        pytest.skip("exec-as-tracefs needs root")
+    (tpfs.path / "instances" / "inst").mkdir()
+    tpfs.write("instances/inst/events/sched/sched_switch/enable", "1")
+    fire(tpfs, 1, range(1, 101))
+    res = subprocess.run([sys.executable, "-m", "tpfs", "exec-as-tracefs", str(tpfs.path),
+                          "--", sys.executable, "-c", READ_INSTANCE_IN_NAMESPACE],
+                         capture_output=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    assert pids_of(res.stdout) == list(range(1, 101))
+    assert sorted(p.name for p in (tpfs.path / "instances").iterdir()) == ["inst", "later"]

@@ -14,8 +14,9 @@ copy is bound over it. ``mount`` finds helpers for ``tracefs`` and
 reaches the daemon (``remount.py``). Nothing outside the namespace changes.
 
 ``per_cpu/cpuN/trace_pipe_raw`` is covered there by the daemon's FIFO for
-that CPU (``tpfs.fuse.rawfifo``), where the daemon has them: trace-cmd's
-readers ``splice()`` it, which this kernel does not do from a FUSE file.
+that CPU (``tpfs.fuse.rawfifo``), where the daemon has them, and so is each
+instance's that exists when the namespace is set up: trace-cmd's readers
+``splice()`` it, which this kernel does not do from a FUSE file.
 
 Rootless (a user other than root), the namespace is a user namespace with
 a mount namespace in it, where the user is root over what it mounts but
@@ -67,14 +68,21 @@ exec "$@"
 """
 
 #: Each CPU's FIFO ($fifos/cpuN) over its trace_pipe_raw in the namespace's copy
-#: of the mount, which the recursive binds then carry to both paths: once a
-#: FIFO is bound, a lookup of its file in the namespace fills it (rawfifo), so
-#: none is looked up again here.
+#: of the mount, and each instance's ($fifos/instances/NAME/cpuN) over
+#: instances/NAME/per_cpu/cpuN/trace_pipe_raw, for the instances there are now;
+#: the recursive binds then carry them to both paths. Once a FIFO is bound, a
+#: lookup of its file in the namespace fills it (rawfifo), so none is looked up
+#: again here.
 RAW_FIFO_BINDS = r"""
 if [ -n "$fifos" ]; then
     for fifo in "$fifos"/cpu*; do
         raw=$mnt/per_cpu/${fifo##*/}/trace_pipe_raw
         if [ -e "$raw" ]; then mount --bind "$fifo" "$raw"; fi
+    done
+    for fifo in "$fifos"/instances/*/cpu*; do
+        name=${fifo%/*}; name=${name##*/}
+        raw=$mnt/instances/$name/per_cpu/${fifo##*/}/trace_pipe_raw
+        if [ -p "$fifo" ] && [ -e "$raw" ]; then mount --bind "$fifo" "$raw"; fi
     done
 fi
 """

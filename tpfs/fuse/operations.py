@@ -104,8 +104,9 @@ class Operations(pyfuse3.Operations):
         self.openers: dict[int, tuple[int, FileFlags]] = {}
         self.holds: dict[int, Callable[[], None]] = {}  # files open in an instance
         self.waiters = Waiters(max_waiting)
-        #: The top-level buffer's pages for splicing readers (``rawfifo``).
-        self.raw_fifos = RawFifos(tree.trace, tree.ncpus)
+        #: The buffers' pages for splicing readers (``rawfifo``).
+        self.raw_fifos = RawFifos(tree.trace, tree.ncpus, lambda: {
+            name: inst.trace for name, inst in tree.instances.by_name.items()})
         #: Told after the requests that may free memory (writes, removals).
         self.heap = HeapTrimmer()
         self._fh = itertools.count(1)
@@ -252,12 +253,14 @@ class Operations(pyfuse3.Operations):
                     ctx: pyfuse3.RequestContext) -> pyfuse3.EntryAttributes:
         parent_path = self.inodes.path(parent_inode)
         self.tree.mkdir(self._dir(parent_path), os.fsdecode(name))
+        self.raw_fifos.sync()
         return await self.lookup(parent_inode, name, ctx)
 
     @_guarded
     async def rmdir(self, parent_inode: int, name: bytes, ctx: pyfuse3.RequestContext) -> None:
         parent_path = self.inodes.path(parent_inode)
         self.tree.rmdir(self._dir(parent_path), os.fsdecode(name))
+        self.raw_fifos.sync()
         self.heap.freed(cycles=True)  # an instance's buffers are in cycles
 
     @_guarded

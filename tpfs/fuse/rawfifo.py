@@ -45,6 +45,7 @@ import os
 import select
 import shutil
 import tempfile
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import trio
@@ -74,6 +75,10 @@ def fifo_dir(device: int) -> Path:
 
 def fifo_name(cpu: int) -> str:
     return f"cpu{cpu}"
+
+
+#: Where an instance's FIFOs are, under ``fifo_dir``: ``INSTANCE_FIFOS/NAME/cpuN``.
+INSTANCE_FIFOS = "instances"
 
 
 class RawFifo:
@@ -137,14 +142,19 @@ class RawFifo:
 
 
 class RawFifos:
-    """The top-level buffer's FIFOs, one per CPU, of one mount."""
+    """The FIFOs of one mount, one per CPU of each buffer: the top level's and each
+    instance's (``instances`` gives the instances there are now, by name)."""
 
-    def __init__(self, trace: TraceArray, ncpus: int) -> None:
+    def __init__(self, trace: TraceArray, ncpus: int,
+                 instances: Callable[[], Mapping[str, TraceArray]]) -> None:
         self.trace = trace
         self.ncpus = ncpus
+        self.instances = instances
         self.directory: Path | None = None
         #: By the path of the ``trace_pipe_raw`` each stands for.
         self.fifos: dict[tuple[str, ...], RawFifo] = {}
+        #: The instances that have FIFOs, by name: the buffer those stand for.
+        self.made: dict[str, TraceArray] = {}
 
     def start(self, device: int) -> None:
         """Make the FIFOs of the mount with ``st_dev`` ``device`` (done once mounted)."""
@@ -153,17 +163,56 @@ class RawFifos:
             if directory.exists():  # left by a daemon that died with this device
                 shutil.rmtree(directory)
             directory.mkdir(mode=0o700, parents=True)
-            for cpu in range(self.ncpus):
-                path = directory / fifo_name(cpu)
-                os.mkfifo(path, 0o640)
-                self.fifos[("per_cpu", f"cpu{cpu}", "trace_pipe_raw")] = RawFifo(
-                    path, TraceRawPipe(self.trace, cpu))
+            self._make(directory, (), self.trace)
         except OSError as exc:
             log.warning("no FIFOs for splicing readers: %s", exc)
             self.close()
             shutil.rmtree(directory, ignore_errors=True)
             return
         self.directory = directory
+        self.sync()
+
+    def _make(self, directory: Path, under: tuple[str, ...], trace: TraceArray) -> None:
+        """One FIFO per CPU in ``directory``, for ``under/per_cpu/cpuN/trace_pipe_raw``."""
+        for cpu in range(self.ncpus):
+            path = directory / fifo_name(cpu)
+            os.mkfifo(path, 0o640)
+            self.fifos[(*under, "per_cpu", f"cpu{cpu}", "trace_pipe_raw")] = RawFifo(
+                path, TraceRawPipe(trace, cpu))
+
+    def sync(self) -> None:
+        """Give FIFOs to the instances made since the last time, and remove those of the
+        instances removed (or removed and made again: a new buffer)."""
+        if self.directory is None:
+            return
+        present = self.instances()
+        for name, trace in list(self.made.items()):
+            if present.get(name) is not trace:
+                self._drop(name)
+        for name, trace in present.items():
+            if name not in self.made:
+                self._add(name, trace)
+
+    def _add(self, name: str, trace: TraceArray) -> None:
+        assert self.directory is not None
+        directory = self.directory / INSTANCE_FIFOS / name
+        try:
+            directory.mkdir(mode=0o700, parents=True)
+            self.made[name] = trace
+            self._make(directory, (INSTANCE_FIFOS, name), trace)
+        except OSError as exc:
+            log.warning("instance %s: no FIFOs for splicing readers: %s", name, exc)
+            self._drop(name)
+
+    def _drop(self, name: str) -> None:
+        assert self.directory is not None
+        del self.made[name]
+        for cpu in range(self.ncpus):
+            fifo = self.fifos.pop((INSTANCE_FIFOS, name, "per_cpu", f"cpu{cpu}",
+                                   "trace_pipe_raw"), None)
+            if fifo is not None:
+                fifo.close()
+        shutil.rmtree(self.directory / INSTANCE_FIFOS / name, ignore_errors=True)
 
     def feed(self) -> None:
         for fifo in self.fifos.values():
@@ -174,7 +223,8 @@ class RawFifos:
         in the task's mount namespace, the task is about to open its FIFO (or to
         stat it): fill the FIFO first, so that its first read finds the buffer's pages."""
         fifo = self.fifos.get(path)
-        if fifo is not None and bound_in(pid, fifo.path):
+        if fifo is not None and self.directory is not None and bound_in(
+                pid, fifo.path, self.directory):
             fifo.feed_opener()
 
     async def run(self) -> None:
@@ -187,14 +237,16 @@ class RawFifos:
         for fifo in self.fifos.values():
             fifo.close()
         self.fifos = {}
+        self.made = {}
         if self.directory is not None:
             shutil.rmtree(self.directory, ignore_errors=True)
             self.directory = None
 
 
-def bound_in(pid: int, fifo: Path) -> bool:
-    """Whether ``fifo`` is bind-mounted somewhere in task ``pid``'s mount namespace."""
-    tail = f"/{fifo.parent.name}/{fifo.name}"
+def bound_in(pid: int, fifo: Path, directory: Path) -> bool:
+    """Whether ``fifo``, in ``directory``, is bind-mounted somewhere in task ``pid``'s
+    mount namespace."""
+    tail = f"/{directory.name}/{fifo.relative_to(directory)}"
     try:
         with open(f"/proc/{pid}/mountinfo", errors="surrogateescape") as mounts:
             return any(unescape(line.split()[3]).endswith(tail) for line in mounts)
