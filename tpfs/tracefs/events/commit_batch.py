@@ -2,7 +2,9 @@
 
 An event with no triggers, no histogram, no filter or pid filter refusing it
 and not soft-disabled is committed by its own probe as soon as it fires
-(``own_probe``). Within one slice of a ``fire`` write nothing reads a buffer
+(``own_probe``). Within one slice of a ``fire`` write (or one kernel page of
+``--live`` records, fired together and flushed before the reader yields) nothing
+reads a buffer
 or changes what a buffer would do with a record (no other request is served,
 and a firing that has triggers or histograms, which could, first flushes what
 is pending), so those records are kept here, each admitted and stamped when it
