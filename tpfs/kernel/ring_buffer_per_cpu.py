@@ -305,35 +305,41 @@ class RingBufferPerCpu:
             else:
                 return
 
-    def _walk(self, want: int) -> Iterator[Event]:
-        """The reader page from the reader's offset, then the ring from head to tail."""
+    def walk_pages(self) -> Iterator[tuple[BufferPage, int, int, int, int]]:
+        """The pages a reader has left, in order: the reader page from the reader's
+        offset, then the ring from head to tail. For each: the page, the offset its
+        unread records start at, the ``seq`` and the time stamp there, and how many
+        events it holds from there. The buffer must not change while it is used."""
         page = self.reader_page
-        index: int | None = None
-        offset, seq = page.read, page.first_seq + page.read_entries
+        offset = page.read
         stamp = self.read_stamp if offset else page.time_stamp
+        yield (page, offset, page.first_seq + page.read_entries, stamp,
+               page.entries - page.read_entries)
+        if self.tail is None:
+            return
+        index = self.head
         while True:
-            left = page.entries - (page.read_entries if index is None else 0)
-            if seq + left > want:
-                while offset < len(page.data):
-                    record = read_record(page.data, offset)
-                    offset += record.length
-                    if record.type_len == RINGBUF_TYPE_TIME_EXTEND:
-                        stamp += record.delta
-                    elif record.type_len <= RINGBUF_TYPE_DATA_TYPE_LEN_MAX:
-                        stamp += record.delta
-                        if seq >= want:
-                            yield Event(self.cpu, seq, stamp, record.payload)
-                        seq += 1
-            if index is None:
-                if self.tail is None:
-                    return
-                index = self.head
-            elif index == self.tail:
-                return
-            else:
-                index = (index + 1) % self.nr_pages
             page = self.pages[index]
-            offset, seq, stamp = 0, page.first_seq, page.time_stamp
+            yield page, 0, page.first_seq, page.time_stamp, page.entries
+            if index == self.tail:
+                return
+            index = (index + 1) % self.nr_pages
+
+    def _walk(self, want: int) -> Iterator[Event]:
+        """The events from ``seq`` ``want`` on, read record by record (``walk_pages``)."""
+        for page, offset, seq, stamp, left in self.walk_pages():
+            if seq + left <= want:
+                continue
+            while offset < len(page.data):
+                record = read_record(page.data, offset)
+                offset += record.length
+                if record.type_len == RINGBUF_TYPE_TIME_EXTEND:
+                    stamp += record.delta
+                elif record.type_len <= RINGBUF_TYPE_DATA_TYPE_LEN_MAX:
+                    stamp += record.delta
+                    if seq >= want:
+                        yield Event(self.cpu, seq, stamp, record.payload)
+                    seq += 1
 
     # -- sizing and statistics ----------------------------------------------
 

@@ -89,24 +89,9 @@ def walk_runs(buffer: RingBufferPerCpu, start: int) -> Iterator[Walked]:
     decoded in one native call): the reader page from the reader's offset, then
     the ring from head to tail, pages wholly before ``start`` skipped. The buffer
     must not change while the walk is used."""
-    page = buffer.reader_page
-    index: int | None = None
-    offset, seq = page.read, page.first_seq + page.read_entries
-    stamp = buffer.read_stamp if offset else page.time_stamp
-    while True:
-        left = page.entries - (page.read_entries if index is None else 0)
+    for page, offset, seq, stamp, left in buffer.walk_pages():
         if seq + left > start:
             stamps, payloads, _ = decode(page.data, offset, stamp, -1)
             skip = max(0, start - seq)
             if skip < len(payloads):
                 yield seq + skip, stamps[skip:], payloads[skip:]
-        if index is None:
-            if buffer.tail is None:
-                return
-            index = buffer.head
-        elif index == buffer.tail:
-            return
-        else:
-            index = (index + 1) % buffer.nr_pages
-        page = buffer.pages[index]
-        offset, seq, stamp = 0, page.first_seq, page.time_stamp
