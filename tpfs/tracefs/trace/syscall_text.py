@@ -5,7 +5,11 @@ the syscall tracer's own output functions (``print_syscall_enter``,
 ``print_syscall_exit``), not through the print fmt their ``format`` shows:
 ``sys_NAME(ARG: VALUE, ...)`` for an entry, each value decimal below 10 and
 ``0x`` hex from there, and ``sys_NAME -> 0xRET`` for an exit, the return value
-as an unsigned long. So a line of ``trace`` reads ``sys_getppid()``, not
+as an unsigned long. The decimal-below-10 rule is upstream's
+``print_syscall_enter`` in ``kernel/trace/trace_syscalls.c`` since its
+arguments stopped printing as bare ``%lx`` (``if (trace->args[i] < 10)
+"%s: %lu" else "%s: 0x%lx"``, with ``", "`` put before every argument but
+the first); this machine's 6.18.44 prints so. So a line of ``trace`` reads ``sys_getppid()``, not
 ``sys_enter_getppid: ``. (trace-cmd and perf print the records with their own
 libtraceevent, through the print fmt, as they do on the kernel.)
 
