@@ -24,6 +24,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from ..fuse.busy_poll import DEFAULT_WINDOW_US
 from ..fuse.daemon import Daemon
 from ..fuse.live import KernelInstance, LiveError, LiveReader
 from ..fuse.operations import Operations, proc_comm
@@ -51,6 +52,18 @@ def _group(value: str) -> int:
         return grp.getgrnam(value).gr_gid
     except KeyError:
         raise argparse.ArgumentTypeError(f"no group {value!r}") from None
+
+
+#: The longest ``--busy-poll-us``: a second of polling after a request is already
+#: a CPU kept busy for nothing.
+MAX_BUSY_POLL_US = 1_000_000
+
+
+def _busy_poll(value: str) -> int:
+    if not value.isdigit() or int(value) > MAX_BUSY_POLL_US:
+        raise argparse.ArgumentTypeError(
+            f"{value!r}: microseconds from 0 to {MAX_BUSY_POLL_US:,}")
+    return int(value)
 
 
 def host_symbol(name: str) -> int | None:
@@ -114,6 +127,10 @@ def parse_args(argv: list[str], epilog: str = "") -> argparse.Namespace:
                    help="tracepoints over all loaded modules, tainted ones included")
     p.add_argument("--max-waiting-reads", type=int, default=MAX_WAITING, metavar="N",
                    help="trace_pipe reads that may wait for data at once; more are EAGAIN")
+    p.add_argument("--busy-poll-us", type=_busy_poll, default=DEFAULT_WINDOW_US, metavar="US",
+                   help="microseconds after each request in which the daemon looks for the "
+                        "next one instead of sleeping (0: sleep at once; default "
+                        f"{DEFAULT_WINDOW_US}; docs/busy-poll.md)")
     return p.parse_args(argv)
 
 
@@ -125,7 +142,7 @@ def _operations(args: argparse.Namespace, operations: type[Operations], tree: Tr
                 sync: Callable[[], None] = lambda: None) -> Operations:
     gid = args.gid if args.gid is not None else os.getgid()
     return operations(tree, uid=os.getuid(), gid=gid, max_waiting=args.max_waiting_reads,
-                      sync=sync)
+                      sync=sync, busy_poll=args.busy_poll_us / 1e6)
 
 
 def _tree(args: argparse.Namespace, cat: catalog.Catalog,

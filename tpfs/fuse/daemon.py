@@ -114,6 +114,7 @@ class Daemon:
                 nursery.start_soon(self._watch_signals)
                 nursery.start_soon(self.ops.raw_fifos.run)
                 nursery.start_soon(self.ops.heap.run)
+                nursery.start_soon(self.ops.busy_poll.run)
                 if self.live is not None:
                     nursery.start_soon(self.live.run, self.ops.waiters.changed)
                 # Room for every waiting read and still workers for the rest.

@@ -29,6 +29,7 @@ from ..tracefs.vfs.mount_options import REMOUNT_XATTR, parse_mount_options
 from ..tracefs.vfs.nodes import Directory, File, Node, Opener
 from ..tracefs.vfs.work import Work, WorkHandle
 from . import request
+from .busy_poll import DEFAULT_WINDOW_US, BusyPoll
 from .fdflags import FileFlags
 from .heap import HeapTrimmer
 from .inodes import DirHandle, Inodes, Path
@@ -80,6 +81,8 @@ def _guarded(handler: Handler[P, T]) -> Handler[P, T]:
         except Exception:
             log.exception("unexpected error in %s%r", handler.__name__, args[:2])
             raise pyfuse3.FUSEError(errno.EIO) from None
+        finally:
+            self.busy_poll.answered()
 
     return wrapper
 
@@ -89,7 +92,8 @@ class Operations(pyfuse3.Operations):
     enable_writeback_cache = False
 
     def __init__(self, tree: Tree, *, uid: int, gid: int,
-                 max_waiting: int = MAX_WAITING, sync: Callable[[], None] = lambda: None) -> None:
+                 max_waiting: int = MAX_WAITING, sync: Callable[[], None] = lambda: None,
+                 busy_poll: float = DEFAULT_WINDOW_US / 1e6) -> None:
         super().__init__()
         self.tree = tree
         #: Brings in what an outside source (``--live``) recorded before an open or a
@@ -109,6 +113,9 @@ class Operations(pyfuse3.Operations):
             name: inst.trace for name, inst in tree.instances.by_name.items()})
         #: Told after the requests that may free memory (writes, removals).
         self.heap = HeapTrimmer()
+        #: Seconds after each answered request in which the loop looks for the next
+        #: one instead of sleeping (``busy_poll``); run beside the requests.
+        self.busy_poll = BusyPoll(busy_poll)
         self._fh = itertools.count(1)
         self._stamp = time.time_ns()
         #: Whether a read request was ever not found in pyfuse3 (warned once).
