@@ -12,7 +12,10 @@
 5. the data plane: events fired into the buffers per second (with and without
    a filter), events delivered through ``trace_pipe`` per second (to a Python
    O_NONBLOCK reader and to cat) against the kernel's own
-   ``trace_marker``→``trace_pipe`` (as root), the daemon's memory per
+   ``trace_marker``→``trace_pipe`` (as root), against tpfs without busy
+   polling, and against two floors: floorfs answering the very reads tpfs
+   answered, on one CPU with its reader (pyfuse3's own cost per read), and
+   libtraceevent printing the same records in one process; the daemon's memory per
    buffered event, and ``trace-cmd record`` through the mount of events fired
    at steady rates (``bench/steady.py``), lost events counted, against the
    kernel's ``trace-cmd record`` of its own markers;
@@ -52,9 +55,12 @@ from pathlib import Path
 from typing import TypeVar
 
 from tpfs.fuse.heap import DELAY as TRIM_DELAY
+from tpfs.kernel.page_decode import decode_page
 from tpfs.kernel.registry import Limits, Registry
+from tpfs.kernel.ring_buffer_format import PAGE_SIZE
 from tpfs.tools.mounting import Mount, fuse_unmount, start, start_tpfs
 from tpfs.tracefs.events import catalog
+from tpfs.tracefs.trace.printer import Printer
 from tpfs.tracefs.tracepoints.control import MAX_WRITE
 
 HERE = Path(__file__).resolve().parent
@@ -71,6 +77,10 @@ TARGETS = {
     "filter match/none (time)": 2.0, "filter reject/none (time)": 2.0,
     "trace-cmd record (splice) lost %": 0.0,
     "live lost beyond the kernel (paced)": 0,
+    # #25's goal; the floors beside it say what any pyfuse3 daemon and libtraceevent
+    # alone take for the same lines.
+    "tpfs/kernel trace_pipe python (distinct) time": 1.5,
+    "tpfs/kernel trace_pipe cat (distinct) time": 1.5,
 }
 #: Targets that a value must reach (rates, events per second).
 AT_LEAST = {
@@ -179,12 +189,25 @@ class Bench:
             mount.stop()
 
     @contextlib.contextmanager
-    def floor(self, data: bytes) -> Iterator[Mount]:
+    def floor(self, data: bytes, pipes: dict[str, list[bytes]] | None = None,
+              cpu: int | None = None) -> Iterator[Mount]:
+        """floorfs serving ``data`` as ``available_events`` and each of ``pipes``
+        (its reads) as a file of that name read as a pipe (see floorfs.py); on
+        CPU ``cpu`` alone if given."""
         mnt = self._name("floor")
         src = mnt.with_suffix(".data")
         src.write_bytes(data)
-        mount = start([sys.executable, str(HERE / "floorfs.py"), str(mnt), str(src)], mnt,
-                      mnt.with_suffix(".log"))
+        cmd = [sys.executable, str(HERE / "floorfs.py"), str(mnt), str(src)]
+        if cpu is not None:
+            cmd = ["taskset", "-c", str(cpu), *cmd]
+        if pipes:
+            held = mnt.with_suffix(".pipes")
+            held.mkdir()
+            for name, reads in pipes.items():
+                (held / f"{name}.data").write_bytes(b"".join(reads))
+                (held / f"{name}.reads").write_text("".join(f"{len(r)}\n" for r in reads))
+            cmd.append(str(held))
+        mount = start(cmd, mnt, mnt.with_suffix(".log"))
         try:
             yield mount
         finally:
@@ -348,6 +371,14 @@ class Bench:
             mount.write("fire", SWITCH.format(pid=1) + "\n")  # its format is read once
             clear_trace(mount.path)
             memory = self._buffered_memory(mount, held)  # first, on a heap not yet grown
+            # The floors under a trace_pipe reader: tpfs's own reads of each fill, served
+            # again by floorfs with nothing made per read, and libtraceevent printing the
+            # distinct fill's records (as its raw pages hold them) in one process.
+            fills = {False: [(SWITCH.format(pid=1) + f" @count={n}\n").encode()], True: distinct}
+            served = {unique: pipe_reads(mount, fills[unique], n) for unique in (False, True)}
+            records = raw_records(mount, distinct)
+            printer = Printer()
+            printer.add_event("sched", mount.read("events/sched/sched_switch/format"))
 
             def fire_same(condition: str) -> dict[str, float]:
                 clear_trace(mount.path)
@@ -357,19 +388,33 @@ class Bench:
                 mount.write(filt, "0\n")
                 return {"ev/s": count / secs, "kept": kept, "overrun": overrun}
 
-            def deliver(unique: bool, reader: str) -> dict[str, float]:
-                clear_trace(mount.path)
+            def deliver(unique: bool, reader: str, on: Mount = mount) -> dict[str, float]:
+                clear_trace(on.path)
                 fill = distinct if unique else [(SWITCH.format(pid=1) + f" @count={n}\n").encode()]
-                secs = fire(mount.path, fill)
-                kept, overrun = buffer_stats(mount.path)
-                took, lines = read_pipe(mount / "trace_pipe", n, reader)
+                secs = fire(on.path, fill)
+                kept, overrun = buffer_stats(on.path)
+                took, lines = read_pipe(on / "trace_pipe", n, reader)
                 row = {"ev/s": lines / took, "kept": kept, "overrun": overrun}
                 return {**row, "fire ev/s": n / secs} if unique else row
+
+            def floor_deliver(floor: Mount, unique: bool, reader: str) -> dict[str, float]:
+                """floorfs and its reader on one CPU: the request and the reply each
+                hand the CPU over, and no CPU wakes from idle for them (on a
+                virtual machine whose idle CPUs halt, a wake-up costs more than the
+                whole request): what pyfuse3 itself takes per read."""
+                everywhere = os.sched_getaffinity(0)
+                os.sched_setaffinity(0, {FLOOR_CPU})
+                try:
+                    took, lines = read_pipe(floor / pipe_name(unique), n, reader)
+                finally:
+                    os.sched_setaffinity(0, everywhere)
+                return {"ev/s": lines / took}
 
             cases: dict[str, Callable[[], dict[str, float]]] = {
                 "none": lambda: fire_same("0"),
                 "match": lambda: fire_same("prev_pid == 1"),
                 "reject": lambda: fire_same("prev_pid == 2"),
+                "libtraceevent": lambda: print_records(printer, records),
             }
             for unique in (False, True):
                 for reader in READERS:
@@ -382,6 +427,19 @@ class Bench:
             baseline = None if unavailable else kdir  # trace-cmd's, even if this one is dropped
             disturbed: list[str] = []
             with contextlib.ExitStack() as stack:
+                floor = stack.enter_context(self.floor(
+                    b"", {pipe_name(u): served[u] for u in (False, True)}, cpu=FLOOR_CPU))
+                # The same daemon without busy polling (docs/busy-poll.md), for its gain.
+                sleeper = stack.enter_context(self.tpfs("--seed", "1", "--busy-poll-us", "0"))
+                sleeper.write("buffer_size_kb", "65536\n")
+                sleeper.write("events/sched/sched_switch/enable", "1\n")
+                sleeper.write("fire", SWITCH.format(pid=1) + "\n")
+                for unique in (False, True):
+                    for reader in READERS:
+                        cases[f"floor {reader} {unique}"] = functools.partial(
+                            floor_deliver, floor, unique, reader)
+                        cases[f"no busy poll {reader} {unique}"] = functools.partial(
+                            deliver, unique, reader, sleeper)
                 if kdir is not None and not unavailable:
                     stack.enter_context(kernel_markers(kdir, n))
                     markers = {u: [MARKER.format(pid=i + 1 if u else 1).encode()
@@ -556,19 +614,36 @@ class Bench:
         self.ratios["filter reject/none (time)"] = got["none"]["ev/s"] / got["reject"]["ev/s"]
         if unavailable:
             table["kernel baseline"] = f"unavailable: {unavailable}"
+        printing = got["libtraceevent"]["ev/s"]
         for unique in (False, True):
             kind = "distinct" if unique else "identical"
             for reader in READERS:
                 tpfs = got[f"tpfs {reader} {unique}"]
-                row = {"tpfs ev/s": tpfs["ev/s"]}
+                floor = got[f"floor {reader} {unique}"]
+                row = {"tpfs ev/s": tpfs["ev/s"],
+                       "tpfs --busy-poll-us 0 ev/s": got[f"no busy poll {reader} {unique}"]["ev/s"],
+                       "floor (one CPU) ev/s": floor["ev/s"]}
                 self.ratios[f"trace_pipe {reader} ({kind}) ev/s"] = tpfs["ev/s"]
                 kernel = got.get(f"kernel {reader} {unique}")
                 if kernel:
                     row["kernel ev/s"] = kernel["ev/s"]
                     row["tpfs/kernel time"] = kernel["ev/s"] / tpfs["ev/s"]
+                    row["floor/kernel time"] = kernel["ev/s"] / floor["ev/s"]
                     self.ratios[f"tpfs/kernel trace_pipe {reader} ({kind}) time"] = (
                         row["tpfs/kernel time"])
+                    self.ratios[f"floor/kernel trace_pipe {reader} ({kind}) time"] = (
+                        row["floor/kernel time"])
+                    if unique:
+                        # Each distinct line printed by libtraceevent and served by
+                        # pyfuse3 at its best: less no daemon built on the two takes.
+                        row["(floor+libtraceevent)/kernel time"] = kernel["ev/s"] * (
+                            1 / floor["ev/s"] + 1 / printing)
+                        self.ratios[f"(floor+libtraceevent)/kernel trace_pipe {reader} "
+                                    "(distinct) time"] = row["(floor+libtraceevent)/kernel time"]
+                row["tpfs/floor time"] = floor["ev/s"] / tpfs["ev/s"]
                 table[f"trace_pipe {n} {kind} to {READER_LABELS[reader]}"] = row
+        table[f"libtraceevent alone: the {n} distinct records printed in one process"] = (
+            got["libtraceevent"])
         kernel_writes = [got[f"kernel {r} {u}"]["marker ev/s"] for r in READERS
                          for u in (False, True) if f"kernel {r} {u}" in got]
         if kernel_writes:
@@ -984,6 +1059,8 @@ def write_markers(tracefs: Path, markers: list[bytes]) -> float:
         os.close(fd)
 
 
+#: The CPU the trace_pipe floor and its reader share.
+FLOOR_CPU = min(os.sched_getaffinity(0))
 READERS = ("python", "cat")
 READER_LABELS = {"python": "Python O_NONBLOCK reader", "cat": "cat"}
 
@@ -1000,12 +1077,14 @@ def open_pipe(path: Path, flags: int) -> int:
     return os.open(path, flags)
 
 
-def read_pipe(path: Path, n: int, reader: str, timeout: float = 60) -> tuple[float, int]:
+def read_pipe(path: Path, n: int, reader: str, timeout: float = 60,
+              chunks: list[bytes] | None = None) -> tuple[float, int]:
     """Seconds for ``reader`` to take ``n`` lines from a trace_pipe, and the lines it got.
 
-    ``python`` reads 128 KiB at a time with O_NONBLOCK until EAGAIN. ``cat``
-    writes into a pipe this process reads; the clock stops at the ``n``-th
-    line, and cat (which would wait for more) is killed.
+    ``python`` reads 128 KiB at a time with O_NONBLOCK until EAGAIN (each read's
+    bytes appended to ``chunks`` if given). ``cat`` writes into a pipe this process
+    reads; the clock stops at the ``n``-th line, and cat (which would wait for more)
+    is killed.
     """
     if reader == "python":
         fd = open_pipe(path, os.O_RDONLY | os.O_NONBLOCK)
@@ -1020,6 +1099,8 @@ def read_pipe(path: Path, n: int, reader: str, timeout: float = 60) -> tuple[flo
                 if not chunk:
                     break
                 lines += chunk.count(b"\n")
+                if chunks is not None:
+                    chunks.append(chunk)
             took = time.perf_counter() - t
         finally:
             os.close(fd)
@@ -1051,6 +1132,52 @@ def read_pipe(path: Path, n: int, reader: str, timeout: float = 60) -> tuple[flo
             raise RuntimeError(f"cat {path}: {lines} of {n} lines: {err.decode().strip()}")
         time.sleep(0.01)
     raise RuntimeError(f"cat {path}: still busy")
+
+
+def pipe_name(unique: bool) -> str:
+    """The floor's file serving tpfs's reads of the distinct or the identical fill."""
+    return "distinct" if unique else "identical"
+
+
+def pipe_reads(mount: Mount, fill: list[bytes], n: int) -> list[bytes]:
+    """What each read of tpfs's ``trace_pipe`` returned to the Python reader, ``fill``
+    fired into emptied buffers: the bytes and the cuts the floor serves again."""
+    clear_trace(mount.path)
+    fire(mount.path, fill)
+    chunks: list[bytes] = []
+    read_pipe(mount / "trace_pipe", n, "python", chunks=chunks)
+    return chunks
+
+
+def raw_records(mount: Mount, fill: list[bytes]) -> list[tuple[bytes, int, int]]:
+    """Each record of ``fill`` fired into emptied buffers, as (payload, cpu, time
+    stamp) from the raw pages of every CPU's ``trace_pipe_raw``."""
+    clear_trace(mount.path)
+    fire(mount.path, fill)
+    records: list[tuple[bytes, int, int]] = []
+    for raw in sorted((mount.path / "per_cpu").glob("cpu*/trace_pipe_raw")):
+        cpu = int(raw.parent.name.removeprefix("cpu"))
+        fd = os.open(raw, os.O_RDONLY | os.O_NONBLOCK)
+        try:
+            while True:
+                try:
+                    page = os.read(fd, PAGE_SIZE)
+                except BlockingIOError:
+                    break
+                if not page:
+                    break
+                records += [(payload, cpu, ts) for ts, payload in decode_page(page).events]
+        finally:
+            os.close(fd)
+    return records
+
+
+def print_records(printer: Printer, records: list[tuple[bytes, int, int]]) -> dict[str, float]:
+    """libtraceevent's time for the records' texts, all in one native call."""
+    t = time.perf_counter()
+    printer.texts(records)
+    took = time.perf_counter() - t
+    return {"ns/record": took / len(records) * 1e9, "ev/s": len(records) / took}
 
 
 def kernel_busy(kdir: Path) -> str | None:
