@@ -179,6 +179,25 @@ lat_flags(char *out, unsigned flags, unsigned pc)
     out[4] = pc & 0xF0 ? hex[pc >> 4 & 0xF] : '.';
 }
 
+/* v in decimal, padded on the left with `pad` to `width` characters (as printf's
+ * "%*llu" and "%0*llu"); returns the characters written (at most 20 or width). */
+static int
+put_decimal(char *out, unsigned long long v, int width, char pad)
+{
+    char digits[20];
+    int n = 0, len = 0;
+
+    do {
+        digits[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (len + n < width)
+        out[len++] = pad;
+    while (n)
+        out[len++] = digits[--n];
+    return len;
+}
+
 /* One CPU's run: its events from `taken` on, the next one's stamp decoded. */
 struct run {
     int cpu;
@@ -548,18 +567,27 @@ lines(PyObject *module, PyObject *args)
             }
             head = last_head;
             seq_put(&seq, PyBytes_AS_STRING(head), PyBytes_GET_SIZE(head));
-            n = snprintf(cols, sizeof(cols), "[%03d] ", best->cpu);
+            /* "[%03d] ", the flags, then " %5llu.%06llu: " or " %12llu: ", without
+             * printf's parsing of its format for every line */
+            cols[0] = '[';
+            n = 1 + put_decimal(cols + 1, (unsigned)best->cpu, 3, '0');
+            cols[n++] = ']';
+            cols[n++] = ' ';
             if (o.irq_info) {
                 lat_flags(cols + n, (unsigned char)data[2], (unsigned char)data[3]);
                 n += 5;
             }
+            cols[n++] = ' ';
             if (o.in_ns) {
                 unsigned long long us = best->next_ts / 1000 + (best->next_ts % 1000 >= 500);
-                n += snprintf(cols + n, sizeof(cols) - n, " %5llu.%06llu: ", us / 1000000,
-                              us % 1000000);
+                n += put_decimal(cols + n, us / 1000000, 5, ' ');
+                cols[n++] = '.';
+                n += put_decimal(cols + n, us % 1000000, 6, '0');
             } else {
-                n += snprintf(cols + n, sizeof(cols) - n, " %12llu: ", best->next_ts);
+                n += put_decimal(cols + n, best->next_ts, 12, ' ');
             }
+            cols[n++] = ':';
+            cols[n++] = ' ';
             seq_put(&seq, cols, n);
         }
         if (kind == BODY_PYTHON) {
