@@ -1,7 +1,7 @@
 """After each request the daemon looks for the next one for ``--busy-poll-us``
-instead of sleeping, and sleeps once that long passes with none: through a real
-mount, by the daemon's own counters in /proc (its voluntary context switches: a
-sleep in epoll is one; its CPU time)."""
+(off by default) instead of sleeping, and sleeps once that long passes with
+none: through a real mount, by the daemon's own counters in /proc (its
+voluntary context switches: a sleep in epoll is one; its CPU time)."""
 
 from __future__ import annotations
 
@@ -69,8 +69,10 @@ def sleeps_per_read(mount: Mount) -> float:
         os.close(fd)
 
 
-def test_without_polling_the_daemon_sleeps_between_requests(mount_factory) -> None:
-    mount = mount_factory("--seed", "1", "--busy-poll-us", "0")
+@pytest.mark.parametrize("args", [(), ("--busy-poll-us", "0")], ids=["default", "0"])
+def test_without_polling_the_daemon_sleeps_between_requests(args: tuple[str, ...],
+                                                            mount_factory) -> None:
+    mount = mount_factory("--seed", "1", *args)
     sleeps = sleeps_per_read(mount)
     assert sleeps >= 0.8, sleeps
 

@@ -8,24 +8,28 @@ a ``trace_pipe`` read. A reader that asks again as soon as it is answered
 (``cat trace_pipe``: a read per 8 KiB, as the kernel's ``trace_seq`` holds)
 pays that on every read.
 
-For ``window`` seconds after each answered request, ``BusyPoll.run`` keeps a
-task runnable in trio's loop: the loop then asks epoll for ready file
-descriptors without waiting, so the next request is taken as soon as the
-kernel queues it, on a CPU that never went idle. Once a window passes with no
-request, the task waits on an event again: an idle daemon spends nothing, a
-busy one at most one window of CPU per request (its share of one CPU is at
-most the request rate times the window). It never delays a request: it
-yields at each turn of the loop, and only wakes up what would otherwise
-sleep.
+With a window (``--busy-poll-us``), ``BusyPoll.run`` keeps a task runnable
+in trio's loop for that long after each answered request: the loop then asks
+epoll for ready file descriptors without waiting, so the next request is
+taken as soon as the kernel queues it, on a CPU that never went idle. Once a
+window passes with no request, the task waits on an event again: an idle
+daemon spends nothing, a busy one at most one window of CPU per request (its
+share of one CPU is at most the request rate times the window). It never
+delays a request: it yields at each turn of the loop.
+
+It is off unless asked for: it pays only where the caller runs on another
+CPU. Where the scheduler would put the caller on the daemon's CPU (each
+handing the CPU to the other, no CPU ever idle: the fastest case), a polling
+daemon looks busy and pushes the caller to the other CPU, where both
+wake-ups are paid again (docs/busy-poll.md has the figures).
 """
 
 from __future__ import annotations
 
 import trio
 
-#: The default window, in microseconds: about two wake-ups of a halted CPU on
-#: the machines tpfs is measured on (docs/benchmarks.md).
-DEFAULT_WINDOW_US = 100
+#: The default window, in microseconds: off (see above).
+DEFAULT_WINDOW_US = 0
 
 
 class BusyPoll:
