@@ -33,7 +33,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tpfs.kernel.page_decode import decode_page
-from tpfs.kernel.ring_buffer_format import PAGE_SIZE
+from tpfs.tools.raw_pages import ready_pages
 
 TICK = 0.001
 _COMMON = struct.Struct("<HBBi")  # common_type, flags, preempt_count, pid
@@ -109,13 +109,7 @@ def raw(root: Path, t0: float, t1: float) -> dict[str, object]:
                 break
             readable, _, _ = select.select(list(fds), [], [], 0.05)
             for fd in readable if now <= t1 else list(fds):
-                while True:
-                    try:
-                        page = os.read(fd, PAGE_SIZE)
-                    except BlockingIOError:
-                        break
-                    if not page:
-                        break
+                for page in ready_pages(fd):
                     decoded = decode_page(page)
                     lost_pages += bool(decoded.lost)
                     for ts, payload in decoded.events:
