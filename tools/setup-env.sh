@@ -17,8 +17,12 @@ tpfs_system_packages() {
     command -v fusermount3 >/dev/null || missing+=(fuse3)
     pkg-config --exists fuse3 2>/dev/null || missing+=(libfuse3-dev pkg-config)
     command -v gcc >/dev/null || missing+=(gcc)
-    # ldconfig lives in /sbin, which is not on every user's PATH.
-    PATH="$PATH:/usr/sbin:/sbin" ldconfig -p 2>/dev/null | grep -q 'libtraceevent\.so\.1 ' || missing+=(libtraceevent1)
+    # ldconfig lives in /sbin, which is not on every user's PATH. Its list is taken
+    # whole: grep -q, leaving at the first match, would end ldconfig by SIGPIPE,
+    # which pipefail (mount.sh's, test.sh's) takes for the library missing.
+    local libs
+    libs=$(PATH="$PATH:/usr/sbin:/sbin" ldconfig -p 2>/dev/null) || libs=""
+    [[ $libs == *"libtraceevent.so.1 "* ]] || missing+=(libtraceevent1)
     # the native renderer (setup.py) is built against its headers
     [ -e /usr/include/traceevent/event-parse.h ] || missing+=(libtraceevent-dev)
     [ ${#missing[@]} -eq 0 ] && return 0
