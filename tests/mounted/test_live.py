@@ -247,9 +247,9 @@ def test_an_eprobe_on_a_live_event_fires_with_it(live: Mount, kernel: Path) -> N
 def test_an_eprobe_alone_asks_the_kernel_for_its_attached_event(live: Mount, kernel: Path,
                                                                  where: str) -> None:
     """Enabling an eprobe makes its attached event fire, as the kernel's trigger on it
-    does: tpfs's kernel instance enables the host event while the eprobe is enabled,
-    though no tpfs instance enables the event itself, and its live records feed the
-    eprobe."""
+    does (soft mode: ``0*``): tpfs's kernel instance enables the host event while the
+    eprobe is enabled, though no tpfs instance enables the event itself, and its live
+    records feed the eprobe."""
     live.write("dynamic_events", f"e:ep/ppid {GETPPID.replace('/', '.')}\n")
     if where:
         (live.path / where).mkdir()
@@ -258,12 +258,13 @@ def test_an_eprobe_alone_asks_the_kernel_for_its_attached_event(live: Mount, ker
     assert host.read_text() == "0\n"
     live.write(f"{where}events/ep/ppid/enable", "1")
     assert host.read_text() == "1\n"
-    assert live.read(f"{where}events/{GETPPID}/enable") == "0\n"
+    assert live.read(f"{where}events/{GETPPID}/enable") == "0*\n"
     pid = call(40)
     mine = [e for e in events(live, f"{where}trace") if e[1] == pid]
     assert [e[4] for e in mine] == ["ppid"] * 40, mine
     live.write(f"{where}events/ep/ppid/enable", "0")
     assert host.read_text() == "0\n"
+    assert live.read(f"{where}events/{GETPPID}/enable") == "0\n"
 
 
 def test_a_synthetic_event_fed_by_live_records_asks_for_its_events(live: Mount,

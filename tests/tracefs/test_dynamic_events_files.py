@@ -10,6 +10,8 @@ import os
 import pytest
 from tracefs.treefiles import SWITCH, TreeFiles, refused
 
+from tpfs.kernel.registry import Limits
+
 APPEND = os.O_WRONLY | os.O_APPEND
 KPROBE = "p:myprobe vfs_read arg1=$arg1\n"
 
@@ -17,6 +19,12 @@ KPROBE = "p:myprobe vfs_read arg1=$arg1\n"
 @pytest.fixture
 def files() -> TreeFiles:
     return TreeFiles()
+
+
+def probes(files: TreeFiles, name: str) -> tuple[object, ...]:
+    """The probes registered on ``name`` now."""
+    entry = files.registry.get_tracepoint(name)
+    return () if entry is None else entry.funcs
 
 
 def events_of(text: str) -> list[str]:
@@ -94,6 +102,45 @@ def test_an_eprobe_fires_with_its_event_when_its_filter_passes(files: TreeFiles)
     files.write("instances/one/events/ep/f/enable", "0")
     files.write("dynamic_events", "!e:ep/f\n", APPEND)
     assert refused(files.write, "dynamic_events", "!e:ep/f\n", APPEND) == errno.ENOENT
+
+
+def test_an_enabled_eprobe_holds_its_event_in_soft_mode_where_it_is_enabled(
+        files: TreeFiles) -> None:
+    """``enable_eprobe`` adds a trigger to the attached event's file and calls
+    ``trace_event_trigger_enable_disable``: the event's probe is registered,
+    soft-disabled unless it was enabled, and ``enable`` shows the ``*``
+    (kernel/trace/trace_eprobe.c; this kernel has no CONFIG_EPROBE_EVENTS)."""
+    files.write("dynamic_events", "e:ep/f sched/sched_switch p=$prev_pid\n")
+    files.mkdir("instances/one")
+    enable = "instances/one/events/sched/sched_switch/enable"
+    files.write("instances/one/events/ep/f/enable", "1")
+    assert files.read(enable) == "0*\n"
+    assert files.read("events/sched/sched_switch/enable") == "0\n"  # not where it is off
+    assert probes(files, SWITCH)  # the event's probe, soft-disabled
+    files.write("fire", f"{SWITCH} prev_pid=7\n")
+    assert events_of(files.read("instances/one/trace")) == ["f:  p=7"]  # the eprobe alone
+    files.write(enable, "1")
+    assert files.read(enable) == "1*\n"
+    files.write("instances/one/events/ep/f/enable", "0")
+    assert files.read(enable) == "1\n"
+    files.write(enable, "0")
+    files.write("instances/one/events/ep/f/enable", "1")
+    files.write("instances/one/events/ep/f/enable", "0")
+    assert files.read(enable) == "0\n"
+    assert not probes(files, SWITCH)  # its probe went with the eprobe
+    files.write("instances/one/events/ep/f/enable", "1")
+    files.rmdir("instances/one")  # the instance going takes the soft mode with it
+    assert not probes(files, SWITCH)
+
+
+def test_an_eprobe_whose_event_cannot_enter_soft_mode_is_not_enabled(
+        files: TreeFiles) -> None:
+    files.write("dynamic_events", "e:ep/f sched/sched_switch p=$prev_pid\n")
+    files.registry.limits = Limits(max_probes=1)  # the eprobe's own probe, not its event's
+    assert refused(files.write, "events/ep/f/enable", "1") == errno.ENOSPC
+    assert files.read("events/ep/f/enable") == "0\n"
+    assert files.read("events/sched/sched_switch/enable") == "0\n"
+    assert not probes(files, "ep:f") and not probes(files, SWITCH)
 
 
 def test_an_eprobe_attaches_only_to_a_trace_event(files: TreeFiles) -> None:

@@ -1,12 +1,15 @@
-"""What ``--live`` asks the kernel for as probes come and go (``LiveWants``), without a mount."""
+"""What ``--live`` asks the kernel for as probes come and go (``LiveWants``), without
+a mount: alone, and over a tree whose registry tells it (an eprobe wants its
+attached event through the soft mode it holds the event in)."""
 
 from __future__ import annotations
+
+from tracefs.treefiles import SWITCH, TreeFiles
 
 from tpfs.tracefs.events.events import event_probe
 from tpfs.tracefs.events.live_wants import LiveWants
 
 HOST = "syscalls:sys_enter_getppid"
-EPROBES = {"ep:ppid": HOST, "ep:other": HOST, "ep:mod": "mod:tick"}
 
 
 class Sink:
@@ -20,36 +23,36 @@ class Sink:
         self.told.append(f"-{name}")
 
 
-def wants() -> tuple[LiveWants, Sink]:
+def test_the_event_is_wanted_while_some_instance_s_probe_is_there() -> None:
     sink = Sink()
-    return LiveWants([HOST, "sched:sched_switch"], sink, EPROBES.get), sink
-
-
-def test_the_event_is_wanted_while_its_probe_or_an_eprobe_on_it_is_there() -> None:
-    live, sink = wants()
-    live.probes_changed("ep:ppid", (event_probe("ep:ppid", 3),))
-    assert sink.told == [f"+{HOST}"] and live.recording() == {HOST, "ep:ppid"}
+    live = LiveWants([HOST, SWITCH], sink)
+    live.probes_changed(HOST, (event_probe(HOST, 3),))
+    assert sink.told == [f"+{HOST}"] and live.recording() == {HOST}
+    live.probes_changed(HOST, (event_probe(HOST, 3), event_probe(HOST, 0)))
     live.probes_changed(HOST, (event_probe(HOST, 0),))
-    live.probes_changed("ep:other", (event_probe("ep:other", 0),))
-    live.probes_changed("ep:ppid", ())
+    assert sink.told == [f"+{HOST}"]  # the top level's still wants it
     live.probes_changed(HOST, ())
-    assert sink.told == [f"+{HOST}"]  # ep:other still wants it
-    live.probes_changed("ep:other", ())
     assert sink.told == [f"+{HOST}", f"-{HOST}"] and live.recording() == set()
 
 
-def test_an_eprobe_is_let_go_of_after_its_definition_went() -> None:
-    sink, defined = Sink(), dict(EPROBES)
-    live = LiveWants([HOST], sink, defined.get)
-    live.probes_changed("ep:ppid", (event_probe("ep:ppid", 0),))
-    del defined["ep:ppid"]
-    live.probes_changed("ep:ppid", ())
-    assert sink.told == [f"+{HOST}", f"-{HOST}"]
-
-
-def test_eprobes_on_tpfs_s_own_events_and_other_probes_ask_for_nothing() -> None:
-    live, sink = wants()
-    live.probes_changed("ep:mod", (event_probe("ep:mod", 0),))
-    live.probes_changed("ep:ppid", (event_probe("ep:other", 0),))  # not its event probe
+def test_tpfs_s_own_events_and_other_probes_ask_for_nothing() -> None:
+    sink = Sink()
+    live = LiveWants([HOST], sink)
     live.probes_changed("mod:tick", (event_probe("mod:tick", 0),))
+    live.probes_changed(HOST, (event_probe("ep:other", 0),))  # not its event probe
     assert sink.told == [] and live.recording() == set()
+
+
+def test_an_eprobe_wants_its_event_while_it_is_enabled_anywhere() -> None:
+    sink = Sink()
+    live = LiveWants([SWITCH], sink)
+    files = TreeFiles(on_probes=live.probes_changed)
+    files.write("dynamic_events", "e:ep/f sched/sched_switch p=$prev_pid\n")
+    files.mkdir("instances/one")
+    files.write("instances/one/events/ep/f/enable", "1")
+    files.write("events/ep/f/enable", "1")
+    assert sink.told == [f"+{SWITCH}"]
+    files.write("instances/one/events/ep/f/enable", "0")
+    assert sink.told == [f"+{SWITCH}"]
+    files.write("events/ep/f/enable", "0")
+    assert sink.told == [f"+{SWITCH}", f"-{SWITCH}"]

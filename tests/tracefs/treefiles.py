@@ -10,7 +10,7 @@ from contextlib import contextmanager
 import pytest
 
 from tpfs.kernel.errors import TpfsError
-from tpfs.kernel.registry import Registry
+from tpfs.kernel.registry import ProbesChanged, Registry
 from tpfs.tracefs.events.catalog import Catalog, CatalogEvent
 from tpfs.tracefs.events.events import COMMON_FIELDS
 from tpfs.tracefs.tree import Tree
@@ -32,8 +32,9 @@ PID = 100
 class TreeFiles:
     """A tree over ``sched:sched_switch`` (with its kernel format) and ``names``."""
 
-    def __init__(self, names: tuple[str, ...] = ("irq:other",), ncpus: int = 2) -> None:
-        self.registry = Registry([SWITCH, *names], seed=1)
+    def __init__(self, names: tuple[str, ...] = ("irq:other",), ncpus: int = 2,
+                 on_probes: ProbesChanged = lambda name, funcs: None) -> None:
+        self.registry = Registry([SWITCH, *names], seed=1, on_probes=on_probes)
         catalog = Catalog((CatalogEvent("sched", "sched_switch", 372, SWITCH_FORMAT),))
         self.tree = Tree(self.registry, catalog, ncpus=ncpus)
 

@@ -31,8 +31,6 @@ from ..fuse.operations import Operations, proc_comm
 from ..fuse.waiting import MAX_WAITING
 from ..kernel.personality import DEFAULT, kernel_argument, known, personality
 from ..kernel.registry import Limits, ProbesChanged, Registry
-from ..tracefs.dynamic.dynevents import DynamicEvents
-from ..tracefs.dynamic.probes import ProbeEvent
 from ..tracefs.events import catalog
 from ..tracefs.events.live_wants import LiveWants
 from ..tracefs.events.symbols import host_symbols, host_syscalls
@@ -157,14 +155,6 @@ def _tree(args: argparse.Namespace, cat: catalog.Catalog,
     return tree
 
 
-def _eprobe_host(dynamic: DynamicEvents, name: str) -> str | None:
-    """The event the eprobe ``name`` is attached to (None: no eprobe of that name)."""
-    places = dynamic.definitions.get(name)
-    if not places or not isinstance(places[0], ProbeEvent):
-        return None
-    return places[0].attached
-
-
 def build_live(args: argparse.Namespace,
                operations: type[Operations] = Operations) -> tuple[Operations, LiveReader]:
     """The daemon's operations over the host's catalogue, and the reader that carries
@@ -172,12 +162,7 @@ def build_live(args: argparse.Namespace,
     kernel = KernelInstance()
     try:
         cat = catalog.load_host()
-
-        def eprobe_host(name: str) -> str | None:
-            # Asked once an event probe arrives on a dynamic event: the tree is there.
-            return _eprobe_host(tree.dynamic, name)
-
-        wants = LiveWants([e.name for e in cat.events], kernel, eprobe_host)
+        wants = LiveWants([e.name for e in cat.events], kernel)
         tree = _tree(args, cat, wants.probes_changed)
         firer = tree.firer
         reader = LiveReader(kernel, firer, firer.layer, firer.probes.targets,

@@ -64,8 +64,8 @@ def setting_file(setting: Setting) -> File:
 @dataclass(frozen=True, slots=True)
 class SharedState:
     """What every instance shares: the registry and its catalogue, the CPUs, the saved
-    task names and tgids, the markers' ip, how hist files name addresses, and the
-    synthetic events hist actions fire."""
+    task names and tgids, the markers' ip, how hist files name addresses, the
+    synthetic events hist actions fire, and the events eprobes are attached to."""
 
     registry: Registry
     catalog: Catalog
@@ -75,6 +75,8 @@ class SharedState:
     marker_ip: int = MARKER_IP
     resolvers: Resolvers = field(default_factory=Resolvers)
     synth_events: dict[str, SynthEvent] = field(default_factory=dict)
+    #: By an eprobe's event name, the event it is attached to.
+    eprobe_hosts: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(eq=False)
@@ -110,7 +112,7 @@ class Instance:
                            tgids=shared.tgids, marker_ip=shared.marker_ip)
         layer = EventLayer(shared.registry, shared.catalog, trace, ncpus=shared.ncpus,
                            probe_data=probe_data, shared=top, resolvers=shared.resolvers,
-                           synth_events=shared.synth_events)
+                           synth_events=shared.synth_events, eprobe_hosts=shared.eprobe_hosts)
         return cls(name, tracing, layer, trace, options)
 
 

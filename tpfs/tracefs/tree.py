@@ -266,7 +266,7 @@ class Tree:
         # an action fires cannot go.
         self.dynamic = dynamic = DynamicEvents(
             registry, top.layer, lambda: [layer for layer, _ in targets.values()],
-            top.layer.error_log, shared.synth_events,
+            top.layer.error_log, shared.synth_events, shared.eprobe_hosts,
             same_symbols=lambda name: load_symbols().same_symbols(name))
         eprobes = EprobeFiring(top.layer, dynamic.eprobes)
         #: What an event firing does in each instance, and what fires with it.

@@ -89,7 +89,7 @@ class DynamicEvents:
 
     def __init__(self, registry: Registry, layer: EventLayer,
                  layers: Callable[[], Iterable[EventLayer]], error_log: list[str],
-                 synth_events: dict[str, SynthEvent],
+                 synth_events: dict[str, SynthEvent], eprobe_hosts: dict[str, str],
                  files: Callable[[str], bool | None] = regular_file,
                  same_symbols: Callable[[str], int | None] | None = None) -> None:
         self.registry = registry
@@ -108,6 +108,9 @@ class DynamicEvents:
         self.synth_events = synth_events
         #: Eprobes by the event they attach to.
         self.attached: dict[str, list[ProbeEvent]] = {}
+        #: Each eprobe's event by its name (every instance's event layer puts it in
+        #: soft mode while the eprobe is enabled there, through this same dict).
+        self.eprobe_hosts = eprobe_hosts
         #: Hits of each kprobe and uprobe event: firings while it is enabled somewhere,
         #: as a probe counts only while registered. Shown on the event's first place.
         self.profile_hits: dict[str, int] = {}

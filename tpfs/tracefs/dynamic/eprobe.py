@@ -117,6 +117,7 @@ class EprobeKind(DynEventKind):
     def added(self, definition: DynEvent, events: DynamicEvents) -> None:
         assert isinstance(definition, ProbeEvent) and definition.attached is not None
         events.attached.setdefault(definition.attached, []).append(definition)
+        events.eprobe_hosts[definition.name] = definition.attached
 
     def free(self, definition: DynEvent, events: DynamicEvents) -> None:
         assert isinstance(definition, ProbeEvent) and definition.attached is not None
@@ -124,6 +125,7 @@ class EprobeKind(DynEventKind):
         same.remove(definition)
         if not same:
             del events.attached[definition.attached]
+        events.eprobe_hosts.pop(definition.name, None)
 
 
 EPROBE_KIND = EprobeKind()

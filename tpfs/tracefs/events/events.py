@@ -37,6 +37,7 @@ from ..trace.record import PRINT_EVENT, PRINT_FORMAT
 from ..trace.settings import host_cpus, log_error
 from ..trace.trace import TraceArray
 from .catalog import Catalog
+from .enable_value import parse_bool, parse_enable_number
 from .event_file import EventFile
 from .event_types import COMMON_FIELDS as COMMON_FIELDS  # the header every format has
 from .event_types import DYNAMIC_ID_TOP as DYNAMIC_ID_TOP
@@ -72,24 +73,6 @@ def event_probe(name: str, data: int = 0) -> Probe:
     """The probe that enabling ``name`` registers; ``data`` tells the trace
     instance (the kernel passes the instance's ``trace_event_file``)."""
     return Probe(f"trace_event_raw_event_{name.partition(':')[2]}", data)
-
-
-def parse_enable_number(buf: bytes) -> int:
-    """An enable file's value as kstrtoul reads it, before any 0/1 check."""
-    text = buf.decode("ascii", "replace")
-    if text.endswith("\n"):
-        text = text[:-1]
-    if not text.isdigit() or not text.isascii():
-        raise TpfsError(errno.EINVAL, f"not a number: {text!r}")
-    return int(text)
-
-
-def parse_bool(buf: bytes) -> bool:
-    """An enable file's value, as kstrtoul then a 0/1 check accept it."""
-    value = parse_enable_number(buf)
-    if value not in (0, 1):
-        raise TpfsError(errno.EINVAL, f"enable takes 0 or 1, not {value}")
-    return bool(value)
 
 
 def _split(name: str) -> tuple[str, str]:
@@ -135,6 +118,9 @@ class EventLayer:
     #: The synthetic events hist actions may fire, by bare name (every instance
     #: shares the one dict the dynamic events keep).
     synth_events: dict[str, SynthEvent] = field(default_factory=dict)
+    #: By an eprobe's event name, the event it is attached to (the dynamic events'
+    #: dict, shared): ``_change_probes`` holds that event in soft mode with it.
+    eprobe_hosts: Mapping[str, str] = field(default_factory=dict)
 
     #: The events by subsystem, in the kernel's orders.
     index: EventIndex = field(init=False)
@@ -234,7 +220,7 @@ class EventLayer:
             self.trace.tracing.expand()  # tracing_update_buffers
         changes = [ProbeChange(name, self.probe(name), on) for name in names
                    if self.enabled(name) != on and (on or not self._soft_mode(name))]
-        self.registry.change_probes(changes)
+        self._change_probes(changes)
         for name in names:
             file = self._file(name) if on or name in self._files else None
             if file is None:
@@ -273,7 +259,7 @@ class EventLayer:
         names = [n for n in names if n not in UNPROBED]
         fresh = [n for n in dict.fromkeys(names)
                  if not self._soft_mode(n) and not self.enabled(n)]
-        self.registry.change_probes([ProbeChange(n, self.probe(n), True) for n in fresh])
+        self._change_probes([ProbeChange(n, self.probe(n), True) for n in fresh])
         for name in fresh:
             file = self._file(name)
             file.soft_disabled = file.was_enabled = True
@@ -292,8 +278,26 @@ class EventLayer:
             if file.soft_disabled:
                 file.soft_disabled = False
                 if self.enabled(name):
-                    self.registry.change_probes([ProbeChange(name, self.probe(name), False)])
+                    self._change_probes([ProbeChange(name, self.probe(name), False)])
             self._tidy(name)
+
+    def _change_probes(self, changes: list[ProbeChange]) -> None:
+        """Register and unregister this layer's probes, all or (refused) none; an
+        eprobe's attached event is in soft mode while the eprobe's probe is there,
+        as ``enable_eprobe``'s trigger puts it (kernel/trace/trace_eprobe.c)."""
+        self.registry.change_probes(changes)
+        hosts = self.eprobe_hosts
+        leaving = [hosts[c.name] for c in changes if not c.add and c.name in hosts]
+        entering = [hosts[c.name] for c in changes if c.add and c.name in hosts]
+        if entering:
+            try:
+                self._soft_enter(entering)
+            except TpfsError:
+                self.registry.change_probes(
+                    [ProbeChange(c.name, c.probe, not c.add) for c in changes])
+                raise
+        if leaving:
+            self._soft_leave(leaving)
 
     def state(self, names: list[str]) -> str:
         """An enable file: 1 all on, 0 all off, X some of each."""
