@@ -7,10 +7,15 @@ The text's format is tests/mounted/test_hist_triggers.py's; here the reads.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
+import time
+
+import pytest
 
 from tpfs.tools.mounting import Mount
+from tpfs.tracefs.events.hist.sort_budget import MAX_RESERVED_ENTRIES
 
 KMALLOC = "events/kmem/kmalloc/"
 TRIGGER = "hist:keys=call_site:vals=bytes_req:sort=call_site:size=16384"
@@ -62,3 +67,37 @@ def test_small_reads_of_a_changing_hist(tpfs: Mount) -> None:
     sites = [int(m.group(1)) for m in ENTRY.finditer(text)]
     assert 0 < len(sites) < 200 and sites == sorted(set(sites)) and max(sites) < 12000
     assert text.endswith("\nTotals:\n    Hits: 10\n    Entries: 10\n    Dropped: 0\n")
+
+
+def test_open_hist_handles_together_are_capped(tpfs: Mount) -> None:
+    """Each handle reserves its histogram's whole map (``size=131072``: 128 Ki
+    positions) before the header shows; all of them together at most
+    ``MAX_RESERVED_ENTRIES``. One more is ENOMEM and changes nothing; once a handle
+    closes it reads the whole file."""
+    tpfs.write(KMALLOC + "trigger", "hist:keys=call_site:size=131072")
+    fire_sites(tpfs, range(10))
+    whole = tpfs.read(KMALLOC + "hist").encode()
+    room = MAX_RESERVED_ENTRIES // 131072
+    fds = [os.open(tpfs / (KMALLOC + "hist"), os.O_RDONLY) for _ in range(room + 1)]
+    try:
+        for fd in fds[:room]:
+            assert os.read(fd, 40) == whole[:40]
+        with pytest.raises(OSError) as refused:
+            os.read(fds[room], 40)
+        assert refused.value.errno == errno.ENOMEM
+        assert tpfs.read(KMALLOC + "trigger").startswith("hist:keys=call_site")  # still served
+        os.close(fds.pop(0))
+        # FUSE sends the release after close() returns: the first read may come before.
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                first = os.read(fds[-1], 4096)
+                break
+            except OSError as exc:
+                if exc.errno != errno.ENOMEM or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
+        assert first + b"".join(iter(lambda: os.read(fds[-1], 4096), b"")) == whole
+    finally:
+        for fd in fds:
+            os.close(fd)

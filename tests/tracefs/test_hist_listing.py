@@ -9,13 +9,25 @@ changes, and stay whole when something does.
 
 from __future__ import annotations
 
+import errno
+import gc
 import os
 import re
 import tracemalloc
 
+import pytest
+
+from tpfs.kernel.errors import TpfsError
 from tpfs.kernel.registry import Registry
 from tpfs.tracefs.events.catalog import Catalog, CatalogEvent
-from tpfs.tracefs.events.hist import HistContext, HistCursor, HistHit, HistListing, Resolvers
+from tpfs.tracefs.events.hist import (
+    HistContext,
+    HistCursor,
+    HistHit,
+    HistListing,
+    Resolvers,
+    SortBudget,
+)
 from tpfs.tracefs.trace.record import layout
 from tpfs.tracefs.tree import Tree
 from tpfs.tracefs.vfs.nodes import File, Opener
@@ -43,8 +55,9 @@ def hit(ctx: HistContext, site: int, req: int = 1) -> None:
     ctx.fire("kmem", "kmalloc", HistHit(record, 0, 1, "bash", 0))
 
 
-def reader(ctx: HistContext) -> SeqFile[HistCursor, bytes]:
-    listing = HistListing(lambda: ctx.triggers("kmem", "kmalloc"), Resolvers)
+def reader(ctx: HistContext, budget: SortBudget | None = None) -> SeqFile[HistCursor, bytes]:
+    listing = HistListing(lambda: ctx.triggers("kmem", "kmalloc"), Resolvers,
+                          SortBudget() if budget is None else budget)
     return SeqFile(listing)
 
 
@@ -163,3 +176,54 @@ def test_open_handles_hold_no_rendering() -> None:
         tracemalloc.stop()
     assert all(head.startswith(b"# event histogram") for head in heads)
     assert held < 8 * 256 * 1024, held
+
+
+#: A map of the default size (``size=2048``): what a handle reserves for it.
+DEFAULT_MAP = 2048
+
+
+def test_open_handles_together_stay_within_the_budget() -> None:
+    """Each handle reserves its histogram's whole map before the header shows; one
+    past the budget is ENOMEM and holds nothing, and may read once another closes.
+    A handle that showed a header never fails for it."""
+    ctx = make_ctx()
+    ctx.command("kmem", "kmalloc", "hist:keys=call_site")
+    for i in range(300):
+        hit(ctx, i)
+    budget = SortBudget(limit=2 * DEFAULT_MAP)
+    whole = ctx.show("kmem", "kmalloc").encode()
+    first, second, third = (reader(ctx, budget) for _ in range(3))
+    heads = [first.read(0, 100), second.read(0, 100)]
+    assert budget.held() == 2 * DEFAULT_MAP
+    with pytest.raises(TpfsError) as refused:
+        third.read(0, 100)
+    assert refused.value.errno == errno.ENOMEM and budget.held() == 2 * DEFAULT_MAP
+    assert heads[0] + read_all_from(first, 100) == whole
+    assert budget.held() == DEFAULT_MAP  # past its histogram: given back
+    del second
+    gc.collect()
+    assert budget.held() == 0  # a closed handle holds nothing
+    assert read_all(third, 100) == whole
+
+
+def test_a_read_ends_before_a_histogram_with_no_room_and_loses_nothing() -> None:
+    """The first histogram's end comes out; the second's header waits for room."""
+    ctx = make_ctx()
+    ctx.command("kmem", "kmalloc", "hist:keys=call_site:size=1024")
+    ctx.command("kmem", "kmalloc", "hist:keys=bytes_req")
+    for i in range(20):
+        hit(ctx, i, i)
+    whole = ctx.show("kmem", "kmalloc").encode()
+    budget = SortBudget(limit=1024 + DEFAULT_MAP - 1)
+    seq = reader(ctx, budget)
+    head = seq.read(0, 40)
+    other = reader(ctx, budget)
+    other.read(0, 40)  # 1024 each: no room for the second histogram's 2048 now
+    rest = seq.read(len(head), 1 << 20)  # to the end of the first histogram only
+    assert (head + rest).count(b"Totals:") == 1 and whole.startswith(head + rest)
+    with pytest.raises(TpfsError) as refused:
+        seq.read(len(head + rest), 1 << 20)
+    assert refused.value.errno == errno.ENOMEM
+    del other
+    gc.collect()
+    assert head + rest + read_all_from(seq, len(head + rest)) == whole

@@ -24,7 +24,7 @@ from ..kernel.errors import TpfsError
 from ..kernel.registry import Registry
 from .events.catalog import Catalog
 from .events.events import EventLayer
-from .events.hist import Resolvers
+from .events.hist import Resolvers, SortBudget
 from .events.synth import SynthEvent
 from .trace.ftrace_settings import MODES, FtracePids, FunctionFilter, SavedCmdlines, SavedTgids
 from .trace.options import MODE_OPTION_FILE, MODE_OPTIONS_DIR, MODE_TRACE_OPTIONS, TraceOptions
@@ -65,7 +65,8 @@ def setting_file(setting: Setting) -> File:
 class SharedState:
     """What every instance shares: the registry and its catalogue, the CPUs, the saved
     task names and tgids, the markers' ip, how hist files name addresses, the
-    synthetic events hist actions fire, and the events eprobes are attached to."""
+    synthetic events hist actions fire, the events eprobes are attached to, and what
+    the ``hist`` handles may hold."""
 
     registry: Registry
     catalog: Catalog
@@ -77,6 +78,8 @@ class SharedState:
     synth_events: dict[str, SynthEvent] = field(default_factory=dict)
     #: By an eprobe's event name, the event it is attached to.
     eprobe_hosts: dict[str, str] = field(default_factory=dict)
+    #: What every ``hist`` handle may hold at once.
+    sort_budget: SortBudget = field(default_factory=SortBudget)
 
 
 @dataclass(eq=False)
@@ -112,7 +115,8 @@ class Instance:
                            tgids=shared.tgids, marker_ip=shared.marker_ip)
         layer = EventLayer(shared.registry, shared.catalog, trace, ncpus=shared.ncpus,
                            probe_data=probe_data, shared=top, resolvers=shared.resolvers,
-                           synth_events=shared.synth_events, eprobe_hosts=shared.eprobe_hosts)
+                           synth_events=shared.synth_events, eprobe_hosts=shared.eprobe_hosts,
+                           sort_budget=shared.sort_budget)
         return cls(name, tracing, layer, trace, options)
 
 

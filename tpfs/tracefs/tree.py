@@ -67,7 +67,8 @@ EVENTS_FILES = {"enable", "header_page", "header_event", "ftrace"}
 def hist_listing(layer: EventLayer, name: str) -> HistListing:
     """An event's ``hist`` file, read a record at a time (``hist_show``)."""
     system, _, event = name.partition(":")
-    return HistListing(lambda: layer.hist.triggers(system, event), lambda: layer.resolvers)
+    return HistListing(lambda: layer.hist.triggers(system, event), lambda: layer.resolvers,
+                       layer.sort_budget)
 
 
 def enable_file(layer: EventLayer, names: Callable[[], list[str]],

@@ -52,7 +52,7 @@ from .filter import (
     compile_filter,
     filter_fields,
 )
-from .hist import HistContext, HistError, Resolvers
+from .hist import HistContext, HistError, Resolvers, SortBudget
 from .index import EventIndex
 from .synth import SynthEvent
 from .trigger import TRIGGER_HELP, Trigger, hist_line, parse_trigger
@@ -121,6 +121,8 @@ class EventLayer:
     #: By an eprobe's event name, the event it is attached to (the dynamic events'
     #: dict, shared): ``_change_probes`` holds that event in soft mode with it.
     eprobe_hosts: Mapping[str, str] = field(default_factory=dict)
+    #: What every ``hist`` handle may hold at once (one for the daemon, shared).
+    sort_budget: SortBudget = field(default_factory=SortBudget)
 
     #: The events by subsystem, in the kernel's orders.
     index: EventIndex = field(init=False)

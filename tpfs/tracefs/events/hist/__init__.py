@@ -33,8 +33,10 @@ from .errors import HIST_ERRORS, HistError
 from .evaluate import HistHit
 from .histogram import ActionKind, Handler, HistTrigger, HistTriggerData
 from .printing import HistCursor, HistListing, Resolver, Resolvers
+from .sort_budget import SortBudget
 
 __all__ = [
     "HIST_ERRORS", "ActionKind", "Handler", "HistContext", "HistCursor", "HistError", "HistHit",
-    "HistListing", "HistTrigger", "HistTriggerData", "Resolver", "Resolvers", "SynthFiring",
+    "HistListing", "HistTrigger", "HistTriggerData", "Resolver", "Resolvers", "SortBudget",
+    "SynthFiring",
 ]

@@ -17,7 +17,8 @@ totals) at a time, so that a handle never holds the rendered file:
 
 A handle's memory is its cursor: that array (4 bytes per entry, at most
 ``1 << TRACING_MAP_BITS_MAX`` entries, 512 KiB), the histograms' serials,
-and the unread tail of one record.
+and the unread tail of one record. Every handle's arrays together stay within a
+``SortBudget`` (``sort_budget.py``), reserved before a histogram's header shows.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 
+from ....kernel.errors import TpfsError
 from ...vfs.seqfile import SeqOperations
 from .actions import track_print
 from .errors import HIST_STACKTRACE_DEPTH, U64
@@ -49,6 +51,7 @@ from .fields import (
     HistField,
 )
 from .histogram import HistTrigger, HistTriggerData
+from .sort_budget import SortBudget
 from .tracing_map import MapElt, SortKey
 
 #: An address to ``%ps`` / ``%pS`` text, a syscall number to its name; None where unknown.
@@ -220,10 +223,11 @@ class Part(Enum):
     TOTALS = 2
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, weakref_slot=True, eq=False)
 class HistCursor:
     """Where a reader of a ``hist`` file is: which histogram (by serial), which
-    part of it, and in its entries, the sorted positions and how far it got."""
+    part of it, and in its entries, the sorted positions and how far it got; what
+    it has reserved of the ``SortBudget`` for them."""
 
     todo: list[int] | None = None  # the serials of this pass's histograms
     index: int = 0  # the histogram at hand: todo[index]
@@ -233,16 +237,19 @@ class HistCursor:
     pos: int = 0
     generation: int = 0
     stats: dict[int, tuple[int, int]] = field(default_factory=dict)
+    reserved: int = 0
 
 
 class HistListing(SeqOperations[HistCursor, bytes]):
     """An event's ``hist`` file: ``triggers`` gives its histograms (in the
-    ``trigger`` file's order), ``resolvers`` how addresses and syscalls are named."""
+    ``trigger`` file's order), ``resolvers`` how addresses and syscalls are named;
+    ``budget`` is shared by every ``hist`` file's handles."""
 
     def __init__(self, triggers: Callable[[], list[HistTrigger]],
-                 resolvers: Callable[[], Resolvers]) -> None:
+                 resolvers: Callable[[], Resolvers], budget: SortBudget) -> None:
         self.triggers = triggers
         self.resolvers = resolvers
+        self.budget = budget
 
     def cursor(self) -> HistCursor:
         return HistCursor()
@@ -260,8 +267,8 @@ class HistListing(SeqOperations[HistCursor, bytes]):
             self._next_histogram(cursor)
         return None
 
-    @staticmethod
-    def _next_histogram(cursor: HistCursor) -> None:
+    def _next_histogram(self, cursor: HistCursor) -> None:
+        self.budget.release(cursor)
         cursor.index += 1
         cursor.phase = Part.HEADER
         cursor.order = array("I")
@@ -274,6 +281,8 @@ class HistListing(SeqOperations[HistCursor, bytes]):
             return None
         d = trigger.data
         if cursor.phase is Part.HEADER:
+            if not cursor.reserved:  # before its header shows: the sort will fit
+                self.budget.reserve(cursor, 1 << d.map.bits)
             return (("\n\n" if cursor.shown else "") + _header(trigger)).encode()
         if cursor.phase is Part.ENTRIES:
             m = d.map
@@ -305,10 +314,27 @@ class HistListing(SeqOperations[HistCursor, bytes]):
     def show(self, record: bytes) -> bytes:
         return record
 
+    def fill(self, cursor: HistCursor, want: int) -> tuple[bytes, bool]:
+        """The generic loop, except that a histogram the budget has no room for
+        ends the read with what came before it (the error is the next read's,
+        as ``seq_read`` returns what it copied before an error)."""
+        parts: list[bytes] = []
+        record = self.start(cursor)
+        while record is not None:
+            parts.append(record)
+            want -= len(record)
+            try:
+                record = self.next(cursor)
+            except TpfsError:
+                return b"".join(parts), False
+            if want <= 0:
+                break
+        return b"".join(parts), record is None
+
 
 def render(triggers: list[HistTrigger], res: Resolvers) -> str:
     """The whole ``hist`` text of these histograms, as a reader gets it."""
-    listing = HistListing(lambda: triggers, lambda: res)
+    listing = HistListing(lambda: triggers, lambda: res, SortBudget())
     cursor = listing.cursor()
     parts = []
     record = listing.start(cursor)
