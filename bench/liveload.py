@@ -33,7 +33,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tpfs.kernel.page_decode import decode_page
-from tpfs.tools.raw_pages import ready_pages
+from tpfs.tools.ready import ready_reads
 
 TICK = 0.001
 _COMMON = struct.Struct("<HBBi")  # common_type, flags, preempt_count, pid
@@ -109,7 +109,7 @@ def raw(root: Path, t0: float, t1: float) -> dict[str, object]:
                 break
             readable, _, _ = select.select(list(fds), [], [], 0.05)
             for fd in readable if now <= t1 else list(fds):
-                for page in ready_pages(fd):
+                for page in ready_reads(fd):
                     decoded = decode_page(page)
                     lost_pages += bool(decoded.lost)
                     for ts, payload in decoded.events:

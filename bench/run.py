@@ -58,7 +58,7 @@ from tpfs.fuse.heap import DELAY as TRIM_DELAY
 from tpfs.kernel.page_decode import decode_page
 from tpfs.kernel.registry import Limits, Registry
 from tpfs.tools.mounting import Mount, fuse_unmount, start, start_tpfs
-from tpfs.tools.raw_pages import ready_pages
+from tpfs.tools.ready import ready_reads
 from tpfs.tracefs.events import catalog
 from tpfs.tracefs.trace.printer import Printer
 from tpfs.tracefs.tracepoints.control import MAX_WRITE
@@ -1166,7 +1166,7 @@ def raw_records(mount: Mount, fill: list[bytes]) -> list[tuple[bytes, int, int]]
         cpu = int(raw.parent.name.removeprefix("cpu"))
         fd = os.open(raw, os.O_RDONLY | os.O_NONBLOCK)
         try:
-            for page in ready_pages(fd):
+            for page in ready_reads(fd):
                 records += [(payload, cpu, ts) for ts, payload in decode_page(page).events]
         finally:
             os.close(fd)

@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 from compat.kernel import write
 
+from tpfs.tools.ready import ready_reads
+
 GETPPID = "events/syscalls/sys_enter_getppid/"
 GETPRIORITY = "events/syscalls/sys_enter_getpriority/"
 #: A line of ``trace``; a syscall's reads ``sys_NAME(ARGS)`` (``print_syscall_enter``).
@@ -61,19 +63,10 @@ def lines(text: str, pid: int) -> list[tuple[str, int, str, str]]:
 def read_pipe(path: Path) -> str:
     """What a ``trace_pipe`` holds now, consumed, without waiting for more."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    chunks = []
     try:
-        while True:
-            try:
-                chunk = os.read(fd, 65536)
-            except BlockingIOError:
-                break
-            if not chunk:
-                break
-            chunks.append(chunk)
+        return b"".join(ready_reads(fd, 65536)).decode(errors="replace")
     finally:
         os.close(fd)
-    return b"".join(chunks).decode(errors="replace")
 
 
 def test_a_pinned_childs_calls_show_in_trace_on_its_cpu(live_tracefs: Path) -> None:

@@ -9,6 +9,7 @@ import os
 import re
 
 from tpfs.tools.mounting import Mount
+from tpfs.tools.ready import ready_reads
 
 #: A line with ``irq-info`` off and ``record-tgid`` on, the ``counter`` clock.
 LINE = re.compile(r" {11}task(\d)-(10\d) {5}\( {4}(10\d)\) \[00([01])\] {2,}(\d+): "
@@ -19,16 +20,8 @@ LINE = re.compile(r" {11}task(\d)-(10\d) {5}\( {4}(10\d)\) \[00([01])\] {2,}(\d+
 def drain(path: str) -> list[bytes]:
     """Every read of a non-blocking ``trace_pipe`` until it is empty."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    reads = []
     try:
-        while True:
-            try:
-                chunk = os.read(fd, 131072)
-            except BlockingIOError:
-                return reads
-            if not chunk:
-                return reads
-            reads.append(chunk)
+        return list(ready_reads(fd, 131072))
     finally:
         os.close(fd)
 
